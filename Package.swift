@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+// Layout (fixed by the user): Sources/Model, Sources/Generators, Sources/Probes, Sources/checker,
+// Tests, bpf. Modules depend downwards only: checker → Generators → Model, checker → Probes → CLibBPF.
+import PackageDescription
+
+let package = Package(
+    name: "kernel-conformance-checker",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "checker", targets: ["checker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Reference models: pure Swift, deterministic, no I/O.
+        .target(
+            name: "Model",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Choice-sequence engine, operation generators, shrinker.
+        .target(name: "Generators", dependencies: ["Model"]),
+        // libbpf, as a system library (Debian's libbpf-dev, found through pkg-config).
+        .systemLibrary(
+            name: "CLibBPF",
+            path: "Sources/Probes/CLibBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]
+        ),
+        // The eBPF side: loading, attaching, event decoding.
+        .target(
+            name: "Probes",
+            dependencies: ["CLibBPF"],
+            exclude: ["CLibBPF"]
+        ),
+        .executableTarget(
+            name: "checker",
+            dependencies: [
+                "Model", "Generators", "Probes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "GeneratorsTests", dependencies: ["Generators", "Model"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(name: "CheckerTests", dependencies: ["checker"]),
+    ]
+)

@@ -1,0 +1,70 @@
+/// A reference model: what a kernel behaviour *should* do, as a pure state machine.
+///
+/// The engine asks the model for an ``Expectation`` before each operation runs, hands it the
+/// observed outcome afterwards, and the model judges whether the observation is one it allows.
+/// The model then advances its state *from the observation*, because some results are decided
+/// by the environment (a transport's callback, a random ephemeral port) rather than by the code
+/// under check: the model takes those as inputs and checks what the core does with them.
+///
+/// Models are deterministic and do no I/O; they never know how an observation was made.
+public protocol ReferenceModel: Sendable {
+    associatedtype State: Sendable
+    associatedtype Operation: Hashable & Codable & Sendable & CustomStringConvertible
+    associatedtype Observation: Hashable & Codable & Sendable & CustomStringConvertible
+    associatedtype Expectation: Sendable & CustomStringConvertible
+
+    /// The state before the first operation (for vsock: no transport module loaded, no socket).
+    var initialState: State { get }
+
+    /// Whether the operation can run at all in this state: its handles resolve. Operations that
+    /// cannot run are skipped on both sides (this is what keeps a shrunk sequence valid).
+    func isApplicable(_ operation: Operation, in state: State) -> Bool
+
+    /// The outcomes the model allows for `operation` in `state`.
+    func expect(_ operation: Operation, in state: State) -> Expectation
+
+    /// Judges an observation and, whatever the verdict, advances `state` as far as it can.
+    func judge(_ observation: Observation, of operation: Operation,
+               against expectation: Expectation, state: inout State) -> Verdict
+
+    /// An observation the model considers nominal for `expectation` (its first allowed branch,
+    /// with environment-decided values at their most likely setting). Used only to *explain* the
+    /// model without a system under test; never to judge one.
+    func nominalObservation(of operation: Operation, for expectation: Expectation,
+                            in state: State) -> Observation
+}
+
+/// The model's verdict on one step.
+public enum Verdict: Hashable, Sendable {
+    case agrees(rule: String)
+    case diverges(Mismatch)
+
+    public var isDivergence: Bool { if case .diverges = self { return true } else { return false } }
+}
+
+/// How an observation differs from every outcome the model allows.
+public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The kind of difference; with the operation kind it forms a divergence's signature, which
+    /// the shrinker keeps fixed.
+    public enum Kind: String, Hashable, Sendable, Codable {
+        /// The syscall result differs although the same transport callbacks ran.
+        case result
+        /// The same callbacks ran, but on a different transport: the core chose another one.
+        case transport
+        /// Different transport callbacks ran (or none where some were expected, or vice versa).
+        case callbacks
+        /// The result was allowed, but module reference counts afterwards differ.
+        case refcount
+    }
+
+    public let kind: Kind
+    /// Expected and observed, in words a kernel developer reads.
+    public let detail: String
+
+    public init(kind: Kind, detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue) mismatch: \(detail)" }
+}

@@ -1,0 +1,37 @@
+/// A rule of a reference model: one decision the kernel makes, with the source it comes from.
+///
+/// Every branch a model allows names the rule that produced it, so a report can say *why* the
+/// model expected what it expected, and where a kernel developer can read that rule.
+public struct Rule: Hashable, Sendable, CustomStringConvertible {
+    /// A stable identifier, e.g. `vsock.dgram.sendto.no-transport`. Tests and reports use it.
+    public let id: String
+    /// One sentence: what the kernel decides.
+    public let summary: String
+    /// Where the rule comes from: a hunk of a patch series or a line of a kernel tree.
+    public let source: Citation
+
+    public init(id: String, summary: String, source: Citation) {
+        self.id = id
+        self.summary = summary
+        self.source = source
+    }
+
+    public var description: String { "\(id): \(summary) [\(source)]" }
+}
+
+/// Where a rule comes from.
+public enum Citation: Hashable, Sendable, CustomStringConvertible {
+    /// A hunk of a posted patch: series name, patch number, file, hunk header and function.
+    case hunk(series: String, patch: Int, file: String, hunk: String, function: String)
+    /// A line of a released kernel tree, e.g. Debian's 6.1.176 source package.
+    case source(tree: String, file: String, line: Int, function: String)
+
+    public var description: String {
+        switch self {
+        case let .hunk(series, patch, file, hunk, function):
+            return "\(series) \(patch < 10 ? "0" : "")\(patch) \(file) \(hunk) \(function)()"
+        case let .source(tree, file, line, function):
+            return "\(tree) \(file):\(line) \(function)()"
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import SystemPackage
+
+/// The outcomes the vsock model allows for one operation: one or more branches.
+///
+/// A branch says which transport callbacks must run (on which transport), what the syscall must
+/// return, and what changes in the model's state if the kernel took that branch. Where a
+/// callback's result is the environment's (VMCI refusing a bind, virtio without a device failing a
+/// send), the branch constrains only its sign and requires the core to propagate it.
+public struct VsockExpectation: Hashable, Sendable, CustomStringConvertible {
+    public var branches: [VsockBranch]
+
+    public init(_ branches: [VsockBranch]) { self.branches = branches }
+
+    public var description: String {
+        branches.map(\.description).joined(separator: "\n  or ")
+    }
+}
+
+/// One allowed outcome.
+public struct VsockBranch: Hashable, Sendable, CustomStringConvertible {
+    public var calls: [ExpectedCall]
+    public var result: ExpectedResult
+    public var effects: [VsockEffect]
+    /// The rule that decided this branch (the last decision on its path).
+    public var rule: Rule
+
+    public init(calls: [ExpectedCall] = [], result: ExpectedResult, effects: [VsockEffect] = [], rule: Rule) {
+        self.calls = calls
+        self.result = result
+        self.effects = effects
+        self.rule = rule
+    }
+
+    public var description: String {
+        var text = "\(result)"
+        if !calls.isEmpty { text += " via " + calls.map(\.description).joined(separator: ", ") }
+        return text + "  [\(rule.id)]"
+    }
+}
+
+/// A transport callback a branch requires, with the constraint on its return.
+public struct ExpectedCall: Hashable, Sendable, CustomStringConvertible {
+    public enum Returns: Hashable, Sendable {
+        /// ≥ 0, or true for a predicate.
+        case success
+        /// < 0, or false for a predicate.
+        case failure
+        /// Anything: the core propagates it.
+        case any
+    }
+
+    public var transport: TransportModule
+    public var hook: TransportHook
+    public var returns: Returns
+
+    public init(_ transport: TransportModule, _ hook: TransportHook, _ returns: Returns) {
+        self.transport = transport
+        self.hook = hook
+        self.returns = returns
+    }
+
+    func admits(_ call: TransportCall) -> Bool {
+        guard call.transport == transport, call.hook == hook else { return false }
+        let succeeded = hook.isPredicate ? call.returned != 0 : call.returned >= 0
+        switch returns {
+        case .success: return succeeded
+        case .failure: return !succeeded
+        case .any: return true
+        }
+    }
+
+    public var description: String {
+        let suffix: String
+        switch (returns, hook.isPredicate) {
+        case (.success, true): suffix = "→true"
+        case (.failure, true): suffix = "→false"
+        case (.success, false): suffix = "→ok"
+        case (.failure, false): suffix = "→error"
+        case (.any, _): suffix = ""
+        }
+        return "\(transport.shortName).\(hook.rawValue)\(suffix)"
+    }
+}
+
+/// What a branch requires of the syscall's result.
+public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
+    /// Exactly this result.
+    case exactly(SyscallResult)
+    /// Any non-negative value (a new file descriptor).
+    case anyValue
+    /// Any one of these.
+    case oneOf([SyscallResult])
+    /// The return of the branch's last callback, as the syscall's result.
+    case propagated
+    /// Any failure: the model does not know which errno is intended (said in the rule).
+    case anyFailure
+    /// `getsockname()`: this CID and a port as specified.
+    case address(cid: UInt32, port: PortExpectation)
+
+    public var description: String {
+        switch self {
+        case let .exactly(result): return "\(result)"
+        case .anyValue: return "fd≥0"
+        case let .oneOf(results): return results.map(\.description).joined(separator: " | ")
+        case .propagated: return "(callback's result)"
+        case .anyFailure: return "-1 (any errno)"
+        case let .address(cid, port): return "{cid=\(VMAddr.cidName(cid)) port=\(port)}"
+        }
+    }
+}
+
+/// A local port the model knows exactly, or only knows to be ephemeral.
+public enum PortExpectation: Hashable, Sendable, CustomStringConvertible {
+    case exactly(UInt32)
+    /// Chosen by the kernel: greater than `minimum - 1`, never `VMADDR_PORT_ANY`.
+    case ephemeral(minimum: UInt32)
+
+    public func admits(_ port: UInt32) -> Bool {
+        switch self {
+        case let .exactly(expected): return port == expected
+        case let .ephemeral(minimum): return port >= minimum && port != VMAddr.portAny
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .exactly(port): return VMAddr.portName(port)
+        case let .ephemeral(minimum): return "ephemeral≥\(minimum)"
+        }
+    }
+}
+
+/// A change to the model's state, applied when the kernel took a branch.
+public enum VsockEffect: Hashable, Sendable {
+    case load(TransportModule)
+    case unload(TransportModule)
+    /// A new socket, appended to the open list.
+    case open(SocketType, transport: TransportModule?)
+    /// The target socket's transport (nil: deassigned; its module reference is dropped).
+    case assign(TransportModule?)
+    /// The target socket is bound.
+    case bind(LocalBinding)
+    case setRemote(SockAddrVM)
+    case setConnected(Bool)
+    /// A connectible socket's first `connect()` reached the transport: later connects are not modelled.
+    case markConnectAttempted
+    /// The target socket is closed: its transport reference and its binding go.
+    case close
+    /// `getsockname()` revealed the ephemeral port: from now on the model knows it.
+    case learnLocalPort
+}

@@ -1,0 +1,37 @@
+extension VsockModel {
+    /// `socket(AF_VSOCK, type, 0)`: `vsock_create()`.
+    func create(_ type: SocketType, in state: VsockState) -> [VsockBranch] {
+        guard type == .dgram else {
+            return [VsockBranch(result: .anyValue, effects: [.open(type, transport: nil)],
+                                rule: VsockRules.createConnectible)]
+        }
+        let transport: TransportModule?
+        let rule: Rule
+        switch profile.dgramLookup {
+        case .dgramSlotOnly:
+            transport = state.transport(in: .dgram)
+            rule = VsockRules.createDgramSlot
+        case .connectibleThenFallback:
+            // The remote address of a new socket is (VMADDR_CID_ANY, VMADDR_PORT_ANY), flags 0.
+            transport = lookup(in: state).dgram(cid: VMAddr.cidAny, flags: 0, profile: profile)
+            rule = VsockRules.createDgramLookup
+        }
+        guard let transport else {
+            return [VsockBranch(result: .exactly(.failure(.operationNotSupportedByDevice)), rule: VsockRules.assignNoTransport)]
+        }
+        return [VsockBranch(result: .anyValue, effects: [.open(.dgram, transport: transport)], rule: rule)]
+    }
+
+    /// `getsockname()`: `vsock_getname(peer = 0)`.
+    func getsockname(_ position: Int, in state: VsockState) -> VsockBranch {
+        let socket = state.sockets[position]
+        let expected: ExpectedResult
+        if let local = socket.local {
+            expected = .address(cid: local.cid, port: local.port.map(PortExpectation.exactly)
+                                    ?? .ephemeral(minimum: local.ephemeralMinimum))
+        } else {
+            expected = .address(cid: VMAddr.cidAny, port: .exactly(VMAddr.portAny))
+        }
+        return VsockBranch(result: expected, effects: [.learnLocalPort], rule: VsockRules.getsockname)
+    }
+}

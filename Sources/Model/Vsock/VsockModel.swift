@@ -1,0 +1,156 @@
+import SystemPackage
+
+/// The vsock socket model: transport registration and selection, socket state, module
+/// reference counts, under one ``VsockProfile``.
+///
+/// It states what the *core* (`af_vsock.c`) decides: which transport a socket or a packet gets,
+/// which errors the core raises itself, how a transport callback's result propagates, and
+/// which module references are held afterwards. Transport callbacks' own results are inputs.
+public struct VsockModel: ReferenceModel {
+    public typealias State = VsockState
+    public typealias Operation = VsockOperation
+    public typealias Observation = VsockObservation
+    public typealias Expectation = VsockExpectation
+
+    public let profile: VsockProfile
+    public let configuration: VsockConfiguration
+
+    public init(profile: VsockProfile, configuration: VsockConfiguration = VsockConfiguration()) {
+        self.profile = profile
+        self.configuration = configuration
+    }
+
+    public var initialState: VsockState { VsockState() }
+
+    func lookup(in state: VsockState) -> TransportLookup {
+        TransportLookup(state: state, configuration: configuration)
+    }
+
+    public func isApplicable(_ operation: VsockOperation, in state: VsockState) -> Bool {
+        guard let ref = operation.socket else { return true }
+        guard let socket = state.socket(ref) else { return false }
+        switch operation {
+        case .sendto, .send:
+            // Connectible send paths are outside this model.
+            return socket.type == .dgram
+        case .connect:
+            // A connectible socket's later connects depend on asynchronous peer answers.
+            return !(socket.type.isConnectible && (socket.connectAttempted || socket.connected))
+        default:
+            return true
+        }
+    }
+
+    public func expect(_ operation: VsockOperation, in state: VsockState) -> VsockExpectation {
+        switch operation {
+        case let .loadTransport(module):
+            return VsockExpectation([TransportRegistry.load(module, in: state)])
+        case let .unloadTransport(module):
+            return VsockExpectation([TransportRegistry.unload(module, in: state)])
+        case let .socket(type):
+            return VsockExpectation(create(type, in: state))
+        case let .bind(ref, address):
+            return VsockExpectation(bind(ref.position, to: address, in: state))
+        case let .connect(ref, target):
+            return VsockExpectation(connect(ref.position, to: target, in: state))
+        case let .sendto(ref, address, _):
+            return VsockExpectation(send(ref.position, to: address, in: state))
+        case let .send(ref, _):
+            return VsockExpectation(send(ref.position, to: nil, in: state))
+        case let .getsockname(ref):
+            return VsockExpectation([getsockname(ref.position, in: state)])
+        case .close:
+            return VsockExpectation([VsockBranch(result: .exactly(.value(0)), effects: [.close], rule: VsockRules.close)])
+        }
+    }
+
+    public func judge(_ observation: VsockObservation, of operation: VsockOperation,
+                      against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
+        guard let branch = expectation.branches.first(where: { $0.admits(observation) }) else {
+            return .diverges(classify(observation, against: expectation))
+        }
+        state.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
+        let expected = state.refcounts
+        if expected != observation.refcounts {
+            return .diverges(Mismatch(kind: .refcount, detail:
+                "expected refcnt \(Self.describe(expected)), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
+        }
+        return .agrees(rule: branch.rule.id)
+    }
+
+    public func nominalObservation(of operation: VsockOperation, for expectation: VsockExpectation,
+                                   in state: VsockState) -> VsockObservation {
+        let branch = expectation.branches[0]
+        let length: Int
+        switch operation {
+        case let .sendto(_, _, bytes), let .send(_, bytes): length = bytes
+        default: length = 0
+        }
+        let calls = branch.calls.map { call -> TransportCall in
+            let ok = call.returns != .failure
+            let returned = call.hook.isPredicate ? (ok ? 1 : 0)
+                : ok ? (call.hook == .dgramEnqueue ? length : 0) : -Int(Errno.invalidArgument.rawValue)
+            return TransportCall(call.transport, call.hook, returned: returned)
+        }
+        let result: SyscallResult
+        switch branch.result {
+        case let .exactly(value): result = value
+        case .anyValue: result = .value(3 + state.sockets.count)
+        case let .oneOf(values): result = values[0]
+        case .propagated: result = SyscallResult(kernelReturn: calls.last?.returned ?? 0)
+        case .anyFailure: result = .failure(.invalidArgument)
+        case let .address(cid, port):
+            switch port {
+            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value))
+            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum))
+            }
+        }
+        var after = state
+        after.apply(branch.effects, target: operation.socket?.position, observed: result)
+        return VsockObservation(result: result, calls: calls, refcounts: after.refcounts)
+    }
+
+    /// Names what differs between an observation and the closest allowed branch.
+    func classify(_ observation: VsockObservation, against expectation: VsockExpectation) -> Mismatch {
+        let observed = observation.calls.map { "\($0.transport.rawValue).\($0.hook.rawValue)" }
+        let hooks = observation.calls.map(\.hook)
+        let allowed = expectation.branches.map(\.description).joined(separator: " | ")
+        let detail = "expected \(allowed); observed \(observation)"
+        if expectation.branches.contains(where: { $0.calls.map { "\($0.transport.rawValue).\($0.hook.rawValue)" } == observed }) {
+            return Mismatch(kind: .result, detail: detail)
+        }
+        if expectation.branches.contains(where: { $0.calls.map(\.hook) == hooks && !hooks.isEmpty }) {
+            return Mismatch(kind: .transport, detail: detail)
+        }
+        return Mismatch(kind: .callbacks, detail: detail)
+    }
+
+    static func describe(_ counts: [TransportModule: Int]) -> String {
+        "{" + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.shortName)=\($0.value)" }
+            .joined(separator: " ") + "}"
+    }
+}
+
+extension VsockBranch {
+    /// Whether the observation took this branch: the same callbacks, on the same transports,
+    /// returning as required, and a syscall result as required.
+    func admits(_ observation: VsockObservation) -> Bool {
+        guard calls.count == observation.calls.count,
+              zip(calls, observation.calls).allSatisfy({ $0.admits($1) }) else { return false }
+        switch result {
+        case let .exactly(expected): return observation.result == expected
+        case .anyValue:
+            if case let .value(fd) = observation.result { return fd >= 0 } else { return false }
+        case let .oneOf(results): return results.contains(observation.result)
+        case .propagated:
+            guard let last = observation.calls.last else { return false }
+            return observation.result == SyscallResult(kernelReturn: last.returned)
+        case .anyFailure: return !observation.result.isSuccess
+        case let .address(cid, port):
+            if case let .address(address) = observation.result {
+                return address.cid == cid && port.admits(address.port) && address.flags == 0
+            }
+            return false
+        }
+    }
+}

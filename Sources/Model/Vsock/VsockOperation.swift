@@ -1,0 +1,83 @@
+/// A handle to an open socket by position: "the n-th socket still open, in order of creation".
+///
+/// Deleting a step from a sequence never leaves a dangling handle: a position either resolves
+/// to some open socket or the step is not applicable and is skipped on both sides.
+public struct SocketRef: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var position: Int
+    public init(_ position: Int) { self.position = position }
+    public var description: String { "s\(position)" }
+}
+
+/// What a `connect()` passes: a vsock address, or `AF_UNSPEC` (disconnect).
+public enum ConnectTarget: Hashable, Sendable, Codable, CustomStringConvertible {
+    case address(SockAddrVM)
+    /// A full-length `sockaddr_vm` with `svm_family = AF_UNSPEC`.
+    case unspec
+
+    public var description: String {
+        switch self {
+        case let .address(address): return address.description
+        case .unspec: return "AF_UNSPEC"
+        }
+    }
+}
+
+/// One operation of a vsock test case. Socket operations are the syscalls of the same name;
+/// module operations are `finit_module`/`delete_module` of the transport's module.
+public enum VsockOperation: Hashable, Sendable, Codable, CustomStringConvertible {
+    case loadTransport(TransportModule)
+    case unloadTransport(TransportModule)
+    case socket(SocketType)
+    case bind(SocketRef, SockAddrVM)
+    case connect(SocketRef, ConnectTarget)
+    case sendto(SocketRef, SockAddrVM, length: Int)
+    case send(SocketRef, length: Int)
+    case getsockname(SocketRef)
+    case close(SocketRef)
+
+    /// The operation's kind, as it appears in divergence signatures and swarm configurations.
+    public var kind: VsockOperationKind {
+        switch self {
+        case .loadTransport: return .loadTransport
+        case .unloadTransport: return .unloadTransport
+        case .socket: return .socket
+        case .bind: return .bind
+        case .connect: return .connect
+        case .sendto: return .sendto
+        case .send: return .send
+        case .getsockname: return .getsockname
+        case .close: return .close
+        }
+    }
+
+    /// The socket the operation acts on, if any.
+    public var socket: SocketRef? {
+        switch self {
+        case .loadTransport, .unloadTransport, .socket: return nil
+        case let .bind(socket, _), let .connect(socket, _), let .sendto(socket, _, _),
+             let .send(socket, _), let .getsockname(socket), let .close(socket):
+            return socket
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .loadTransport(module): return "load \(module)"
+        case let .unloadTransport(module): return "unload \(module)"
+        case let .socket(type): return "socket(AF_VSOCK, \(type))"
+        case let .bind(socket, address): return "bind(\(socket), \(address))"
+        case let .connect(socket, target): return "connect(\(socket), \(target))"
+        case let .sendto(socket, address, length): return "sendto(\(socket), len=\(length), \(address))"
+        case let .send(socket, length): return "send(\(socket), len=\(length))"
+        case let .getsockname(socket): return "getsockname(\(socket))"
+        case let .close(socket): return "close(\(socket))"
+        }
+    }
+}
+
+/// The kinds of vsock operations.
+public enum VsockOperationKind: String, CaseIterable, Hashable, Sendable, Codable {
+    case loadTransport = "load"
+    case unloadTransport = "unload"
+    case socket, bind, connect, sendto, send, getsockname, close
+}

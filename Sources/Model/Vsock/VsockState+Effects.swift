@@ -1,0 +1,40 @@
+extension VsockState {
+    /// Applies a branch's effects; `target` is the position of the socket the operation named.
+    mutating func apply(_ effects: [VsockEffect], target: Int?, observed: SyscallResult) {
+        for effect in effects {
+            switch effect {
+            case let .load(module):
+                loaded.append(module)
+                for slot in module.registersSlots { slots[slot] = module }
+            case let .unload(module):
+                loaded.removeAll { $0 == module }
+                for (slot, holder) in slots where holder == module { slots[slot] = nil }
+            case let .open(type, transport):
+                sockets.append(VsockSocket(serial: nextSerial, type: type, transport: transport))
+                nextSerial += 1
+            case let .assign(transport):
+                guard let target else { continue }
+                sockets[target].transport = transport
+            case let .bind(binding):
+                guard let target else { continue }
+                sockets[target].local = binding
+            case let .setRemote(address):
+                guard let target else { continue }
+                sockets[target].remote = address
+            case let .setConnected(connected):
+                guard let target else { continue }
+                sockets[target].connected = connected
+            case .markConnectAttempted:
+                guard let target else { continue }
+                sockets[target].connectAttempted = true
+            case .close:
+                guard let target else { continue }
+                sockets.remove(at: target)
+            case .learnLocalPort:
+                guard let target, case let .address(address) = observed,
+                      sockets[target].local != nil, sockets[target].local?.port == nil else { continue }
+                sockets[target].local?.port = address.port
+            }
+        }
+    }
+}

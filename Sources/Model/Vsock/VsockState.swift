@@ -1,0 +1,84 @@
+/// Where a socket's local address is recorded, which decides who it can collide with.
+public enum BindTable: String, Hashable, Sendable, Codable {
+    /// The core's table of STREAM/SEQPACKET sockets (`vsock_bind_table`).
+    case connectible
+    /// The core's datagram table of v5 05 (`vsock_dgram_bind_table`).
+    case dgram
+    /// Kept by the transport itself (VMCI's datagram handles): the core never sees collisions.
+    case transport
+}
+
+/// A socket's local address.
+public struct LocalBinding: Hashable, Sendable {
+    public var cid: UInt32
+    /// nil: an ephemeral port the kernel chose and the model has not seen yet.
+    public var port: UInt32?
+    public var table: BindTable
+
+    public init(cid: UInt32, port: UInt32?, table: BindTable) {
+        self.cid = cid
+        self.port = port
+        self.table = table
+    }
+
+    /// The lowest port the kernel picks for an ephemeral binding: the core's allocator starts
+    /// above `LAST_RESERVED_PORT`; VMCI picks its own resource ids.
+    var ephemeralMinimum: UInt32 { table == .transport ? 0 : VMAddr.lastReservedPort + 1 }
+}
+
+/// One open socket of the model.
+public struct VsockSocket: Hashable, Sendable {
+    /// Creation number, for reports ("socket #3"); operations address sockets by position.
+    public let serial: Int
+    public let type: SocketType
+    /// `vsk->transport`: holds one reference on the module.
+    public var transport: TransportModule?
+    /// `vsk->local_addr` once bound; nil while it is `(ANY, ANY)`.
+    public var local: LocalBinding?
+    /// `vsk->remote_addr`.
+    public var remote: SockAddrVM = .any
+    /// `sock->state == SS_CONNECTED`.
+    public var connected = false
+    /// A connectible socket whose `connect()` reached its transport: the rest is asynchronous
+    /// (peer reset, timeout), and the model does not state later connects.
+    public var connectAttempted = false
+
+    public init(serial: Int, type: SocketType, transport: TransportModule?) {
+        self.serial = serial
+        self.type = type
+        self.transport = transport
+    }
+}
+
+/// The vsock model's state: transport registry, open sockets, and derived reference counts.
+public struct VsockState: Hashable, Sendable {
+    /// Loaded transport modules, in load order.
+    public var loaded: [TransportModule] = []
+    /// Which module fills each registration slot.
+    public var slots: [TransportSlot: TransportModule] = [:]
+    /// Open sockets, in creation order; `SocketRef(n)` is `sockets[n]`.
+    public var sockets: [VsockSocket] = []
+    var nextSerial = 0
+
+    public init() {}
+
+    /// `/sys/module/<m>/refcnt` for every loaded transport: one reference per socket assigned to
+    /// it (`try_module_get` in `vsock_assign_transport`, `module_put` in
+    /// `vsock_deassign_transport`). No transport module has dependents, and the per-packet
+    /// reference of v5 03 is dropped before `sendto()` returns.
+    public var refcounts: [TransportModule: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: loaded.map { ($0, 0) })
+        for socket in sockets {
+            if let transport = socket.transport { counts[transport, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// The transport in `slot`, if any.
+    public func transport(in slot: TransportSlot) -> TransportModule? { slots[slot] }
+
+    /// The socket a reference resolves to.
+    public func socket(_ ref: SocketRef) -> VsockSocket? {
+        sockets.indices.contains(ref.position) ? sockets[ref.position] : nil
+    }
+}

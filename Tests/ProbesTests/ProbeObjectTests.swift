@@ -1,0 +1,56 @@
+import Synchronization
+import Testing
+@testable import Probes
+
+/// These call into libbpf for real: only libbpf produces its own error codes (4000 and up).
+@Suite("ProbeObject open", .serialized)
+struct ProbeObjectTests {
+    init() {
+        // libbpf warns on stderr about the bad ELF files below; keep the test output clean.
+        LibbpfLog.silence()
+    }
+
+    @Test("garbage bytes fail to open with a libbpf format error")
+    func garbageFailsWithFormatError() {
+        let garbage = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        #expect {
+            _ = try ProbeObject(bytes: garbage, name: "garbage")
+        } throws: { error in
+            guard case .open(let object, let errno) = error as? ProbeError else { return false }
+            return object == "garbage" && [.libbpfFormat, .libbpfLibelf].contains(errno)
+        }
+    }
+
+    @Test("a truncated ELF header fails to open")
+    func truncatedELFFails() {
+        // "\x7fELF", 64-bit, little-endian, then nothing.
+        let bytes: [UInt8] = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]
+        #expect(throws: ProbeError.self) {
+            _ = try ProbeObject(bytes: bytes, name: "truncated")
+        }
+    }
+
+    @Test("an empty buffer is EINVAL")
+    func emptyIsEINVAL() {
+        #expect(throws: ProbeError.open(object: "empty", errno: .invalidArgument)) {
+            _ = try ProbeObject(bytes: [], name: "empty")
+        }
+    }
+
+    @Test("libbpf's messages reach the routed sink")
+    func logIsRouted() throws {
+        let lines = Lines()
+        LibbpfLog.route(minimum: .debug) { level, message in lines.append("\(level): \(message)") }
+        defer { LibbpfLog.silence() }
+        _ = try? ProbeObject(bytes: [0, 1, 2, 3], name: "logged")
+        #expect(!lines.all.isEmpty)
+        #expect(lines.all.allSatisfy { !$0.hasSuffix("\n") })
+    }
+}
+
+/// A thread-safe list of log lines.
+final class Lines: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+    var all: [String] { storage.withLock { $0 } }
+}
