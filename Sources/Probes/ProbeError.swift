@@ -9,7 +9,7 @@
 /// do {
 ///     _ = try ProbeObject(bytes: bytes, name: "vsock")
 /// } catch {
-///     print(error)   // "open vsock: LIBBPF_ERRNO__FORMAT (Invalid ELF format)" or similar
+///     print(error)   // "open vsock: LIBBPF_ERRNO__FORMAT (BPF object format invalid)"
 /// }
 /// ```
 public enum ProbeError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -9,7 +9,7 @@
 /// Models are deterministic and do no I/O; they never know how an observation was made.
 public protocol ReferenceModel: Sendable {
     associatedtype State: Sendable
-    associatedtype Operation: Hashable & Codable & Sendable & CustomStringConvertible
+    associatedtype Operation: KindedOperation
     associatedtype Observation: Hashable & Codable & Sendable & CustomStringConvertible
     associatedtype Expectation: Sendable & CustomStringConvertible
 
@@ -67,4 +67,10 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.rawValue) mismatch: \(detail)" }
+}
+
+/// An operation that names its kind (`bind`, `sendto`): the unit of swarm configurations and
+/// half of a divergence's signature.
+public protocol KindedOperation: Hashable, Codable, Sendable, CustomStringConvertible {
+    var kindName: String { get }
 }

@@ -1,5 +1,5 @@
 /// A vsock transport, named by the kernel module that provides it.
-public enum TransportModule: String, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible {
+public enum TransportModule: String, CaseIterable, Hashable, Sendable, Codable, CodingKeyRepresentable, CustomStringConvertible {
     /// `vsock_loopback`: registers `VSOCK_TRANSPORT_F_LOCAL`.
     case loopback = "vsock_loopback"
     /// `vmw_vsock_virtio_transport`: registers `VSOCK_TRANSPORT_F_G2H` at init, device or not.

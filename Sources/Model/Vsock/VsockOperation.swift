@@ -24,7 +24,7 @@ public enum ConnectTarget: Hashable, Sendable, Codable, CustomStringConvertible 
 
 /// One operation of a vsock test case. Socket operations are the syscalls of the same name;
 /// module operations are `finit_module`/`delete_module` of the transport's module.
-public enum VsockOperation: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum VsockOperation: KindedOperation {
     case loadTransport(TransportModule)
     case unloadTransport(TransportModule)
     case socket(SocketType)
@@ -49,6 +49,8 @@ public enum VsockOperation: Hashable, Sendable, Codable, CustomStringConvertible
         case .close: return .close
         }
     }
+
+    public var kindName: String { kind.rawValue }
 
     /// The socket the operation acts on, if any.
     public var socket: SocketRef? {

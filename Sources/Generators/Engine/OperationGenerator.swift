@@ -1,0 +1,18 @@
+import Model
+
+/// Draws operations that make sense in the model's current state, and knows how to make one
+/// simpler for the shrinker.
+public protocol OperationGenerator<Model>: Sendable {
+    associatedtype Model: ReferenceModel
+
+    /// Every operation kind this generator can draw (swarm testing switches some off).
+    var kinds: [String] { get }
+    /// Kinds no run can do without (nothing happens without sockets).
+    var essentialKinds: Set<String> { get }
+
+    /// Draws one operation applicable in `state`, of an enabled kind where possible.
+    func draw(from source: inout ChoiceSource, state: Model.State, enabled: Set<String>) -> Model.Operation
+
+    /// Simpler variants of `operation`, simplest first: arguments moved toward canonical values.
+    func simplifications(of operation: Model.Operation) -> [Model.Operation]
+}

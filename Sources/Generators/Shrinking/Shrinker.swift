@@ -1,0 +1,128 @@
+/// Shrinks a failing operation sequence to a minimal one with the same divergence.
+///
+/// Designing shrink passes (after Hypothesis's shrinker and syzkaller's `prog.Minimize`):
+/// - The shrinker knows nothing of kernels: it holds a target sequence and a predicate. The
+///   predicate runs a candidate and returns the sequence that actually ran up to its divergence
+///   (inapplicable steps dropped, the tail cut), or nil when the divergence did not reproduce
+///   with the same signature.
+/// - A pass only proposes candidates through ``consider(_:)``, which skips duplicates, counts
+///   executions, enforces the limits and adopts a candidate that reproduces.
+/// - Every adopted candidate is no longer than the target, and a same-length one only moves
+///   arguments toward their canonical values, which are finitely many: the loop terminates.
+/// - Passes run coarse to fine and repeat until none changes the target (a fixpoint), the
+///   execution cap or the time limit is reached; the exit reason says which.
+/// - Against a flaky system, a candidate must reproduce `confirmations` times in a row.
+public final class Shrinker<Operation: Hashable & Sendable> {
+    public typealias Predicate = ([Operation]) throws -> [Operation]?
+
+    /// The smallest reproducing sequence so far.
+    public private(set) var target: [Operation]
+    let simplify: (Operation) -> [Operation]
+    private let predicate: Predicate
+    private let limits: ShrinkLimits
+    private let clock = ContinuousClock()
+    private let deadline: ContinuousClock.Instant
+    private var tried: Set<[Operation]> = []
+    private(set) var executions = 0
+    private var executionsAtBest = 0
+    private var duplicates = 0
+    private var accepted: [String: Int] = [:]
+    private var currentPass = ""
+
+    /// The passes, coarse to fine.
+    static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments()] }
+
+    public init(initial: [Operation], limits: ShrinkLimits = ShrinkLimits(),
+                simplify: @escaping (Operation) -> [Operation], predicate: @escaping Predicate) {
+        self.target = initial
+        self.simplify = simplify
+        self.predicate = predicate
+        self.limits = limits
+        self.deadline = clock.now.advanced(by: limits.timeLimit)
+    }
+
+    /// Runs the passes to a fixpoint or a limit.
+    public func shrink() throws -> ShrinkResult<Operation> {
+        var reason = ShrinkExitReason.fixpoint
+        do {
+            var changed = true
+            while changed {
+                changed = false
+                for pass in Self.passes {
+                    currentPass = pass.name
+                    if try pass.run(self) { changed = true }
+                }
+            }
+        } catch let stop as ShrinkStop {
+            reason = stop.reason
+        }
+        return ShrinkResult(minimal: target, executions: executions, executionsToMinimal: executionsAtBest,
+                            duplicatesSkipped: duplicates, acceptedByPass: accepted, exitReason: reason)
+    }
+
+    /// Tries a candidate; adopts it and returns true if it reproduces and is no larger.
+    func consider(_ candidate: [Operation]) throws -> Bool {
+        guard candidate != target, candidate.count <= target.count else { return false }
+        guard tried.insert(candidate).inserted else {
+            duplicates += 1
+            return false
+        }
+        var reproduced: [Operation]?
+        for attempt in 0..<limits.confirmations {
+            if executions >= limits.maxExecutions { throw ShrinkStop(reason: .executionLimit) }
+            if clock.now >= deadline { throw ShrinkStop(reason: .timeLimit) }
+            executions += 1
+            guard let result = try predicate(candidate), attempt == 0 || result == reproduced else { return false }
+            reproduced = result
+        }
+        guard let reproduced, reproduced.count <= target.count, reproduced != target else { return false }
+        target = reproduced
+        executionsAtBest = executions
+        accepted[currentPass, default: 0] += 1
+        return true
+    }
+}
+
+/// Bounds on shrinking.
+public struct ShrinkLimits: Sendable, Hashable {
+    /// Executions of the system under test, confirmations included.
+    public var maxExecutions: Int
+    public var timeLimit: Duration
+    /// How many times in a row a candidate must reproduce (1 for deterministic systems).
+    public var confirmations: Int
+
+    public init(maxExecutions: Int = 2_000, timeLimit: Duration = .seconds(300), confirmations: Int = 1) {
+        self.maxExecutions = maxExecutions
+        self.timeLimit = timeLimit
+        self.confirmations = max(1, confirmations)
+    }
+}
+
+/// Why shrinking stopped.
+public enum ShrinkExitReason: String, Sendable, Codable {
+    /// No pass could make the sequence smaller: it is minimal for these passes.
+    case fixpoint
+    case executionLimit = "execution-limit"
+    case timeLimit = "time-limit"
+}
+
+/// The outcome of shrinking.
+public struct ShrinkResult<Operation: Hashable & Sendable>: Sendable {
+    public let minimal: [Operation]
+    public let executions: Int
+    /// Executions spent until the minimal sequence was first reached.
+    public let executionsToMinimal: Int
+    public let duplicatesSkipped: Int
+    public let acceptedByPass: [String: Int]
+    public let exitReason: ShrinkExitReason
+}
+
+struct ShrinkStop: Error {
+    let reason: ShrinkExitReason
+}
+
+/// One shrink pass: proposes candidates to the shrinker; returns whether the target changed.
+protocol ShrinkPass {
+    var name: String { get }
+    func run<Operation>(_ shrinker: Shrinker<Operation>) throws -> Bool
+}

@@ -1,0 +1,142 @@
+import Model
+
+/// Draws vsock operations that make sense in the model's state, and simplifies them.
+///
+/// Arguments come from small pools that make collisions and special cases likely: CIDs 1, 2, 3,
+/// ANY, 0 and an arbitrary guest CID; a handful of ports; `VMADDR_FLAG_TO_HOST` and an invalid
+/// flag; lengths around the 64 KiB datagram limit.
+public struct VsockOperationGenerator: OperationGenerator {
+    public typealias Model = VsockModel
+
+    /// The transport modules runs may load: those that load in the test VM (hv_sock needs Hyper-V).
+    public var modules: [TransportModule]
+
+    public init(modules: [TransportModule] = [.loopback, .virtio, .vhost, .vmci]) {
+        self.modules = modules
+    }
+
+    public var kinds: [String] { VsockOperationKind.allCases.map(\.rawValue) }
+    public var essentialKinds: Set<String> { [VsockOperationKind.loadTransport.rawValue, VsockOperationKind.socket.rawValue] }
+
+    /// Canonical CIDs, simplest first; others simplify toward these.
+    static let canonicalCIDs: [UInt32] = [VMAddr.cidLocal, VMAddr.cidHost, 3, VMAddr.cidAny, VMAddr.cidHypervisor]
+    static let drawnCIDs: [(weight: UInt64, value: UInt32)] =
+        [(4, VMAddr.cidLocal), (4, VMAddr.cidHost), (3, 3), (2, VMAddr.cidAny), (1, VMAddr.cidHypervisor), (1, 100)]
+    static let drawnPorts: [(weight: UInt64, value: UInt32)] =
+        [(4, 1024), (3, 1025), (3, 1234), (3, VMAddr.portAny), (1, 1), (1, 0), (1, 50_000)]
+    static let drawnFlags: [(weight: UInt64, value: UInt8)] = [(12, 0), (5, VMAddr.flagToHost), (1, 0x02)]
+    static let drawnTypes: [(weight: UInt64, value: SocketType)] = [(3, .dgram), (1, .stream), (1, .seqpacket)]
+    static let drawnLengths: [(weight: UInt64, value: Int)] = [(8, 1), (3, 16), (2, 4096), (1, 65_536), (1, 65_537)]
+
+    public func draw(from source: inout ChoiceSource, state: VsockState, enabled: Set<String>) -> VsockOperation {
+        let unloaded = modules.filter { !state.loaded.contains($0) }
+        let loaded = modules.filter { state.loaded.contains($0) }
+        let sockets = Array(state.sockets.indices)
+        let dgrams = sockets.filter { state.sockets[$0].type == .dgram }
+        let connectable = sockets.filter {
+            let socket = state.sockets[$0]
+            return !(socket.type.isConnectible && (socket.connectAttempted || socket.connected))
+        }
+        var menu: [(weight: UInt64, value: VsockOperationKind)] = []
+        func offer(_ kind: VsockOperationKind, _ weight: UInt64, when available: Bool) {
+            if available && enabled.contains(kind.rawValue) { menu.append((weight, kind)) }
+        }
+        offer(.loadTransport, 3, when: !unloaded.isEmpty)
+        offer(.unloadTransport, 1, when: !loaded.isEmpty)
+        offer(.socket, 3, when: true)
+        offer(.bind, 2, when: !sockets.isEmpty)
+        offer(.connect, 3, when: !connectable.isEmpty)
+        offer(.sendto, 5, when: !dgrams.isEmpty)
+        offer(.send, 2, when: !dgrams.isEmpty)
+        offer(.getsockname, 1, when: !sockets.isEmpty)
+        offer(.close, 2, when: !sockets.isEmpty)
+        if menu.isEmpty { menu = [(1, .socket)] }
+
+        switch source.weighted(menu) {
+        case .loadTransport: return .loadTransport(source.pick(unloaded))
+        case .unloadTransport: return .unloadTransport(source.pick(loaded))
+        case .socket:
+            return .socket(source.weighted(Self.drawnTypes))
+        case .bind: return .bind(SocketRef(source.pick(sockets)), address(&source))
+        case .connect:
+            let socket = SocketRef(source.pick(connectable))
+            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(address(&source)))
+        case .sendto:
+            return .sendto(SocketRef(source.pick(dgrams)), address(&source), length: source.weighted(Self.drawnLengths))
+        case .send: return .send(SocketRef(source.pick(dgrams)), length: source.weighted(Self.drawnLengths))
+        case .getsockname: return .getsockname(SocketRef(source.pick(sockets)))
+        case .close: return .close(SocketRef(source.pick(sockets)))
+        }
+    }
+
+    private func address(_ source: inout ChoiceSource) -> SockAddrVM {
+        SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: source.weighted(Self.drawnPorts),
+                   flags: source.weighted(Self.drawnFlags))
+    }
+
+    public func simplifications(of operation: VsockOperation) -> [VsockOperation] {
+        switch operation {
+        case let .loadTransport(module):
+            return Self.simpler(module, in: modules).map(VsockOperation.loadTransport)
+        case let .unloadTransport(module):
+            return Self.simpler(module, in: modules).map(VsockOperation.unloadTransport)
+        case let .socket(type):
+            return Self.simpler(type, in: SocketType.allCases).map(VsockOperation.socket)
+        case let .bind(socket, address):
+            return Self.simpler(socket).map { .bind($0, address) } + Self.simpler(address).map { .bind(socket, $0) }
+        case let .connect(socket, target):
+            var variants = Self.simpler(socket).map { VsockOperation.connect($0, target) }
+            if case let .address(address) = target {
+                variants += Self.simpler(address).map { .connect(socket, .address($0)) }
+            }
+            return variants
+        case let .sendto(socket, address, length):
+            return Self.simpler(socket).map { .sendto($0, address, length: length) }
+                + Self.simpler(length).map { .sendto(socket, address, length: $0) }
+                + Self.simpler(address).map { .sendto(socket, $0, length: length) }
+        case let .send(socket, length):
+            return Self.simpler(socket).map { .send($0, length: length) }
+                + Self.simpler(length).map { .send(socket, length: $0) }
+        case let .getsockname(socket): return Self.simpler(socket).map(VsockOperation.getsockname)
+        case let .close(socket): return Self.simpler(socket).map(VsockOperation.close)
+        }
+    }
+
+    // MARK: Canonical orders ("simpler" is defined here and nowhere else)
+
+    /// Elements earlier in `order`.
+    static func simpler<T: Equatable>(_ value: T, in order: [T]) -> [T] {
+        guard let rank = order.firstIndex(of: value) else { return order }
+        return Array(order[..<rank])
+    }
+
+    /// Earlier sockets.
+    static func simpler(_ socket: SocketRef) -> [SocketRef] { (0..<socket.position).map(SocketRef.init) }
+
+    /// Toward 1.
+    static func simpler(_ length: Int) -> [Int] { length > 1 ? unique([1, length / 2]).filter { $0 < length && $0 >= 1 } : [] }
+
+    /// CIDs toward 1/2/3/ANY/0; ports toward small; flags toward 0; one argument at a time.
+    static func simpler(_ address: SockAddrVM) -> [SockAddrVM] {
+        var variants: [SockAddrVM] = []
+        for cid in simplerCIDs(address.cid) { variants.append(SockAddrVM(cid: cid, port: address.port, flags: address.flags)) }
+        for port in simplerPorts(address.port) { variants.append(SockAddrVM(cid: address.cid, port: port, flags: address.flags)) }
+        for flags in simplerFlags(address.flags) { variants.append(SockAddrVM(cid: address.cid, port: address.port, flags: flags)) }
+        return variants
+    }
+
+    static func simplerCIDs(_ cid: UInt32) -> [UInt32] { simpler(cid, in: canonicalCIDs) }
+
+    static func simplerPorts(_ port: UInt32) -> [UInt32] {
+        unique([0, 1, 1024, port / 2]).filter { $0 < port }
+    }
+
+    static func simplerFlags(_ flags: UInt8) -> [UInt8] {
+        flags == 0 ? [] : flags == VMAddr.flagToHost ? [0] : [0, VMAddr.flagToHost]
+    }
+
+    private static func unique<T: Hashable>(_ values: [T]) -> [T] {
+        var seen = Set<T>()
+        return values.filter { seen.insert($0).inserted }
+    }
+}
