@@ -38,14 +38,18 @@ let package = Package(
         .executableTarget(
             name: "checker",
             dependencies: [
-                "Model", "Generators", "Probes",
+                "Model", "Generators", "Probes", "TestDoubles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "GeneratorsTests", dependencies: ["Generators", "Model"]),
+        // Test doubles: a simulated kernel with planted mutants, for testing and benchmarking the
+        // engine. Never the live path.
+        .target(name: "TestDoubles", dependencies: ["Model", "Generators",
+                .product(name: "SystemPackage", package: "swift-system")], path: "Tests/Doubles"),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Generators", "TestDoubles"]),
+        .testTarget(name: "GeneratorsTests", dependencies: ["Generators", "Model", "TestDoubles"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
         .testTarget(name: "CheckerTests", dependencies: ["checker"]),
     ]

@@ -15,4 +15,21 @@ public protocol OperationGenerator<Model>: Sendable {
 
     /// Simpler variants of `operation`, simplest first: arguments moved toward canonical values.
     func simplifications(of operation: Model.Operation) -> [Model.Operation]
+
+    /// Candidates for `operations` without the steps in `range`: the plain deletion first, then
+    /// variants that keep later steps' handles pointing at the same resources.
+    func deleting(_ range: Range<Int>, from operations: [Model.Operation]) -> [[Model.Operation]]
+}
+
+extension OperationGenerator {
+    public func deleting(_ range: Range<Int>, from operations: [Model.Operation]) -> [[Model.Operation]] {
+        var remaining = operations
+        remaining.removeSubrange(range)
+        return [remaining]
+    }
+
+    /// What the shrinker needs to know of this generator's operations.
+    public var shrinkDomain: ShrinkDomain<Model.Operation> {
+        ShrinkDomain(simplify: simplifications(of:), deleting: deleting(_:from:))
+    }
 }

@@ -17,7 +17,7 @@ public final class Shrinker<Operation: Hashable & Sendable> {
 
     /// The smallest reproducing sequence so far.
     public private(set) var target: [Operation]
-    let simplify: (Operation) -> [Operation]
+    let domain: ShrinkDomain<Operation>
     private let predicate: Predicate
     private let limits: ShrinkLimits
     private let clock = ContinuousClock()
@@ -33,9 +33,9 @@ public final class Shrinker<Operation: Hashable & Sendable> {
     static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments()] }
 
     public init(initial: [Operation], limits: ShrinkLimits = ShrinkLimits(),
-                simplify: @escaping (Operation) -> [Operation], predicate: @escaping Predicate) {
+                domain: ShrinkDomain<Operation>, predicate: @escaping Predicate) {
         self.target = initial
-        self.simplify = simplify
+        self.domain = domain
         self.predicate = predicate
         self.limits = limits
         self.deadline = clock.now.advanced(by: limits.timeLimit)
@@ -58,6 +58,12 @@ public final class Shrinker<Operation: Hashable & Sendable> {
         }
         return ShrinkResult(minimal: target, executions: executions, executionsToMinimal: executionsAtBest,
                             duplicatesSkipped: duplicates, acceptedByPass: accepted, exitReason: reason)
+    }
+
+    /// Tries every way the domain knows to delete `range`; true once one is adopted.
+    func considerDeleting(_ range: Range<Int>) throws -> Bool {
+        for candidate in domain.deleting(range, target) where try consider(candidate) { return true }
+        return false
     }
 
     /// Tries a candidate; adopts it and returns true if it reproduces and is no larger.
@@ -115,6 +121,20 @@ public struct ShrinkResult<Operation: Hashable & Sendable>: Sendable {
     public let duplicatesSkipped: Int
     public let acceptedByPass: [String: Int]
     public let exitReason: ShrinkExitReason
+}
+
+/// What the shrinker knows of the operations it shrinks, supplied by their generator.
+public struct ShrinkDomain<Operation>: Sendable {
+    /// Simpler variants of one operation, simplest first.
+    public let simplify: @Sendable (Operation) -> [Operation]
+    /// Candidate sequences without the steps in a range.
+    public let deleting: @Sendable (Range<Int>, [Operation]) -> [[Operation]]
+
+    public init(simplify: @escaping @Sendable (Operation) -> [Operation],
+                deleting: @escaping @Sendable (Range<Int>, [Operation]) -> [[Operation]]) {
+        self.simplify = simplify
+        self.deleting = deleting
+    }
 }
 
 struct ShrinkStop: Error {

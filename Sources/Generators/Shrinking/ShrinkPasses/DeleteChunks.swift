@@ -9,9 +9,7 @@ struct DeleteChunks: ShrinkPass {
         while size >= 2 {
             var start = shrinker.target.count - size
             while start >= 0 {
-                var candidate = shrinker.target
-                candidate.removeSubrange(start..<min(start + size, candidate.count))
-                if try shrinker.consider(candidate) {
+                if try shrinker.considerDeleting(start..<min(start + size, shrinker.target.count)) {
                     changed = true
                     start = min(start, shrinker.target.count - size)
                 } else {

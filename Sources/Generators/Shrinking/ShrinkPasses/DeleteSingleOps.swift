@@ -6,9 +6,7 @@ struct DeleteSingleOps: ShrinkPass {
         var changed = false
         var index = shrinker.target.count - 1
         while index >= 0 {
-            var candidate = shrinker.target
-            candidate.remove(at: index)
-            if try shrinker.consider(candidate) { changed = true }
+            if try shrinker.considerDeleting(index..<(index + 1)) { changed = true }
             index = min(index - 1, shrinker.target.count - 1)
         }
         return changed

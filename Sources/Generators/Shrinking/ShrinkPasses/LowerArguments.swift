@@ -10,7 +10,7 @@ struct LowerArguments: ShrinkPass {
             var lowered = true
             while lowered, index < shrinker.target.count {
                 lowered = false
-                for simpler in shrinker.simplify(shrinker.target[index]) {
+                for simpler in shrinker.domain.simplify(shrinker.target[index]) {
                     var candidate = shrinker.target
                     candidate[index] = simpler
                     if try shrinker.consider(candidate) {

@@ -1,0 +1,55 @@
+import Model
+
+extension VsockOperationGenerator {
+    /// Deleting steps shifts the positions of sockets opened after them. Besides the plain
+    /// deletion, this offers the deletion with every later handle re-pointed at the socket it
+    /// named before (sockets identified by the step that opened them; `socket()` is assumed to
+    /// succeed, which at worst yields a candidate that does not reproduce).
+    public func deleting(_ range: Range<Int>, from operations: [VsockOperation]) -> [[VsockOperation]] {
+        var plain = operations
+        plain.removeSubrange(range)
+        let kept = operations.indices.filter { !range.contains($0) }
+        let identities = Self.socketIdentities(operations)
+        var open: [Int] = []
+        var reindexed: [VsockOperation] = []
+        for index in kept {
+            var operation = operations[index]
+            if case .socket = operation { open.append(index) }
+            if let identity = identities[index] {
+                guard let position = open.firstIndex(of: identity) else { continue }  // its socket is gone
+                operation = operation.with(socket: SocketRef(position))
+                if case .close = operation { open.remove(at: position) }
+            }
+            reindexed.append(operation)
+        }
+        return reindexed == plain ? [plain] : [plain, reindexed]
+    }
+
+    /// For each step that names a socket, the index of the `socket()` step that opened it.
+    static func socketIdentities(_ operations: [VsockOperation]) -> [Int: Int] {
+        var open: [Int] = []
+        var identities: [Int: Int] = [:]
+        for (index, operation) in operations.enumerated() {
+            if case .socket = operation { open.append(index) }
+            guard let ref = operation.socket, open.indices.contains(ref.position) else { continue }
+            identities[index] = open[ref.position]
+            if case .close = operation { open.remove(at: ref.position) }
+        }
+        return identities
+    }
+}
+
+extension VsockOperation {
+    /// The same operation on another socket.
+    func with(socket ref: SocketRef) -> VsockOperation {
+        switch self {
+        case .loadTransport, .unloadTransport, .socket: return self
+        case let .bind(_, address): return .bind(ref, address)
+        case let .connect(_, target): return .connect(ref, target)
+        case let .sendto(_, address, length): return .sendto(ref, address, length: length)
+        case let .send(_, length): return .send(ref, length: length)
+        case .getsockname: return .getsockname(ref)
+        case .close: return .close(ref)
+        }
+    }
+}

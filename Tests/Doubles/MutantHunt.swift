@@ -1,0 +1,36 @@
+import Generators
+import Model
+
+/// Hunts one planted mutant: generates runs against the mutated simulated kernel, seed after
+/// seed, until one diverges, then shrinks that run. Shared by the engine tests and the bench.
+public struct MutantHunt {
+    public struct Found {
+        public let seed: UInt64
+        public let original: [VsockOperation]
+        public let signature: DivergenceSignature
+        public let shrink: ShrinkResult<VsockOperation>
+    }
+
+    public let mutant: VsockMutant
+    public private(set) var seedsTried = 0
+    public private(set) var result: Found?
+
+    public init(mutant: VsockMutant, firstSeed: UInt64 = 1, maxSeeds: Int = 500, operations: Int = 60) throws {
+        self.mutant = mutant
+        let model = VsockModel(profile: mutant.profile)
+        let generator = VsockOperationGenerator()
+        let runner = Runner(model: model, generator: generator)
+        let kernel = SimulatedVsockKernel(profile: mutant.profile, mutant: mutant)
+        for seed in firstSeed..<(firstSeed + UInt64(maxSeeds)) {
+            seedsTried += 1
+            let run = try runner.run(RunConfiguration(seed: seed, operations: operations), against: kernel)
+            guard let divergence = run.execution.divergence else { continue }
+            let shrinker = Shrinker.forDivergence(of: run.execution.operations, signature: divergence.signature,
+                                                  model: model, system: kernel, limits: ShrinkLimits(),
+                                                  domain: generator.shrinkDomain)
+            result = Found(seed: seed, original: run.execution.operations, signature: divergence.signature,
+                           shrink: try shrinker.shrink())
+            return
+        }
+    }
+}

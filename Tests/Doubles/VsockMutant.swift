@@ -1,0 +1,82 @@
+import Generators
+import Model
+
+/// A planted bug: one rule of the vsock core deliberately broken in ``SimulatedVsockKernel``.
+///
+/// Mutants exist to measure the engine: each must be found and shrunk to a sequence of exactly
+/// ``minimalLength`` operations (the shortest sequence that can show the bug, argued per case).
+public enum VsockMutant: String, CaseIterable, Sendable {
+    /// `vsock_dgram_lookup_transport()` consults the fallback (VMCI) before the connectible
+    /// lookup. Minimal: load vmci, load virtio, socket(DGRAM) → VMCI holds the reference.
+    case fallbackFirst = "fallback-first"
+    /// The connectible lookup ignores `VMADDR_FLAG_TO_HOST`. Minimal: load vhost, load virtio,
+    /// socket, sendto/connect CID>2 with TO_HOST → H2G instead of G2H.
+    case toHostIgnored = "to-host-ignored"
+    /// `sendto()` keeps the per-packet module reference. Minimal: load, socket, sendto.
+    case perPacketReferenceLeak = "per-packet-reference-leak"
+    /// v5 `connect()` does not reassign the transport. Minimal: two loads, socket, connect.
+    case connectKeepsTransport = "connect-keeps-transport"
+    /// A per-packet lookup that finds nothing returns ENODEV instead of EINVAL. Minimal: load
+    /// vhost, socket, sendto CID ≤ 2.
+    case noTransportENODEV = "no-transport-enodev"
+    /// A module whose transport is referenced unloads anyway. Minimal: load vmci, socket, unload.
+    case unloadWhileReferenced = "unload-while-referenced"
+    /// Mainline creates a datagram socket without a DGRAM transport (as v6 does). Minimal: socket.
+    case createWithoutTransport = "create-without-transport"
+    /// `vsock_use_local_transport()` ignores the G2H transport's own CID. Minimal: load virtio,
+    /// load loopback, socket(DGRAM) → virtio instead of loopback.
+    case useLocalIgnoresG2HCID = "use-local-ignores-g2h-cid"
+    /// Datagram and connectible binds share one table (v5 05 undone). Minimal: load, socket
+    /// STREAM, bind p, socket DGRAM, bind p → EADDRINUSE.
+    case sharedBindTable = "shared-bind-table"
+    /// Mainline `sendto()` passes a destination port `VMADDR_PORT_ANY` on to the transport
+    /// instead of failing with EINVAL. Minimal: load vmci, socket, sendto port ANY.
+    case portAnyAccepted = "port-any-accepted"
+
+    /// The profile the mutant is planted in.
+    public var profile: VsockProfile {
+        switch self {
+        case .unloadWhileReferenced, .createWithoutTransport, .portAnyAccepted: return .mainline
+        default: return .vsockDgramV5
+        }
+    }
+
+    /// The length of the shortest sequence that shows the bug, for each divergence signature the
+    /// bug can show as (the shrinker keeps the signature it started from). Argued per entry.
+    public var minimalLengths: [DivergenceSignature: Int] {
+        func at(_ kind: VsockOperationKind, _ mismatch: Mismatch.Kind) -> DivergenceSignature {
+            DivergenceSignature(operationKind: kind.rawValue, mismatch: mismatch)
+        }
+        switch self {
+        case .fallbackFirst:
+            // load vmci, load virtio, socket → VMCI is referenced instead of virtio. Seen later
+            // (socket first, vmci loaded after), a sendto/connect needs a fourth step.
+            return [at(.socket, .refcount): 3, at(.sendto, .transport): 4, at(.connect, .transport): 4]
+        case .toHostIgnored:
+            // Both H2G and G2H loaded, a socket, one addressed step with TO_HOST.
+            return [at(.sendto, .transport): 4, at(.connect, .transport): 4]
+        case .perPacketReferenceLeak:
+            // load, socket, sendto.
+            return [at(.sendto, .refcount): 3]
+        case .connectKeepsTransport:
+            // Reassignment to another transport: two loads, socket, connect. Reassignment to none
+            // (ENODEV expected, the old transport asked instead): load vhost, socket, connect CID 2.
+            return [at(.connect, .transport): 4, at(.connect, .refcount): 4, at(.connect, .callbacks): 3]
+        case .noTransportENODEV:
+            // load vhost, socket (on H2G), sendto CID ≤ 2 (no G2H, no fallback).
+            return [at(.sendto, .result): 3]
+        case .unloadWhileReferenced:
+            return [at(.unloadTransport, .result): 3]
+        case .createWithoutTransport:
+            return [at(.socket, .result): 1]
+        case .useLocalIgnoresG2HCID:
+            // load virtio, load loopback, socket → virtio instead of loopback; later steps need four.
+            return [at(.socket, .refcount): 3, at(.sendto, .transport): 4, at(.connect, .transport): 4]
+        case .sharedBindTable:
+            // load, socket STREAM, socket DGRAM, bind, bind (either order).
+            return [at(.bind, .result): 5]
+        case .portAnyAccepted:
+            return [at(.sendto, .callbacks): 3]
+        }
+    }
+}
