@@ -41,7 +41,7 @@ public struct VsockOperationGenerator: OperationGenerator {
         func offer(_ kind: VsockOperationKind, _ weight: UInt64, when available: Bool) {
             if available && enabled.contains(kind.rawValue) { menu.append((weight, kind)) }
         }
-        offer(.loadTransport, 3, when: !unloaded.isEmpty)
+        offer(.loadTransport, loaded.isEmpty ? 8 : 3, when: !unloaded.isEmpty)
         offer(.unloadTransport, 1, when: !loaded.isEmpty)
         offer(.socket, 3, when: true)
         offer(.bind, 2, when: !sockets.isEmpty)

@@ -10,7 +10,7 @@ enum TransportRegistry {
     static let registered = Rule(
         id: "vsock.register.ok",
         summary: "a transport module's init registers its slots (virtio without a device too)",
-        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/af_vsock.c", line: 2520,
+        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/af_vsock.c", line: 2528,
                         function: "vsock_core_register"))
     static let alreadyLoaded = Rule(
         id: "module.load.eexist",
@@ -20,7 +20,7 @@ enum TransportRegistry {
     static let notLoaded = Rule(
         id: "module.unload.enoent",
         summary: "unloading a module that is not loaded fails with ENOENT",
-        source: .source(tree: "linux 6.1.176", file: "kernel/module/main.c", line: 726,
+        source: .source(tree: "linux 6.1.176", file: "kernel/module/main.c", line: 720,
                         function: "delete_module"))
     static let inUse = Rule(
         id: "module.unload.in-use",

@@ -34,6 +34,8 @@ public struct VsockBranch: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "\(result)"
         if !calls.isEmpty { text += " via " + calls.map(\.description).joined(separator: ", ") }
+        let changes = effects.compactMap(\.summary)
+        if !changes.isEmpty { text += "; " + changes.joined(separator: ", ") }
         return text + "  [\(rule.id)]"
     }
 }
@@ -148,4 +150,20 @@ public enum VsockEffect: Hashable, Sendable {
     case close
     /// `getsockname()` revealed the ephemeral port: from now on the model knows it.
     case learnLocalPort
+
+    /// What a kernel developer wants to read of the change, if anything.
+    public var summary: String? {
+        switch self {
+        case let .load(module): return "\(module.shortName) registers \(module.registersSlots.map(\.rawValue).joined(separator: "+"))"
+        case let .unload(module): return "\(module.shortName) unregisters"
+        case let .open(_, transport): return "new socket" + (transport.map { " on \($0.shortName) (+1 ref)" } ?? ", no transport")
+        case let .assign(transport): return transport.map { "transport → \($0.shortName) (+1 ref)" } ?? "transport released (−1 ref)"
+        case let .bind(binding):
+            return "bound cid=\(VMAddr.cidName(binding.cid)) port=\(binding.port.map(VMAddr.portName) ?? "ephemeral")"
+        case .setConnected(true): return "connected"
+        case .setConnected(false): return "unconnected"
+        case .close: return "closed (its reference dropped)"
+        case .setRemote, .markConnectAttempted, .learnLocalPort: return nil
+        }
+    }
 }

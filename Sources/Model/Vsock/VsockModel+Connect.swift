@@ -63,8 +63,11 @@ extension VsockModel {
     /// `vsock_connect()` on an unconnected STREAM/SEQPACKET socket, non-blocking.
     private func connectConnectible(_ position: Int, _ socket: VsockSocket, to target: ConnectTarget,
                                     in state: VsockState) -> [VsockBranch] {
-        guard case let .address(address) = target, address.hasValidFlags else {
+        guard case let .address(address) = target else {
             return [VsockBranch(result: .exactly(.failure(.invalidArgument)), rule: VsockRules.connectibleUnspec)]
+        }
+        guard address.hasValidFlags else {
+            return [VsockBranch(result: .exactly(.failure(.invalidArgument)), rule: VsockRules.addressInvalid)]
         }
         let start = Prefix(effects: [.setRemote(address)], rule: VsockRules.connectibleLookup)
         guard let transport = lookup(in: state).connectible(cid: address.cid, flags: address.flags) else {

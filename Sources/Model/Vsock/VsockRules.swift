@@ -14,11 +14,11 @@ enum VsockRules {
     static let createConnectible = Rule(
         id: "vsock.create.connectible-no-transport",
         summary: "STREAM and SEQPACKET sockets are created without a transport",
-        source: mainline(2353, "vsock_create"))
+        source: mainline(2357, "vsock_create"))
     static let createDgramSlot = Rule(
         id: "vsock.create.dgram.dgram-slot",
         summary: "a datagram socket takes the DGRAM transport (VMCI) and a reference on it",
-        source: mainline(470, "vsock_assign_transport"))
+        source: mainline(469, "vsock_assign_transport"))
     static let createDgramLookup = Rule(
         id: "vsock.create.dgram.lookup",
         summary: "a datagram socket takes vsock_dgram_lookup_transport(VMADDR_CID_ANY, 0) and a reference on it",
@@ -26,13 +26,13 @@ enum VsockRules {
     static let assignNoTransport = Rule(
         id: "vsock.assign.enodev",
         summary: "no transport for the socket (or try_module_get fails) → ENODEV",
-        source: mainline(510, "vsock_assign_transport"))
+        source: mainline(494, "vsock_assign_transport"))
 
     // bind()
     static let addressInvalid = Rule(
         id: "vsock.addr.einval",
         summary: "an address with flags other than VMADDR_FLAG_TO_HOST fails vsock_addr_cast → EINVAL",
-        source: mainline(61, "vsock_addr_validate", file: "net/vmw_vsock/vsock_addr.c"))
+        source: mainline(33, "vsock_addr_validate", file: "net/vmw_vsock/vsock_addr.c"))
     static let alreadyBound = Rule(
         id: "vsock.bind.already-bound",
         summary: "binding a bound socket → EINVAL",
@@ -56,19 +56,19 @@ enum VsockRules {
     static let tableEphemeral = Rule(
         id: "vsock.bind.ephemeral",
         summary: "VMADDR_PORT_ANY gets a free port above LAST_RESERVED_PORT",
-        source: mainline(685, "__vsock_bind_connectible"))
+        source: mainline(684, "__vsock_bind_connectible"))
     static let tableReserved = Rule(
         id: "vsock.bind.eacces",
         summary: "a port ≤ 1023 without CAP_NET_BIND_SERVICE → EACCES",
-        source: mainline(705, "__vsock_bind_connectible"))
+        source: mainline(707, "__vsock_bind_connectible"))
     static let tableInUse = Rule(
         id: "vsock.bind.eaddrinuse",
         summary: "a port bound in the same table, with an equal CID or either CID ANY → EADDRINUSE",
-        source: mainline(710, "__vsock_bind_connectible"))
+        source: mainline(712, "__vsock_bind_connectible"))
     static let tableBound = Rule(
         id: "vsock.bind.ok",
         summary: "the socket is bound to the address",
-        source: mainline(714, "__vsock_bind_connectible"))
+        source: mainline(716, "__vsock_bind_connectible"))
 
     // connect()
     static let dgramDisconnect = Rule(
@@ -78,7 +78,7 @@ enum VsockRules {
     static let dgramConnectAllow = Rule(
         id: "vsock.connect.dgram.allow",
         summary: "dgram_allow false → EINVAL; true → connected",
-        source: mainline(1316, "vsock_dgram_connect"))
+        source: mainline(1315, "vsock_dgram_connect"))
     static let dgramConnectAssigns = Rule(
         id: "vsock.connect.dgram.assigns",
         summary: "connect() stores the remote, then reassigns the transport by lookup (old one released)",
@@ -86,23 +86,23 @@ enum VsockRules {
     static let connectibleUnspec = Rule(
         id: "vsock.connect.stream.unspec-einval",
         summary: "a connectible socket refuses AF_UNSPEC: vsock_addr_cast fails → EINVAL",
-        source: mainline(1425, "vsock_connect"))
+        source: mainline(1426, "vsock_connect"))
     static let connectibleLookup = Rule(
         id: "vsock.connect.stream.assign",
         summary: "connect() assigns the connectible lookup's transport; none → ENODEV",
-        source: mainline(1433, "vsock_connect"))
+        source: mainline(1435, "vsock_connect"))
     static let seqpacketAllow = Rule(
         id: "vsock.connect.seqpacket.allow",
         summary: "SEQPACKET needs the transport's seqpacket_allow; missing or false → ESOCKTNOSUPPORT, reference dropped",
-        source: mainline(514, "vsock_assign_transport"))
+        source: mainline(527, "vsock_assign_transport"))
     static let streamAllow = Rule(
         id: "vsock.connect.stream.allow",
         summary: "stream_allow false → ENETUNREACH (the transport stays assigned)",
-        source: mainline(1441, "vsock_connect"))
+        source: mainline(1445, "vsock_connect"))
     static let connectCallback = Rule(
         id: "vsock.connect.stream.callback",
         summary: "the transport's connect error propagates; success → EINPROGRESS (non-blocking), or the peer's answer",
-        source: mainline(1452, "vsock_connect"))
+        source: mainline(1457, "vsock_connect"))
 
     // sendto() / send()
     static let sendtoNoTransport = Rule(
@@ -116,19 +116,19 @@ enum VsockRules {
     static let sendSocketTransport = Rule(
         id: "vsock.dgram.send.socket-transport",
         summary: "a datagram goes through the socket's own transport",
-        source: mainline(1229, "vsock_dgram_sendmsg"))
+        source: mainline(1232, "vsock_dgram_sendmsg"))
     static let sendPortAny = Rule(
         id: "vsock.dgram.send.port-any",
         summary: "a destination port VMADDR_PORT_ANY → EINVAL",
-        source: mainline(1246, "vsock_dgram_sendmsg"))
+        source: mainline(1252, "vsock_dgram_sendmsg"))
     static let sendNotConnected = Rule(
         id: "vsock.dgram.send.not-connected",
         summary: "no (valid) address and not connected → EINVAL",
-        source: mainline(1263, "vsock_dgram_sendmsg"))
+        source: mainline(1270, "vsock_dgram_sendmsg"))
     static let sendAllow = Rule(
         id: "vsock.dgram.send.allow",
         summary: "dgram_allow false → EINVAL; else dgram_enqueue's result is the syscall's",
-        source: mainline(1268, "vsock_dgram_sendmsg"))
+        source: mainline(1274, "vsock_dgram_sendmsg"))
     static let sendNullTransport = Rule(
         id: "vsock.dgram.send.null-transport",
         summary: "a connected datagram socket left without transport by a failed reassignment: intent unclear, any error",
@@ -138,9 +138,9 @@ enum VsockRules {
     static let getsockname = Rule(
         id: "vsock.getsockname.local",
         summary: "getsockname() returns the local address, (ANY, ANY) while unbound",
-        source: mainline(1017, "vsock_getname"))
+        source: mainline(1022, "vsock_getname"))
     static let close = Rule(
         id: "vsock.close.releases",
         summary: "close() releases the socket: its binding and its transport module reference go",
-        source: mainline(886, "vsock_sk_destruct"))
+        source: mainline(427, "vsock_deassign_transport"))
 }

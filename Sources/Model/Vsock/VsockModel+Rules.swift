@@ -1,0 +1,31 @@
+extension VsockModel {
+    /// Every rule the model applies under `profile`, in the order a socket meets them.
+    public static func rules(for profile: VsockProfile) -> [Rule] {
+        let v5 = profile.dgramLookup == .connectibleThenFallback
+        var rules: [Rule] = [
+            TransportRegistry.registered, TransportRegistry.registerAllOrNothing, TransportRegistry.alreadyLoaded,
+            TransportRegistry.notLoaded, TransportRegistry.inUse, TransportRegistry.unregistered,
+            TransportLookup.useLocal, TransportLookup.connectible,
+        ]
+        if v5 { rules.append(TransportLookup.dgramFallback) }
+        rules += [VsockRules.createConnectible, v5 ? VsockRules.createDgramLookup : VsockRules.createDgramSlot,
+                  VsockRules.assignNoTransport,
+                  VsockRules.addressInvalid, VsockRules.alreadyBound, VsockRules.notLocalCID, VsockRules.dgramBindCallback]
+        switch profile.dgramBindWithoutCallback {
+        case .notReachable: break
+        case .einval: rules.append(VsockRules.dgramBindNoCallback03)
+        case .dgramBindTable: rules.append(VsockRules.dgramBindTable)
+        }
+        rules += [VsockRules.tableEphemeral, VsockRules.tableReserved, VsockRules.tableInUse, VsockRules.tableBound,
+                  VsockRules.dgramDisconnect, VsockRules.dgramConnectAllow]
+        if v5 { rules.append(VsockRules.dgramConnectAssigns) }
+        rules += [VsockRules.connectibleUnspec, VsockRules.connectibleLookup, VsockRules.seqpacketAllow,
+                  VsockRules.streamAllow, VsockRules.connectCallback]
+        rules += v5 ? [VsockRules.sendtoNoTransport, VsockRules.sendtoPerPacket] : []
+        rules += [VsockRules.sendSocketTransport, VsockRules.sendPortAny, VsockRules.sendNotConnected,
+                  VsockRules.sendAllow]
+        if v5 { rules.append(VsockRules.sendNullTransport) }
+        rules += [VsockRules.getsockname, VsockRules.close]
+        return rules
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Generators
+import Model
+import TestDoubles
+
+/// `checker bench`: the engine's speed and finding power, measured in one run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure model steps per second and the executions needed to shrink planted mutants.",
+        discussion: """
+            Mutants are planted in a simulated kernel (Tests/Doubles), a test double that measures \
+            the engine; it is not a kernel. Build in release mode for meaningful numbers: \
+            swift build -c release && .build/release/checker bench
+            """
+    )
+
+    @Option(help: "Seconds to spend measuring model throughput.")
+    var seconds: Double = 2
+
+    func validate() throws {
+        guard seconds > 0 else { throw UsageProblem("--seconds must be positive, not \(seconds)") }
+    }
+
+    func run() throws {
+        #if DEBUG
+        print("# warning: debug build; numbers are far below release (swift build -c release)")
+        #endif
+        try measureModel()
+        try measureMutants()
+    }
+
+    /// Replays recorded (operation, observation) traces through `expect` + `judge`.
+    private func measureModel() throws {
+        let profile = VsockProfile.vsockDgramV5
+        let model = VsockModel(profile: profile)
+        let runner = Runner(model: model, generator: VsockOperationGenerator())
+        let kernel = SimulatedVsockKernel(profile: profile)
+        var traces: [[(VsockOperation, VsockObservation)]] = []
+        for seed in UInt64(0)..<64 {
+            let run = try runner.run(RunConfiguration(seed: seed, operations: 500), against: kernel)
+            traces.append(run.execution.steps.map { ($0.operation, $0.observation) })
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var steps = 0
+        var divergences = 0
+        while clock.now - start < .seconds(seconds) {
+            for trace in traces {
+                var state = model.initialState
+                for (operation, observation) in trace {
+                    let expectation = model.expect(operation, in: state)
+                    if model.judge(observation, of: operation, against: expectation, state: &state).isDivergence {
+                        divergences += 1
+                    }
+                }
+                steps += trace.count
+            }
+        }
+        let elapsed = (clock.now - start) / .seconds(1)
+        let rate = Double(steps) / elapsed
+        print("model: \(Int(rate)) steps/s on one core (\(steps) steps in \(String(format: "%.2f", elapsed)) s, "
+              + "\(divergences) divergences); goal ≥ 1000000: ratio \(String(format: "%.2f", rate / 1_000_000))")
+    }
+
+    private func measureMutants() throws {
+        print("mutant                      profile           signature                         runs  shrunk  minimal  executions-to-minimal  executions")
+        var toMinimal: [Int] = []
+        for mutant in VsockMutant.allCases {
+            let hunt = try MutantHunt(mutant: mutant)
+            guard let found = hunt.result else {
+                print("\(pad(mutant.rawValue, 28))\(pad(mutant.profile.name, 18))NOT FOUND in \(hunt.seedsTried) runs")
+                continue
+            }
+            let minimal = mutant.minimalLengths[found.signature].map(String.init) ?? "?"
+            toMinimal.append(found.shrink.executionsToMinimal)
+            print(pad(mutant.rawValue, 28) + pad(mutant.profile.name, 18) + pad(found.signature.description, 34)
+                  + pad("\(hunt.seedsTried)", 6) + pad("\(found.shrink.minimal.count)", 8) + pad(minimal, 9)
+                  + pad("\(found.shrink.executionsToMinimal)", 23) + "\(found.shrink.executions)")
+        }
+        let sorted = toMinimal.sorted()
+        let median = sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2])
+            : Double(sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        print("mutants: \(toMinimal.count) of \(VsockMutant.allCases.count) found; median executions to minimal "
+              + "\(median); goal ≤ 100: ratio \(String(format: "%.2f", median / 100))")
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+}

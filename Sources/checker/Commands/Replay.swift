@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Generators
+import Model
+
+/// `checker replay FILE`: re-judges a saved case against the model.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a saved case file against the model.",
+        discussion: """
+            Each step's recorded observation is judged again by the model: a case whose divergence \
+            came from a model bug stops diverging once the model is fixed. Steps without a recorded \
+            observation are explained instead. Exit status 0 when every step agrees, 1 at a divergence.
+            """
+    )
+
+    @Argument(help: "A case file (JSON lines) written by the checker.")
+    var file: String
+
+    @Option(help: "Judge under this profile instead of the one the case was recorded with.")
+    var profile: String?
+
+    func run() throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw UsageProblem("cannot read \(file): \(Self.reason(error)); give the path of a case file the checker wrote")
+        }
+        let caseFile: CaseFile<VsockOperation, VsockObservation>
+        do {
+            let header = try CaseFile<VsockOperation, VsockObservation>.header(of: text)
+            guard header.target == "vsock" else {
+                throw CaseFileError(line: 1, message: "target \"\(header.target)\" is not one this checker replays (vsock)")
+            }
+            caseFile = try CaseFile(decoding: text)
+        } catch {
+            throw UsageProblem("\(file) \(error); fix the line or write the case again")
+        }
+        let name = profile ?? caseFile.header.profile
+        guard let vsockProfile = VsockProfile.named(name) else {
+            throw UsageProblem("unknown profile '\(name)' in \(file); use one of: "
+                               + VsockProfile.all.map(\.name).joined(separator: ", "))
+        }
+        let model = VsockModel(profile: vsockProfile)
+        print("# checker replay \(file) --profile \(vsockProfile)"
+              + (caseFile.header.seed.map { " (seed \($0))" } ?? "")
+              + (caseFile.header.system.map { ", observed on \($0)" } ?? ""))
+        var state = model.initialState
+        for (index, step) in caseFile.steps.enumerated() {
+            let label = String(format: "%3d  %@", index + 1, step.op.description)
+            guard model.isApplicable(step.op, in: state) else {
+                print("\(label)\n       skipped: its socket is not open")
+                continue
+            }
+            let expectation = model.expect(step.op, in: state)
+            print(label)
+            for (number, branch) in expectation.branches.enumerated() {
+                print("       \(number == 0 ? "expect" : "    or") \(branch)")
+            }
+            let observed = step.observed ?? model.nominalObservation(of: step.op, for: expectation, in: state)
+            let verdict = model.judge(observed, of: step.op, against: expectation, state: &state)
+            if step.observed != nil { print("       observed \(observed)") }
+            if case let .diverges(mismatch) = verdict {
+                print("# DIVERGENCE at step \(index + 1) (\(step.op.kindName)): \(mismatch)")
+                throw ExitStatus.divergence.exitCode
+            }
+        }
+        if let signature = caseFile.header.signature {
+            print("# the recorded divergence (\(signature)) does not reproduce against the model")
+        } else {
+            print("# every step agrees with the model")
+        }
+    }
+
+    static func reason(_ error: Error) -> String {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(code))).lowercased()
+        }
+        return (error as NSError).localizedDescription
+    }
+}
