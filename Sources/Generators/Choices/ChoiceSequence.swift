@@ -2,6 +2,11 @@
 public struct Choice: Hashable, Sendable, Codable {
     public let value: UInt64
     public let bound: UInt64
+
+    public init(value: UInt64, bound: UInt64) {
+        self.value = value
+        self.bound = bound
+    }
 }
 
 /// Every random decision a generator makes, in order (Hypothesis's choice sequence).

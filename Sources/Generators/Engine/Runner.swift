@@ -52,7 +52,8 @@ public struct Runner<Generator: OperationGenerator>: Sendable {
 
     /// Without swarm: every kind. With swarm: the essential kinds and each other kind with
     /// probability ½ (Groce et al., "Swarm Testing", ISSTA 2012).
-    func swarmKinds(_ swarm: Bool, source: inout ChoiceSource) -> Set<String> {
+    /// The run's first draws; public so a run's choices can be replayed step by step.
+    public func swarmKinds(_ swarm: Bool, source: inout ChoiceSource) -> Set<String> {
         guard swarm else { return Set(generator.kinds) }
         var enabled = generator.essentialKinds
         for kind in generator.kinds where !enabled.contains(kind) {

@@ -21,12 +21,7 @@ struct Replay: ParsableCommand {
     var profile: String?
 
     func run() throws {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw UsageProblem("cannot read \(file): \(Self.reason(error)); give the path of a case file the checker wrote")
-        }
+        let text = try Self.read(file)
         let caseFile: CaseFile<VsockOperation, VsockObservation>
         do {
             let header = try CaseFile<VsockOperation, VsockObservation>.header(of: text)
@@ -73,11 +68,20 @@ struct Replay: ParsableCommand {
         }
     }
 
-    static func reason(_ error: Error) -> String {
-        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(code))).lowercased()
+    /// The file's text, or one line saying why it cannot be had.
+    static func read(_ file: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        let problem: String
+        if !FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) {
+            problem = "no such file or directory"
+        } else if isDirectory.boolValue {
+            problem = "it is a directory"
+        } else if let data = FileManager.default.contents(atPath: file) {
+            if let text = String(data: data, encoding: .utf8) { return text }
+            problem = "it is not UTF-8 text"
+        } else {
+            problem = "permission denied"
         }
-        return (error as NSError).localizedDescription
+        throw UsageProblem("cannot read \(file): \(problem); give the path of a case file the checker wrote")
     }
 }

@@ -11,7 +11,8 @@ enum ExitStatus: Int32 {
 }
 
 /// Input the checker cannot work with: one line that names the problem and the fix.
-struct UsageProblem: Error {
+struct UsageProblem: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
+    var description: String { message }
 }

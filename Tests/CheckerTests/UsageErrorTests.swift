@@ -1,0 +1,25 @@
+import Testing
+
+/// Bad input: one line naming the problem and the fix on stderr, exit status 2, nothing on stdout.
+@Suite("usage errors")
+struct UsageErrorTests {
+    static let cases: [(arguments: [String], message: String)] = [
+        (["explain", "--target", "snp2"], "checker: unknown target 'snp2'; use --target vsock"),
+        (["explain", "--profile", "v9"],
+         "checker: unknown profile 'v9' for target vsock; use one of: mainline, vsock-dgram-v5, vsock-dgram-v5-03"),
+        (["explain", "--ops", "0"], "checker: --ops must be a positive number of operations, not 0 (see 'checker help')"),
+        (["explain", "--seed", "abc"], "checker: The value 'abc' is invalid for '--seed <seed>' (see 'checker help')"),
+        (["explain", "--seed", "-4"], "checker: Missing value for '--seed <seed>' (see 'checker help')"),
+        (["frobnicate"], "checker: Unexpected argument 'frobnicate' (see 'checker help')"),
+        (["replay", "/nonexistent/case.jsonl"],
+         "checker: cannot read /nonexistent/case.jsonl: no such file or directory; give the path of a case file the checker wrote"),
+    ]
+
+    @Test("one line, exit status 2", arguments: cases)
+    func oneLine(arguments: [String], message: String) throws {
+        let output = try CheckerProcess.run(arguments)
+        #expect(output.status == 2)
+        #expect(output.stderr == message + "\n")
+        #expect(output.stdout.isEmpty)
+    }
+}

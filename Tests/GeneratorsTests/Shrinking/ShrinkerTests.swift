@@ -1,0 +1,94 @@
+@testable import Generators
+import Testing
+
+/// The shrinker on literal sequences of integers, with predicates stated in the test: it knows
+/// nothing of kernels, so none is needed to test it.
+@Suite("shrinker")
+struct ShrinkerTests {
+    /// Integers simplify toward 0, one step at a time.
+    static let domain = ShrinkDomain<Int>(
+        simplify: { value in value > 0 ? [0, value / 2, value - 1].filter { $0 < value } : [] },
+        deleting: { range, values in
+            var remaining = values
+            remaining.removeSubrange(range)
+            return [remaining]
+        })
+
+    /// "Diverges" when a 3 is followed, later, by a value ≥ 7; the sequence is cut after it.
+    static func threeThenSeven(_ values: [Int]) -> [Int]? {
+        guard let three = values.firstIndex(of: 3),
+              let seven = values[(three + 1)...].firstIndex(where: { $0 >= 7 }) else { return nil }
+        return Array(values[...seven])
+    }
+
+    @Test("cuts the tail, deletes unrelated operations, lowers arguments to the minimum")
+    func minimises() throws {
+        let initial = [5, 9, 3, 1, 4, 1, 5, 9, 2, 6, 8, 8, 4]
+        let shrinker = Shrinker(initial: initial, domain: Self.domain, predicate: Self.threeThenSeven)
+        let result = try shrinker.shrink()
+        #expect(result.minimal == [3, 7])
+        #expect(result.exitReason == .fixpoint)
+        #expect(result.acceptedByPass["lower-arguments", default: 0] >= 1)
+        #expect(result.acceptedByPass["delete-chunks", default: 0] + result.acceptedByPass["delete-single-ops", default: 0]
+                + result.acceptedByPass["delete-tail", default: 0] >= 1)
+    }
+
+    @Test("delete-chunks removes a whole unrelated run in one step")
+    func chunks() throws {
+        let initial = [3] + Array(repeating: 1, count: 16) + [7]
+        let shrinker = Shrinker(initial: initial, domain: Self.domain, predicate: Self.threeThenSeven)
+        #expect(try DeleteChunks().run(shrinker))
+        // Chunks of 9, 4 and 2 leave at most one 1 for delete-single-ops.
+        #expect(shrinker.target.first == 3 && shrinker.target.last == 7 && shrinker.target.count <= 3)
+        // Far fewer executions than deleting sixteen ones one at a time.
+        #expect(shrinker.executions < 16)
+        #expect(try DeleteSingleOps().run(shrinker) || shrinker.target.count == 2)
+        #expect(shrinker.target == [3, 7])
+    }
+
+    @Test("lower-arguments moves each value to its simplest reproducing variant")
+    func lowers() throws {
+        let shrinker = Shrinker(initial: [3, 100], domain: Self.domain, predicate: Self.threeThenSeven)
+        #expect(try LowerArguments().run(shrinker))
+        #expect(shrinker.target == [3, 7])
+    }
+
+    @Test("a candidate tried once is never run again")
+    func duplicates() throws {
+        var runs: [[Int]] = []
+        let shrinker = Shrinker(initial: [3, 1, 1, 9], domain: Self.domain) { candidate in
+            runs.append(candidate)
+            return Self.threeThenSeven(candidate)
+        }
+        let result = try shrinker.shrink()
+        #expect(Set(runs).count == runs.count)
+        #expect(result.duplicatesSkipped > 0)
+    }
+
+    @Test("the execution cap stops shrinking and says so")
+    func executionCap() throws {
+        let shrinker = Shrinker(initial: Array(0..<40) + [3, 50], limits: ShrinkLimits(maxExecutions: 5),
+                                domain: Self.domain, predicate: Self.threeThenSeven)
+        let result = try shrinker.shrink()
+        #expect(result.exitReason == .executionLimit)
+        #expect(result.executions == 5)
+    }
+
+    @Test("a flaky predicate cannot fake a shrink when confirmations are required")
+    func confirmations() throws {
+        // Reproduces every other time for any candidate other than the original.
+        var calls = 0
+        let initial = [3, 1, 9]
+        let flaky: Shrinker<Int>.Predicate = { candidate in
+            calls += 1
+            return calls % 2 == 0 ? Self.threeThenSeven(candidate) : nil
+        }
+        let confirmed = Shrinker(initial: initial, limits: ShrinkLimits(confirmations: 3), domain: Self.domain,
+                                 predicate: flaky)
+        #expect(try confirmed.shrink().minimal == initial)
+        calls = 0
+        let trusting = Shrinker(initial: initial, limits: ShrinkLimits(confirmations: 1), domain: Self.domain,
+                                predicate: flaky)
+        #expect(try trusting.shrink().minimal != initial)
+    }
+}

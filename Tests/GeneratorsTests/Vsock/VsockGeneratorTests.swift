@@ -1,0 +1,73 @@
+import Generators
+import Model
+import Testing
+import TestDoubles
+
+@Suite("vsock generator")
+struct VsockGeneratorTests {
+    let generator = VsockOperationGenerator()
+
+    @Test("replaying a run's recorded choices regenerates its operations")
+    func regenerate() throws {
+        let model = VsockModel(profile: .vsockDgramV5)
+        let runner = Runner(model: model, generator: generator)
+        let run = try runner.run(RunConfiguration(seed: 11, operations: 80), against: SimulatedVsockKernel(profile: .vsockDgramV5))
+        // Draw again, from the recorded choices, against the states the run went through.
+        var source = ChoiceSource(replaying: run.choices)
+        _ = runner.swarmKinds(true, source: &source)
+        var state = model.initialState
+        let kernel = SimulatedVsockKernel(profile: .vsockDgramV5)
+        kernel.reset()
+        var regenerated: [VsockOperation] = []
+        for _ in run.execution.operations {
+            let operation = generator.draw(from: &source, state: state, enabled: Set(run.enabledKinds))
+            let expectation = model.expect(operation, in: state)
+            _ = model.judge(kernel.execute(operation), of: operation, against: expectation, state: &state)
+            regenerated.append(operation)
+        }
+        #expect(regenerated == run.execution.operations)
+    }
+
+    @Test("every drawn operation is applicable in the state it was drawn for")
+    func applicable() {
+        let model = VsockModel(profile: .mainline)
+        var source = ChoiceSource(seed: 5)
+        var state = model.initialState
+        for _ in 0..<2_000 {
+            let operation = generator.draw(from: &source, state: state, enabled: Set(generator.kinds))
+            #expect(model.isApplicable(operation, in: state), "\(operation)")
+            let expectation = model.expect(operation, in: state)
+            let observation = model.nominalObservation(of: operation, for: expectation, in: state)
+            _ = model.judge(observation, of: operation, against: expectation, state: &state)
+        }
+    }
+
+    @Test("simplifications are strictly simpler: CIDs toward 1/2/3/ANY, ports toward 0, lengths toward 1, flags toward 0")
+    func simplifications() {
+        let sendto = VsockOperation.sendto(SocketRef(2), SockAddrVM(cid: 100, port: 1234, flags: 0x2), length: 4096)
+        let variants = generator.simplifications(of: sendto)
+        #expect(variants.contains(.sendto(SocketRef(0), SockAddrVM(cid: 100, port: 1234, flags: 0x2), length: 4096)))
+        #expect(variants.contains(.sendto(SocketRef(2), SockAddrVM(cid: 1, port: 1234, flags: 0x2), length: 4096)))
+        #expect(variants.contains(.sendto(SocketRef(2), SockAddrVM(cid: 100, port: 0, flags: 0x2), length: 4096)))
+        #expect(variants.contains(.sendto(SocketRef(2), SockAddrVM(cid: 100, port: 1234, flags: 0), length: 4096)))
+        #expect(variants.contains(.sendto(SocketRef(2), SockAddrVM(cid: 100, port: 1234, flags: 0x2), length: 1)))
+        #expect(generator.simplifications(of: .sendto(SocketRef(0), SockAddrVM(cid: 1, port: 0), length: 1)).isEmpty)
+        // CID_ANY simplifies only toward 1, 2, 3; CID 1 is simplest.
+        let anyCID = generator.simplifications(of: .bind(SocketRef(0), SockAddrVM(cid: VMAddr.cidAny, port: 0)))
+        #expect(anyCID == [1, 2, 3].map { .bind(SocketRef(0), SockAddrVM(cid: $0, port: 0)) })
+    }
+
+    @Test("deleting a socket() step re-points later handles at the sockets they named")
+    func deletionKeepsIdentity() {
+        let operations: [VsockOperation] = [
+            .socket(.stream), .loadTransport(.virtio), .socket(.dgram), .bind(SocketRef(1), SockAddrVM(cid: 1, port: 5)),
+            .close(SocketRef(0)), .send(SocketRef(0), length: 1),
+        ]
+        let candidates = generator.deleting(0..<1, from: operations)
+        #expect(candidates.count == 2)
+        #expect(candidates[0] == Array(operations.dropFirst()))
+        // The stream socket and its close are gone; the datagram socket is now s0 throughout.
+        #expect(candidates[1] == [.loadTransport(.virtio), .socket(.dgram), .bind(SocketRef(0), SockAddrVM(cid: 1, port: 5)),
+                                  .send(SocketRef(0), length: 1)])
+    }
+}
