@@ -50,7 +50,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     public func execute(_ operation: VsockOperation) -> VsockObservation {
         calls = []
         let result = run(operation)
-        var counts: [TransportModule: Int] = [:]
+        var counts = ModuleRefcounts()
         for module in loaded { counts[module] = references[module, default: 0] }
         return VsockObservation(result: result, calls: calls, refcounts: counts)
     }

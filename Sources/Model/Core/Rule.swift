@@ -2,7 +2,10 @@
 ///
 /// Every branch a model allows names the rule that produced it, so a report can say *why* the
 /// model expected what it expected, and where a kernel developer can read that rule.
-public struct Rule: Hashable, Sendable, CustomStringConvertible {
+///
+/// A class, not a struct: branches carry their rule on every step, and one reference is cheaper
+/// to copy than a handful of strings (the model's hot path builds branches millions of times).
+public final class Rule: Hashable, Sendable, CustomStringConvertible {
     /// A stable identifier, e.g. `vsock.dgram.sendto.no-transport`. Tests and reports use it.
     public let id: String
     /// One sentence: what the kernel decides.
@@ -17,6 +20,10 @@ public struct Rule: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(id): \(summary) [\(source)]" }
+
+    /// Rules are the same when their ids are.
+    public static func == (lhs: Rule, rhs: Rule) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
 /// Where a rule comes from.

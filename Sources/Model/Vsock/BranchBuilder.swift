@@ -12,25 +12,36 @@ struct Prefix {
     var rule: Rule?
 
     func adding(calls more: [ExpectedCall] = [], effects extra: [VsockEffect] = [], rule next: Rule? = nil) -> Prefix {
-        Prefix(calls: calls + more, effects: effects + extra, rule: next ?? rule)
+        Prefix(calls: Self.joined(calls, more), effects: Self.joined(effects, extra), rule: next ?? rule)
     }
 
     /// Ends the path here with `result`.
     func finish(_ result: ExpectedResult, calls more: [ExpectedCall] = [], effects extra: [VsockEffect] = [],
                 rule next: Rule) -> VsockBranch {
-        VsockBranch(calls: calls + more, result: result, effects: effects + extra, rule: next)
+        VsockBranch(calls: Self.joined(calls, more), result: result, effects: Self.joined(effects, extra), rule: next)
+    }
+
+    /// `first + second`, without copying when either is empty (this runs on every step).
+    private static func joined<T>(_ first: [T], _ second: [T]) -> [T] {
+        if second.isEmpty { return first }
+        if first.isEmpty { return second }
+        return first + second
     }
 }
 
 extension Array where Element == Step {
     /// Continues every proceeding path with `next`; finished ones are kept as they are.
     func then(_ next: (Prefix) -> [Step]) -> [Step] {
-        flatMap { step -> [Step] in
+        if count == 1, case let .proceed(prefix) = self[0] { return next(prefix) }
+        var result: [Step] = []
+        result.reserveCapacity(count + 2)
+        for step in self {
             switch step {
-            case .done: return [step]
-            case let .proceed(prefix): return next(prefix)
+            case .done: result.append(step)
+            case let .proceed(prefix): result.append(contentsOf: next(prefix))
             }
         }
+        return result
     }
 
     /// Ends every proceeding path with `result` under `rule`.
@@ -54,10 +65,22 @@ extension Array where Element == Step {
 
 /// `[T.dgram_allow → true, T.dgram_enqueue → …]` proceeds to the callback's result; false → EINVAL.
 func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule: Rule) -> [Step] {
-    [
-        .done(prefix.finish(.propagated, calls: [ExpectedCall(transport, .dgramAllow, .success),
-                                                 ExpectedCall(transport, .dgramEnqueue, .any)], rule: rule)),
-        .done(prefix.finish(.exactly(.failure(.invalidArgument)),
-                            calls: [ExpectedCall(transport, .dgramAllow, .failure)], rule: VsockRules.sendAllow)),
+    let calls = SendCalls.table[transport.ordinal]
+    return [
+        .done(prefix.finish(.propagated, calls: calls.allowedThenEnqueued, rule: rule)),
+        .done(prefix.finish(.exactly(.failure(.invalidArgument)), calls: calls.refused, rule: VsockRules.sendAllow)),
     ]
+}
+
+/// The two callback paths of a datagram send, built once per transport: sends are the most
+/// frequent step, and sharing these arrays saves building them every time.
+struct SendCalls {
+    let allowedThenEnqueued: [ExpectedCall]
+    let refused: [ExpectedCall]
+
+    static let table: [SendCalls] = TransportModule.allCases.map { transport in
+        SendCalls(allowedThenEnqueued: [ExpectedCall(transport, .dgramAllow, .success),
+                                        ExpectedCall(transport, .dgramEnqueue, .any)],
+                  refused: [ExpectedCall(transport, .dgramAllow, .failure)])
+    }
 }

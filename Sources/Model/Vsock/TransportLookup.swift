@@ -1,7 +1,12 @@
 /// Which transport serves a remote CID: the lookups of `af_vsock.c`.
 struct TransportLookup {
-    let state: VsockState
+    let slots: TransportSlots
     let configuration: VsockConfiguration
+
+    init(state: VsockState, configuration: VsockConfiguration) {
+        self.slots = state.slots
+        self.configuration = configuration
+    }
 
     static let useLocal = Rule(
         id: "vsock.lookup.local",
@@ -21,9 +26,9 @@ struct TransportLookup {
 
     /// `vsock_use_local_transport(cid)`.
     func usesLocal(_ cid: UInt32) -> Bool {
-        guard state.slots[.local] != nil else { return false }
+        guard slots[.local] != nil else { return false }
         if cid == VMAddr.cidLocal { return true }
-        if let g2h = state.slots[.g2h] {
+        if let g2h = slots[.g2h] {
             // virtio without a device reports VMADDR_CID_ANY, so CID_ANY matches here.
             return cid == configuration.localCID(of: g2h)
         }
@@ -32,30 +37,30 @@ struct TransportLookup {
 
     /// `vsock_connectible_lookup_transport(cid, flags)` (mainline's inline STREAM logic).
     func connectible(cid: UInt32, flags: UInt8) -> TransportModule? {
-        if usesLocal(cid) { return state.slots[.local] }
-        if cid <= VMAddr.cidHost || state.slots[.h2g] == nil || flags & VMAddr.flagToHost != 0 {
-            return state.slots[.g2h]
+        if usesLocal(cid) { return slots[.local] }
+        if cid <= VMAddr.cidHost || slots[.h2g] == nil || flags & VMAddr.flagToHost != 0 {
+            return slots[.g2h]
         }
-        return state.slots[.h2g]
+        return slots[.h2g]
     }
 
     /// The transport a datagram socket gets for `cid` under `profile`.
     func dgram(cid: UInt32, flags: UInt8, profile: VsockProfile) -> TransportModule? {
         switch profile.dgramLookup {
         case .dgramSlotOnly:
-            return state.slots[.dgram]
+            return slots[.dgram]
         case .connectibleThenFallback:
-            return connectible(cid: cid, flags: flags) ?? state.slots[.dgram]
+            return connectible(cid: cid, flags: flags) ?? slots[.dgram]
         }
     }
 
     /// `vsock_find_cid(cid)`: is `cid` one of ours, so that `bind()` may use it?
     func isLocalCID(_ cid: UInt32) -> Bool {
         // vsock_registered_transport_cid() answers VMADDR_CID_ANY without a G2H transport.
-        let g2hCID = state.slots[.g2h].map { configuration.localCID(of: $0) } ?? VMAddr.cidAny
+        let g2hCID = slots[.g2h].map { configuration.localCID(of: $0) } ?? VMAddr.cidAny
         if cid == g2hCID { return true }
-        if state.slots[.h2g] != nil && cid == VMAddr.cidHost { return true }
-        if state.slots[.local] != nil && cid == VMAddr.cidLocal { return true }
+        if slots[.h2g] != nil && cid == VMAddr.cidHost { return true }
+        if slots[.local] != nil && cid == VMAddr.cidLocal { return true }
         return false
     }
 }

@@ -47,6 +47,17 @@ public enum TransportModule: String, CaseIterable, Hashable, Sendable, Codable, 
         }
     }
 
+    /// The module's index in `allCases`, for fixed tables.
+    var ordinal: Int {
+        switch self {
+        case .loopback: return 0
+        case .virtio: return 1
+        case .vhost: return 2
+        case .vmci: return 3
+        case .hyperv: return 4
+        }
+    }
+
     /// Whether the transport sets `.seqpacket_allow` (VMCI does not: SEQPACKET → ESOCKTNOSUPPORT).
     public var hasSeqpacketAllow: Bool { self != .vmci && self != .hyperv }
 }

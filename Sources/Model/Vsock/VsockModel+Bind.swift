@@ -9,9 +9,12 @@ extension VsockModel {
 
     /// `vsock_auto_bind()`: nothing when bound, else `__vsock_bind(VMADDR_CID_ANY, VMADDR_PORT_ANY)`.
     func autobindSteps(_ position: Int, in state: VsockState) -> [Step] {
-        if state.sockets[position].local != nil { return [.proceed(Prefix())] }
+        if state.sockets[position].local != nil { return Self.alreadyBoundProceeds }
         return bindSteps(position, to: .any, in: state)
     }
+
+    /// A bound socket's auto-bind does nothing (kept once, not rebuilt on every send).
+    static let alreadyBoundProceeds: [Step] = [.proceed(Prefix())]
 
     /// `__vsock_bind()`: the checks common to all types, then the type's own bind.
     func bindSteps(_ position: Int, to address: SockAddrVM, in state: VsockState) -> [Step] {

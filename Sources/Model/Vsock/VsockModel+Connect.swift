@@ -96,16 +96,18 @@ extension VsockModel {
         }.then { prefix in
             autobindConnectible(position, after: prefix, in: state)
         }.then { prefix in
-            // Non-blocking: EINPROGRESS, unless the peer's reset or accept already arrived.
-            let answered: [SyscallResult] = [.failure(.nowInProgress), .failure(.connectionReset), .value(0)]
             return [
-                .done(prefix.finish(.oneOf(answered), calls: [ExpectedCall(transport, .connect, .success)],
+                .done(prefix.finish(.oneOf(Self.nonBlockingConnectAnswers), calls: [ExpectedCall(transport, .connect, .success)],
                                     rule: VsockRules.connectCallback)),
                 .done(prefix.finish(.propagated, calls: [ExpectedCall(transport, .connect, .failure)],
                                     rule: VsockRules.connectCallback)),
             ]
         }.branches
     }
+
+    /// Non-blocking: EINPROGRESS, unless the peer's reset or accept already arrived.
+    static let nonBlockingConnectAnswers: [SyscallResult] =
+        [.failure(.nowInProgress), .failure(.connectionReset), .value(0)]
 
     private func autobindConnectible(_ position: Int, after prefix: Prefix, in state: VsockState) -> [Step] {
         autobindSteps(position, in: state).map { step in

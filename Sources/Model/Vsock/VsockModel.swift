@@ -70,10 +70,9 @@ public struct VsockModel: ReferenceModel {
             return .diverges(classify(observation, against: expectation))
         }
         state.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
-        let expected = state.refcounts
-        if expected != observation.refcounts {
+        if !state.refcountsEqual(observation.refcounts) {
             return .diverges(Mismatch(kind: .refcount, detail:
-                "expected refcnt \(Self.describe(expected)), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
+                "expected refcnt \(Self.describe(state.refcounts)), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
         }
         return .agrees(rule: branch.rule.id)
     }
@@ -125,10 +124,7 @@ public struct VsockModel: ReferenceModel {
         return Mismatch(kind: .callbacks, detail: detail)
     }
 
-    static func describe(_ counts: [TransportModule: Int]) -> String {
-        "{" + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.shortName)=\($0.value)" }
-            .joined(separator: " ") + "}"
-    }
+    static func describe(_ counts: ModuleRefcounts) -> String { counts.description }
 }
 
 extension VsockBranch {

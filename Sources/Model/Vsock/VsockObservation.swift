@@ -79,9 +79,9 @@ public struct VsockObservation: Hashable, Sendable, Codable, CustomStringConvert
     public var result: SyscallResult
     public var calls: [TransportCall]
     /// `/sys/module/<transport>/refcnt` of every loaded transport module, after the operation.
-    public var refcounts: [TransportModule: Int]
+    public var refcounts: ModuleRefcounts
 
-    public init(result: SyscallResult, calls: [TransportCall] = [], refcounts: [TransportModule: Int] = [:]) {
+    public init(result: SyscallResult, calls: [TransportCall] = [], refcounts: ModuleRefcounts = [:]) {
         self.result = result
         self.calls = calls
         self.refcounts = refcounts
@@ -90,9 +90,7 @@ public struct VsockObservation: Hashable, Sendable, Codable, CustomStringConvert
     public var description: String {
         var text = "\(result)"
         if !calls.isEmpty { text += " via " + calls.map(\.description).joined(separator: ", ") }
-        let counts = refcounts.sorted { $0.key.rawValue < $1.key.rawValue }
-            .map { "\($0.key.shortName)=\($0.value)" }
-        if !counts.isEmpty { text += " refcnt{\(counts.joined(separator: " "))}" }
+        if !refcounts.isEmpty { text += " refcnt\(refcounts)" }
         return text
     }
 }

@@ -8,7 +8,7 @@ extension VsockState {
                 for slot in module.registersSlots { slots[slot] = module }
             case let .unload(module):
                 loaded.removeAll { $0 == module }
-                for (slot, holder) in slots where holder == module { slots[slot] = nil }
+                slots.clear(module)
             case let .open(type, transport):
                 sockets.append(VsockSocket(serial: nextSerial, type: type, transport: transport))
                 nextSerial += 1

@@ -55,7 +55,7 @@ public struct VsockState: Hashable, Sendable {
     /// Loaded transport modules, in load order.
     public var loaded: [TransportModule] = []
     /// Which module fills each registration slot.
-    public var slots: [TransportSlot: TransportModule] = [:]
+    public var slots = TransportSlots()
     /// Open sockets, in creation order; `SocketRef(n)` is `sockets[n]`.
     public var sockets: [VsockSocket] = []
     var nextSerial = 0
@@ -66,12 +66,19 @@ public struct VsockState: Hashable, Sendable {
     /// it (`try_module_get` in `vsock_assign_transport`, `module_put` in
     /// `vsock_deassign_transport`). No transport module has dependents, and the per-packet
     /// reference of v5 03 is dropped before `sendto()` returns.
-    public var refcounts: [TransportModule: Int] {
-        var counts = Dictionary(uniqueKeysWithValues: loaded.map { ($0, 0) })
+    public var refcounts: ModuleRefcounts {
+        var counts = ModuleRefcounts()
+        for module in loaded { counts[module] = 0 }
         for socket in sockets {
             if let transport = socket.transport { counts[transport, default: 0] += 1 }
         }
         return counts
+    }
+
+    /// Whether `observed` holds exactly the reference counts of ``refcounts``, without building
+    /// a dictionary (this runs on every step).
+    public func refcountsEqual(_ observed: ModuleRefcounts) -> Bool {
+        refcounts == observed
     }
 
     /// The transport in `slot`, if any.
@@ -80,5 +87,39 @@ public struct VsockState: Hashable, Sendable {
     /// The socket a reference resolves to.
     public func socket(_ ref: SocketRef) -> VsockSocket? {
         sockets.indices.contains(ref.position) ? sockets[ref.position] : nil
+    }
+}
+
+/// The four registration slots of `af_vsock.c` (`transport_h2g`, `_g2h`, `_local`, `_dgram`).
+public struct TransportSlots: Hashable, Sendable {
+    public var h2g: TransportModule?
+    public var g2h: TransportModule?
+    public var local: TransportModule?
+    public var dgram: TransportModule?
+
+    public init() {}
+
+    public subscript(slot: TransportSlot) -> TransportModule? {
+        get {
+            switch slot {
+            case .h2g: return h2g
+            case .g2h: return g2h
+            case .local: return local
+            case .dgram: return dgram
+            }
+        }
+        set {
+            switch slot {
+            case .h2g: h2g = newValue
+            case .g2h: g2h = newValue
+            case .local: local = newValue
+            case .dgram: dgram = newValue
+            }
+        }
+    }
+
+    /// `vsock_core_unregister()`: every slot `module` holds becomes empty.
+    public mutating func clear(_ module: TransportModule) {
+        for slot in TransportSlot.allCases where self[slot] == module { self[slot] = nil }
     }
 }

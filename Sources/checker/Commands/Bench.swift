@@ -15,8 +15,16 @@ struct Bench: ParsableCommand {
             """
     )
 
+    /// What to measure.
+    enum Part: String, ExpressibleByArgument, CaseIterable {
+        case model, mutants
+    }
+
     @Option(help: "Seconds to spend measuring model throughput.")
     var seconds: Double = 2
+
+    @Option(help: "Measure only this part: model or mutants (default: both).")
+    var part: Part?
 
     func validate() throws {
         guard seconds > 0 else { throw UsageProblem("--seconds must be positive, not \(seconds)") }
@@ -26,8 +34,8 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("# warning: debug build; numbers are far below release (swift build -c release)")
         #endif
-        try measureModel()
-        try measureMutants()
+        if part != .mutants { try measureModel() }
+        if part != .model { try measureMutants() }
     }
 
     /// Replays recorded (operation, observation) traces through `expect` + `judge`.
