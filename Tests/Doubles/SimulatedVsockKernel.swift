@@ -232,13 +232,13 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private func assign(_ socket: Socket) -> Int {
         let chosen = socket.type == .dgram ? dgramLookup(socket.remote.cid, socket.remote.flags)
             : connectibleLookup(socket.remote.cid, socket.remote.flags)
+        if let current = socket.transport, current == chosen { return 0 }
+        guard let chosen else { return neg(.operationNotSupportedByDevice) }
+        get(chosen)
         if let current = socket.transport {
-            if current == chosen { return 0 }
             put(current)
             socket.transport = nil
         }
-        guard let chosen else { return neg(.operationNotSupportedByDevice) }
-        get(chosen)
         if socket.type == .seqpacket {
             let allowed = chosen.hasSeqpacketAllow && call(chosen, .seqpacketAllow, chosen == .loopback ? 1 : 0) != 0
             if !allowed {

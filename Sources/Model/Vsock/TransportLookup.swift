@@ -13,6 +13,12 @@ struct TransportLookup {
         summary: "CID 1, the G2H transport's own CID, or CID 2 without G2H go to the local transport",
         source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/af_vsock.c", line: 404,
                         function: "vsock_use_local_transport"))
+    /// Unpatched 6.1.176 has the connectible lookup inline; v5 02 moves it into a function.
+    static let connectibleInline = Rule(
+        id: "vsock.lookup.connectible",
+        summary: "CID ≤ 2, no H2G, or VMADDR_FLAG_TO_HOST → G2H; else H2G (may be NULL)",
+        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/af_vsock.c", line: 473,
+                        function: "vsock_assign_transport"))
     static let connectible = Rule(
         id: "vsock.lookup.connectible",
         summary: "CID ≤ 2, no H2G, or VMADDR_FLAG_TO_HOST → G2H; else H2G (may be NULL)",

@@ -38,17 +38,16 @@ extension VsockModel {
             // v5 03: remote stored first, then vsock_assign_transport() looks the transport up.
             return autobindSteps(position, in: state).then { prefix in
                 var path = prefix.adding(effects: [.setRemote(address)], rule: VsockRules.dgramConnectAssigns)
-                let chosen = lookup(in: state).dgram(cid: address.cid, flags: address.flags, profile: profile)
-                if chosen != socket.transport || chosen == nil {
-                    // The old transport is released and its reference dropped before the NULL check.
-                    if socket.transport != nil { path = path.adding(effects: [.assign(nil)]) }
-                    guard let chosen else {
-                        return [.done(path.finish(.exactly(.failure(.operationNotSupportedByDevice)),
-                                                  rule: VsockRules.assignNoTransport))]
-                    }
-                    path = path.adding(effects: [.assign(chosen)])
+                // 6.1.176 checks for a NULL transport (af_vsock.c:494) before releasing the old
+                // one (:505-513): a failed lookup leaves the socket, and its reference, as it was.
+                guard let transport = lookup(in: state).dgram(cid: address.cid, flags: address.flags, profile: profile) else {
+                    return [.done(path.finish(.exactly(.failure(.operationNotSupportedByDevice)),
+                                              rule: VsockRules.assignNoTransport))]
                 }
-                let transport = chosen!
+                if transport != socket.transport {
+                    // The old transport's reference is dropped, the new one's taken.
+                    path = path.adding(effects: [.assign(transport)])
+                }
                 return [
                     .done(path.finish(.exactly(.value(0)), calls: [ExpectedCall(transport, .dgramAllow, .success)],
                                       effects: [.setConnected(true)], rule: VsockRules.dgramConnectAssigns)),

@@ -5,7 +5,7 @@ extension VsockModel {
         var rules: [Rule] = [
             TransportRegistry.registered, TransportRegistry.registerAllOrNothing, TransportRegistry.alreadyLoaded,
             TransportRegistry.notLoaded, TransportRegistry.inUse, TransportRegistry.unregistered,
-            TransportLookup.useLocal, TransportLookup.connectible,
+            TransportLookup.useLocal, v5 ? TransportLookup.connectible : TransportLookup.connectibleInline,
         ]
         if v5 { rules.append(TransportLookup.dgramFallback) }
         rules += [VsockRules.createConnectible, v5 ? VsockRules.createDgramLookup : VsockRules.createDgramSlot,

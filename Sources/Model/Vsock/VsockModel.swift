@@ -111,11 +111,13 @@ public struct VsockModel: ReferenceModel {
 
     /// Names what differs between an observation and the closest allowed branch.
     func classify(_ observation: VsockObservation, against expectation: VsockExpectation) -> Mismatch {
-        let observed = observation.calls.map { "\($0.transport.rawValue).\($0.hook.rawValue)" }
         let hooks = observation.calls.map(\.hook)
         let allowed = expectation.branches.map(\.description).joined(separator: " | ")
         let detail = "expected \(allowed); observed \(observation)"
-        if expectation.branches.contains(where: { $0.calls.map { "\($0.transport.rawValue).\($0.hook.rawValue)" } == observed }) {
+        // The same callbacks ran and returned as a branch requires: only the result differs.
+        if expectation.branches.contains(where: { branch in
+            branch.calls.count == observation.calls.count && zip(branch.calls, observation.calls).allSatisfy { $0.admits($1) }
+        }) {
             return Mismatch(kind: .result, detail: detail)
         }
         if expectation.branches.contains(where: { $0.calls.map(\.hook) == hooks && !hooks.isEmpty }) {

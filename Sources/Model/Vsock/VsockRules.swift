@@ -131,7 +131,7 @@ enum VsockRules {
         source: mainline(1274, "vsock_dgram_sendmsg"))
     static let sendNullTransport = Rule(
         id: "vsock.dgram.send.null-transport",
-        summary: "a connected datagram socket left without transport by a failed reassignment: intent unclear, any error",
+        summary: "a connected datagram socket without transport (reachable only if a transport init failed): intent unclear, any error",
         source: v5(3, "@@ -1200,6 +1232,7 @@", "vsock_dgram_sendmsg"))
 
     // getsockname(), close()

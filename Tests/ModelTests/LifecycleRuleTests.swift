@@ -1,0 +1,145 @@
+import Model
+import Testing
+
+/// `socket()`, `getsockname()` and `close()`: which transport a new socket takes (and the module
+/// reference with it), what its local address reads, and what closing it releases.
+@Suite("socket lifecycle rules")
+struct LifecycleRuleTests {
+    // af_vsock.c:2357 vsock_create(): only SOCK_DGRAM calls vsock_assign_transport(); STREAM and
+    // SEQPACKET get theirs at connect() — so they are created with no module loaded at all.
+    @Test("vsock.create.connectible-no-transport → fd, no reference", arguments: VsockProfile.all)
+    func connectibleCreate(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        for type in [SocketType.stream, .seqpacket] {
+            let branch = try #require(driver.expectation(.socket(type)).sole())
+            #expect(branch.rule.id == "vsock.create.connectible-no-transport")
+            #expect(branch.result == .anyValue)
+            #expect(branch.effects == [.open(type, transport: nil)])
+            #expect(driver.judge(observed(.value(3), refcounts: [:]), of: .socket(type))
+                    == .agrees(rule: "vsock.create.connectible-no-transport"))
+            #expect(driver.judge(observed(.failure(.operationNotSupportedByDevice), refcounts: [:]), of: .socket(type))
+                    .mismatchKind == .result)
+        }
+        // With a transport loaded, creation still takes no reference on it.
+        driver.run(.loadTransport(.virtio))
+        #expect(driver.judge(observed(.value(3), refcounts: [.virtio: 0]), of: .socket(.stream))
+                == .agrees(rule: "vsock.create.connectible-no-transport"))
+        #expect(driver.judge(observed(.value(3), refcounts: [.virtio: 1]), of: .socket(.stream)).mismatchKind == .refcount)
+    }
+
+    // af_vsock.c:469/494 (mainline): transport_dgram NULL → -ENODEV; VMCI loaded → the socket
+    // takes VMCI and one reference on vmw_vsock_vmci_transport.
+    @Test("vsock.create.dgram.dgram-slot → ENODEV without VMCI, VMCI (+1 ref) with it")
+    func mainlineCreate() throws {
+        var driver = ModelDriver(.mainline)
+        driver.run(.loadTransport(.virtio))
+        let none = try #require(driver.expectation(.socket(.dgram)).sole())
+        #expect(none.rule.id == "vsock.assign.enodev")
+        #expect(driver.judge(observed(.failure(.operationNotSupportedByDevice), refcounts: [.virtio: 0]), of: .socket(.dgram))
+                == .agrees(rule: "vsock.assign.enodev"))
+        #expect(driver.judge(observed(.value(3), refcounts: [.virtio: 1]), of: .socket(.dgram)).mismatchKind == .result)
+
+        driver.run(.loadTransport(.vmci))
+        let branch = try #require(driver.expectation(.socket(.dgram)).sole())
+        #expect(branch.rule.id == "vsock.create.dgram.dgram-slot")
+        #expect(branch.effects == [.open(.dgram, transport: .vmci)])
+        driver.run(.socket(.dgram))
+        driver.run(.socket(.dgram))
+        #expect(driver.state.refcounts == [.virtio: 0, .vmci: 2])
+    }
+
+    // v5 03 @@ -475,7 +487,8 @@ vsock_assign_transport(): a new socket's remote is
+    // (VMADDR_CID_ANY, VMADDR_PORT_ANY) with flags 0, so it takes
+    // vsock_dgram_lookup_transport(VMADDR_CID_ANY, 0).
+    @Test("vsock.create.dgram.lookup → the lookup's transport for CID ANY (+1 ref)", arguments: v5Profiles)
+    func v5Create(profile: VsockProfile) throws {
+        let cases: [(modules: [TransportModule], chosen: TransportModule)] = [
+            ([.virtio], .virtio),                  // G2H (no H2G)
+            ([.virtio, .vhost], .vhost),           // CID_ANY > 2 with H2G → H2G, although virtio is loaded
+            ([.vmci, .virtio], .virtio),           // G2H found: the VMCI fallback is not used
+            ([.loopback, .virtio], .loopback),     // device-less virtio answers CID_ANY: local
+            ([.vmci], .vmci),                      // nothing else: the fallback
+        ]
+        for (modules, chosen) in cases {
+            var driver = ModelDriver(profile)
+            for module in modules { driver.run(.loadTransport(module)) }
+            let branch = try #require(driver.expectation(.socket(.dgram)).sole())
+            #expect(branch.rule.id == "vsock.create.dgram.lookup", "\(modules)")
+            #expect(branch.effects == [.open(.dgram, transport: chosen)], "\(modules)")
+            let counts = Dictionary(uniqueKeysWithValues: modules.map { ($0, $0 == chosen ? 1 : 0) })
+            #expect(driver.judge(observed(.value(3), refcounts: counts), of: .socket(.dgram))
+                    == .agrees(rule: "vsock.create.dgram.lookup"), "\(modules)")
+            // The reference on another loaded module instead is a refcount mismatch.
+            if let other = modules.first(where: { $0 != chosen }) {
+                let wrong = Dictionary(uniqueKeysWithValues: modules.map { ($0, $0 == other ? 1 : 0) })
+                #expect(driver.judge(observed(.value(3), refcounts: wrong), of: .socket(.dgram)).mismatchKind == .refcount,
+                        "\(modules)")
+            }
+        }
+    }
+
+    // af_vsock.c:494 vsock_assign_transport(): !new_transport → -ENODEV. In v5, loopback alone
+    // does not serve CID_ANY (no G2H, so CID_ANY is not local), and there is no fallback.
+    @Test("vsock.assign.enodev: DGRAM socket() with nothing to serve it", arguments: VsockProfile.all)
+    func createENODEV(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.loopback))
+        let branch = try #require(driver.expectation(.socket(.dgram)).sole())
+        #expect(branch.rule.id == "vsock.assign.enodev")
+        #expect(branch.result == .exactly(.failure(.operationNotSupportedByDevice)))
+        #expect(branch.effects.isEmpty)
+        #expect(driver.judge(observed(.failure(.operationNotSupportedByDevice), refcounts: [.loopback: 0]), of: .socket(.dgram))
+                == .agrees(rule: "vsock.assign.enodev"))
+        #expect(driver.judge(observed(.value(3), refcounts: [.loopback: 1]), of: .socket(.dgram)).mismatchKind == .result)
+        // The failed socket is not open: a later socket is s0.
+        driver.run(.socket(.dgram), observing: observed(.failure(.operationNotSupportedByDevice), refcounts: [.loopback: 0]))
+        #expect(driver.state.sockets.isEmpty)
+    }
+
+    // af_vsock.c:1022 vsock_getname(peer = 0): copies vsk->local_addr, (ANY, ANY) while unbound.
+    @Test("vsock.getsockname.local → (ANY, ANY) unbound, the bound address after bind()", arguments: VsockProfile.all)
+    func getsockname(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.socket(.stream))
+        let unbound = try #require(driver.expectation(.getsockname(s0)).sole())
+        #expect(unbound.rule.id == "vsock.getsockname.local")
+        #expect(unbound.result == .address(cid: cidAny, port: .exactly(portAny)))
+        #expect(driver.judge(observed(.address(.any), refcounts: [:]), of: .getsockname(s0))
+                == .agrees(rule: "vsock.getsockname.local"))
+        #expect(driver.judge(observed(.address(vm(cidAny, 1024)), refcounts: [:]), of: .getsockname(s0)).mismatchKind == .result)
+
+        driver.run(.bind(s0, vm(cidAny, 1234)))
+        #expect(driver.judge(observed(.address(vm(cidAny, 1234)), refcounts: [:]), of: .getsockname(s0))
+                == .agrees(rule: "vsock.getsockname.local"))
+        #expect(driver.judge(observed(.address(vm(cidAny, 1235)), refcounts: [:]), of: .getsockname(s0)).mismatchKind == .result)
+        #expect(driver.judge(observed(.address(vm(2, 1234)), refcounts: [:]), of: .getsockname(s0)).mismatchKind == .result)
+    }
+
+    // af_vsock.c:427 vsock_deassign_transport() from vsock_sk_destruct(): module_put() on the
+    // socket's transport; vsock_remove_sock() drops its binding.
+    @Test("vsock.close.releases → 0, transport reference dropped, port free again", arguments: VsockProfile.all)
+    func close(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.virtio))
+        driver.run(.socket(.stream))
+        driver.run(.bind(s0, vm(cidAny, 1234)))
+        driver.run(.connect(s0, .address(vm(2, 5000))))
+        driver.run(.socket(.stream))
+        #expect(driver.state.refcounts == [.virtio: 1])
+        #expect(driver.expectation(.bind(s1, vm(cidAny, 1234))).sole()?.rule.id == "vsock.bind.eaddrinuse")
+
+        let close = VsockOperation.close(s0)
+        let branch = try #require(driver.expectation(close).sole())
+        #expect(branch.rule.id == "vsock.close.releases")
+        #expect(branch.result == .exactly(.value(0)))
+        #expect(driver.judge(observed(.value(0), refcounts: [.virtio: 0]), of: close) == .agrees(rule: "vsock.close.releases"))
+        // A close that keeps the module reference leaks it.
+        #expect(driver.judge(observed(.value(0), refcounts: [.virtio: 1]), of: close).mismatchKind == .refcount)
+
+        driver.run(close)
+        // The remaining socket is now s0, and the port it could not take is free.
+        #expect(driver.state.sockets.count == 1)
+        #expect(driver.expectation(.bind(s0, vm(cidAny, 1234))).sole()?.result == .exactly(.value(0)))
+        #expect(driver.expectation(.unloadTransport(.virtio)).sole()?.result == .exactly(.value(0)))
+    }
+}
