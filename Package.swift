@@ -35,14 +35,17 @@ let package = Package(
             dependencies: ["CLibBPF"],
             exclude: ["CLibBPF"]
         ),
+        // finit_module, delete_module, gettid and struct sockaddr_vm, for the live backend.
+        .target(name: "CKernelCalls", path: "Sources/checker/CKernelCalls"),
         .executableTarget(
             name: "checker",
             dependencies: [
-                "Model", "Generators", "Probes", "TestDoubles",
+                "Model", "Generators", "Probes", "TestDoubles", "CKernelCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
-            ]
+            ],
+            exclude: ["CKernelCalls"]
         ),
         // Test doubles: a simulated kernel with planted mutants, for testing and benchmarking the
         // engine. Never the live path.
