@@ -33,8 +33,11 @@ let package = Package(
         .target(
             name: "Probes",
             dependencies: ["CLibBPF"],
-            exclude: ["CLibBPF"]
+            exclude: ["CLibBPF"],
+            plugins: ["BPFCompiler"]
         ),
+        // Compiles bpf/*.bpf.c with `clang -target bpf`; the objects become resources of Probes.
+        .plugin(name: "BPFCompiler", capability: .buildTool()),
         // finit_module, delete_module, gettid and struct sockaddr_vm, for the live backend.
         .target(name: "CKernelCalls", path: "Sources/checker/CKernelCalls"),
         .executableTarget(

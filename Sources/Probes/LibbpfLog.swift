@@ -62,13 +62,15 @@ public enum LibbpfLog {
     }
 
     /// Sends libbpf's messages at `minimum` or more important to standard error, each prefixed
-    /// with `libbpf: `.
+    /// with `libbpf: ` (once: libbpf's own prefix is kept).
     ///
     /// - Parameter minimum: The least important level printed.
     public static func routeToStandardError(minimum: Level) {
         route(minimum: minimum) { _, message in
             // One write(2) per line, so lines from several threads do not interleave.
-            var line = Array("libbpf: \(message)\n".utf8)
+            // libbpf starts most of its own messages with "libbpf: "; do not say it twice.
+            let text = message.hasPrefix("libbpf: ") ? message : "libbpf: \(message)"
+            var line = Array("\(text)\n".utf8)
             _ = line.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         }
     }
