@@ -39,11 +39,12 @@ public final class ProbeObject {
         self.name = name
         let result = bytes.withUnsafeBytes { buffer in
             name.withCString { cName in
-                var options = bpf_object_open_opts()
-                options.sz = MemoryLayout<bpf_object_open_opts>.size
-                options.object_name = cName
-                return pointerOrLibbpfErrno {
-                    bpf_object__open_mem(buffer.baseAddress, buffer.count, &options)
+                withZeroedOptions(bpf_object_open_opts.self) { options in
+                    options.pointee.sz = MemoryLayout<bpf_object_open_opts>.size
+                    options.pointee.object_name = cName
+                    return pointerOrLibbpfErrno {
+                        bpf_object__open_mem(buffer.baseAddress, buffer.count, options)
+                    }
                 }
             }
         }
@@ -186,12 +187,13 @@ public final class ProbeObject {
     internal func attachKprobe(program programName: String, to function: String, cookie: UInt64,
                                isReturn: Bool) throws(ProbeError) -> ProbeLink {
         let program = try program(named: programName)
-        var options = bpf_kprobe_opts()
-        options.sz = MemoryLayout<bpf_kprobe_opts>.size
-        options.bpf_cookie = cookie
-        options.retprobe = isReturn
-        let link = pointerOrLibbpfErrno {
-            bpf_program__attach_kprobe_opts(program, function, &options)
+        let link = withZeroedOptions(bpf_kprobe_opts.self) { options in
+            options.pointee.sz = MemoryLayout<bpf_kprobe_opts>.size
+            options.pointee.bpf_cookie = cookie
+            options.pointee.retprobe = isReturn
+            return pointerOrLibbpfErrno {
+                bpf_program__attach_kprobe_opts(program, function, options)
+            }
         }
         return ProbeLink(try link.mapError {
             ProbeError.attach(program: "\(programName)/\(function)", errno: $0)
@@ -224,4 +226,18 @@ public final class ProbeObject {
         .get()
         return value
     }
+}
+
+/// Calls `body` with a libbpf options struct whose every byte is zero, padding included.
+///
+/// libbpf refuses options whose bytes past the last field it knows are not zero (`OPTS_VALID`
+/// → EINVAL). A Swift value's padding is undefined (in a release build it held garbage and every
+/// kprobe attach failed with EINVAL), so the struct lives in zeroed memory and is set in place.
+func withZeroedOptions<Options, Result>(_ type: Options.Type,
+                                        _ body: (UnsafeMutablePointer<Options>) -> Result) -> Result {
+    let storage = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Options>.size,
+                                                   alignment: MemoryLayout<Options>.alignment)
+    defer { storage.deallocate() }
+    storage.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<Options>.size)
+    return body(storage.assumingMemoryBound(to: Options.self))
 }

@@ -130,10 +130,13 @@ public final class ProbeSession {
             // Return first: a call seen at entry always has its return seen too.
             let exit = try object.attachKprobe(program: Name.return, to: spec.function,
                                                cookie: cookie, isReturn: true)
-            let entry = try object.attachKprobe(program: Name.entry, to: spec.function,
-                                                cookie: cookie, isReturn: false)
+            var links = [exit]
+            if !spec.returnOnly {
+                links.append(try object.attachKprobe(program: Name.entry, to: spec.function,
+                                                     cookie: cookie, isReturn: false))
+            }
             let status = ProbeStatus(function: spec.function, mechanism: .kprobe)
-            attachments[spec] = Attachment(status: status, links: [exit, entry])
+            attachments[spec] = Attachment(status: status, links: links)
             return status
         } catch {
             let reason = FeatureDetection.reason(for: .kprobe, function: spec.function, error: error)

@@ -17,15 +17,20 @@ public struct ProbeSpec: Hashable, Sendable, CustomStringConvertible {
     public var function: String
     /// How the probe reads the function's first argument.
     public var flags: ProbeFlags
+    /// Only the return is probed: enough for a function that names its transport by itself,
+    /// and half the attach cost (each kprobe registration is slow under TCG).
+    public var returnOnly: Bool
 
     /// Creates a spec.
     ///
     /// - Parameters:
     ///   - function: The kernel function, by its `/proc/kallsyms` name.
     ///   - flags: How the probe reads the first argument; none by default.
-    public init(function: String, flags: ProbeFlags = []) {
+    ///   - returnOnly: Probe only the return (no call events).
+    public init(function: String, flags: ProbeFlags = [], returnOnly: Bool = false) {
         self.function = function
         self.flags = flags
+        self.returnOnly = returnOnly
     }
 
     /// The function, then its flags, for example `vsock_bind [arg0IsSocket]`.

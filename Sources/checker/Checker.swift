@@ -4,7 +4,7 @@ import Foundation
 /// `checker`: property-based conformance checking of Linux kernel behaviour against reference
 /// models.
 @main
-struct Checker: ParsableCommand {
+struct Checker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checker",
         abstract: "Property-based conformance checker for Linux kernel behaviour.",
@@ -13,14 +13,18 @@ struct Checker: ParsableCommand {
             run against the model and a kernel, and every divergence is shrunk to a minimal, \
             replayable case. Exit status: 0 pass, 1 divergence, 2 usage error, 4 skip.
             """,
-        subcommands: [Explain.self, Replay.self, Rules.self, Bench.self]
+        subcommands: [Run.self, VM.self, Explain.self, Replay.self, Rules.self, Bench.self]
     )
 
     /// Bad input gets one line naming the problem and the fix, and exit status 2.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch let problem as UsageProblem {

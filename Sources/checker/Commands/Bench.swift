@@ -26,6 +26,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Measure only this part: model or mutants (default: both).")
     var part: Part?
 
+    @Flag(help: "Measure against the running kernel instead (root, in the test VM): checker vs plain C, probe overhead.")
+    var live = false
+
+    @Option(help: "With --live: seeds and operations per seed.")
+    var liveSeeds: Int = 10
+
+    @Option(help: "With --live: operations per seed.")
+    var liveOps: Int = 100
+
     func validate() throws {
         guard seconds > 0 else { throw UsageProblem("--seconds must be positive, not \(seconds)") }
     }
@@ -34,6 +43,12 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("# warning: debug build; numbers are far below release (swift build -c release)")
         #endif
+        if live {
+            guard geteuid() == 0, GuestEnvironment.isTestVM else {
+                throw UsageProblem("bench --live loads vsock modules: run it as root in the test VM ('checker vm -- bench --live')")
+            }
+            return try LiveBench(seeds: liveSeeds, operations: liveOps).run()
+        }
         if part != .mutants { try measureModel() }
         if part != .model { try measureMutants() }
     }

@@ -1,0 +1,23 @@
+import Probes
+
+extension DivergenceReport {
+    /// The report entry for a shrunk divergence.
+    init(_ finding: DivergenceFinding, caseFile: String?) {
+        self.init(seed: finding.seed, signature: finding.signature.description, step: finding.step,
+                  operation: finding.operation, expected: finding.expected, observed: finding.observed,
+                  evidence: finding.evidence, minimal: finding.minimal.map { "\($0.0)  →  \($0.1)" },
+                  caseFile: caseFile, shrinkExecutions: finding.shrinkExecutions,
+                  reproduced: "\(finding.reproduced)/\(finding.attempts)")
+    }
+}
+
+extension ProbeReport {
+    init(_ status: ProbeStatus) {
+        switch status.mechanism {
+        case let .unavailable(reason):
+            self.init(function: status.function, mechanism: "none", attached: false, reason: reason)
+        default:
+            self.init(function: status.function, mechanism: "\(status.mechanism)", attached: true, reason: nil)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Generators
+import Model
+
+/// One seed's generated run against a system under test, and what came of it: the run passed,
+/// diverged (then shrunk and re-checked), could not be trusted, or could not run.
+enum SeedOutcome {
+    case passed(operations: Int)
+    case diverged(DivergenceFinding, operations: Int)
+    case inconclusive(String, operations: Int)
+    case skipped(String)
+}
+
+/// A divergence, shrunk, with how often the minimal case reproduced.
+struct DivergenceFinding {
+    let seed: UInt64
+    let signature: DivergenceSignature
+    /// The divergent step of the original run.
+    let step: Int
+    let operation: String
+    let expected: String
+    let observed: String
+    /// Probe events behind the observation at the divergent step.
+    let evidence: [String]
+    /// The minimal sequence and what the system showed for it on the last reproduction.
+    let minimal: [(VsockOperation, VsockObservation)]
+    let shrinkExecutions: Int
+    let shrinkExit: ShrinkExitReason
+    let reproduced: Int
+    let attempts: Int
+}
+
+/// Generates, runs, shrinks and re-checks, seed by seed.
+struct DivergenceHunt {
+    let model: VsockModel
+    let generator: VsockOperationGenerator
+    let operations: Int
+    let swarm: Bool
+    let limits: ShrinkLimits
+    /// How many times the minimal case is run again before it is reported.
+    let reproductions: Int
+
+    func run(seed: UInt64, on system: LiveVsockSystem) -> SeedOutcome {
+        let runner = Runner(model: model, generator: generator)
+        let run: GeneratedRun<VsockModel>
+        do {
+            run = try runner.run(RunConfiguration(seed: seed, operations: operations, swarm: swarm), against: system)
+        } catch let error as SystemError {
+            return Self.outcome(of: error, operations: 0)
+        } catch {
+            return .inconclusive("\(error)", operations: 0)
+        }
+        let steps = run.execution.steps
+        guard let divergence = run.execution.divergence else { return .passed(operations: steps.count) }
+        let record = steps[divergence.step]
+        let evidence = system.lastEvidence
+        do {
+            let shrinker = Shrinker.forDivergence(of: run.execution.operations, signature: divergence.signature,
+                                                  model: model, system: system, limits: limits,
+                                                  domain: generator.shrinkDomain)
+            let shrunk = try shrinker.shrink()
+            var reproduced = 0
+            var last: Execution<VsockModel>?
+            for _ in 0..<reproductions {
+                let again = try Execution.run(shrunk.minimal, model: model, system: system)
+                if again.divergence?.signature == divergence.signature {
+                    reproduced += 1
+                    last = again
+                }
+            }
+            let minimal = (last?.steps ?? []).map { ($0.operation, $0.observation) }
+            let finding = DivergenceFinding(
+                seed: seed, signature: divergence.signature, step: divergence.step + 1,
+                operation: record.operation.description, expected: record.expectation.description,
+                observed: record.observation.description, evidence: evidence, minimal: minimal,
+                shrinkExecutions: shrunk.executions, shrinkExit: shrunk.exitReason,
+                reproduced: reproduced, attempts: reproductions)
+            return .diverged(finding, operations: steps.count)
+        } catch let error as SystemError {
+            return Self.outcome(of: error, operations: steps.count)
+        } catch {
+            return .inconclusive("while shrinking: \(error)", operations: steps.count)
+        }
+    }
+
+    static func outcome(of error: SystemError, operations: Int) -> SeedOutcome {
+        switch error {
+        case let .unavailable(reason): return .skipped(reason)
+        case let .unreliable(reason): return .inconclusive(reason, operations: operations)
+        }
+    }
+}

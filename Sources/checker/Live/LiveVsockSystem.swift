@@ -1,0 +1,293 @@
+import CKernelCalls
+import Foundation
+import Generators
+import Model
+import Probes
+import SystemPackage
+
+/// The live kernel as a system under test: every operation is the real syscall (or module
+/// syscall), observed through kprobes on the transport callbacks and `/sys/module/*/refcnt`.
+///
+/// It refuses to run unless it is root and inside the test VM (or told `--allow-host`), because it
+/// loads and unloads vsock transport modules. A probe that cannot attach makes the run
+/// unavailable (skip); lost events or a callback it cannot attribute make it unreliable
+/// (inconclusive). Neither is ever a pass.
+final class LiveVsockSystem: SystemUnderTest {
+    typealias Model = VsockModel
+
+    let name: String
+    /// Transport modules runs may load; reset unloads them all.
+    let transports: [TransportModule]
+    /// Called with each operation before it runs (progress for crash reports).
+    var willExecute: ((VsockOperation) -> Void)?
+    /// How each probe attached, by function.
+    private(set) var probeStatuses: [String: ProbeStatus] = [:]
+    /// The probe events of the last operation, in words, for reports.
+    private(set) var lastEvidence: [String] = []
+    /// Time spent per operation kind (and in resets), with counts: where a run's time goes.
+    private(set) var timings: [String: (count: Int, time: Duration)] = [:]
+    private let clock = ContinuousClock()
+
+    private var modules = KernelModules()
+    private let probes: ProbeSession
+    private var descriptors: [Int32] = []
+    private var lostSoFar: UInt64 = 0
+
+    init(transports: [TransportModule]) throws {
+        self.transports = transports
+        name = "live kernel \(modules.release)"
+        // The vsock core and the virtio family's shared code are not under check: they stay
+        // loaded, so AF_VSOCK exists (no autoload of a transport by socket()) and the shared
+        // callbacks can be probed once.
+        // Registering and unregistering optimized kprobes waits for the optimizer (seconds
+        // under TCG); the test VM is throwaway, so plain kprobes it is.
+        if GuestEnvironment.isTestVM {
+            try? "0\n".write(toFile: "/proc/sys/debug/kprobes-optimization", atomically: false, encoding: .utf8)
+        }
+        try modules.ensure("vsock")
+        try modules.ensure(VsockProbeTable.common)
+        LibbpfLog.silence()  // failed attaches are reported through ProbeStatus, not stderr
+        do {
+            probes = try ProbeSession(targetProcess: getpid())
+        } catch {
+            throw SystemError.unavailable("the eBPF probes cannot be loaded: \(error)")
+        }
+        guard probes.resolvesTransportNames else {
+            throw SystemError.unavailable("the vsock module has no BTF (/sys/kernel/btf/vsock): probes cannot name transports")
+        }
+        for spec in VsockProbeTable.core { try attach(spec) }
+        let modulePut = probes.attachModulePut()
+        probeStatuses["module_put"] = modulePut
+        if case let .unavailable(reason) = modulePut.mechanism {
+            throw SystemError.unavailable("module_put: \(reason)")
+        }
+        try attachCallbacks(in: VsockProbeTable.common)
+        lostSoFar = probes.lostEvents
+    }
+
+    /// All sockets closed, every transport module unloaded.
+    func reset() throws {
+        let start = clock.now
+        defer { account("reset", since: start) }
+        for descriptor in descriptors.reversed() { _ = VsockSockets.close(descriptor) }
+        descriptors = []
+        for module in transports + [.hyperv] where KernelModules.isLoaded(module.rawValue) {
+            try settle(module.rawValue, to: 0)
+            detachCallbacks(in: module.rawValue)
+            if case let .failure(errno) = modules.unload(module.rawValue) {
+                throw SystemError.unreliable("reset: cannot unload \(module.rawValue): \(errno.symbol)")
+            }
+        }
+        _ = probes.drain()
+    }
+
+    func execute(_ operation: VsockOperation) throws -> VsockObservation {
+        willExecute?(operation)
+        let start = clock.now
+        defer { account(operation.kindName, since: start) }
+        _ = probes.drain()
+        let result = try perform(operation)
+        let events = probes.drain()
+        let lost = probes.lostEvents
+        if lost != lostSoFar {
+            defer { lostSoFar = lost }
+            throw SystemError.unreliable("the ring buffer lost \(lost - lostSoFar) probe events during \(operation)")
+        }
+        lastEvidence = events.map(\.description)
+        let calls = try transportCalls(from: events, during: operation)
+        if case .close = operation { try settleAll() }
+        return VsockObservation(result: result, calls: calls, refcounts: refcounts())
+    }
+
+    private func account(_ kind: String, since start: ContinuousClock.Instant) {
+        var entry = timings[kind] ?? (0, .zero)
+        entry.count += 1
+        entry.time += clock.now - start
+        timings[kind] = entry
+    }
+
+    // MARK: Operations
+
+    private func perform(_ operation: VsockOperation) throws -> SyscallResult {
+        switch operation {
+        case let .loadTransport(module):
+            let loading = clock.now
+            let result = try modules.load(module.rawValue)
+            account("load (finit_module)", since: loading)
+            let attaching = clock.now
+            if result.isSuccess { try attachCallbacks(in: module.rawValue) }
+            account("load (attach probes)", since: attaching)
+            return result
+        case let .unloadTransport(module):
+            let wasLoaded = KernelModules.isLoaded(module.rawValue)
+            if wasLoaded { detachCallbacks(in: module.rawValue) }
+            let result = modules.unload(module.rawValue)
+            if wasLoaded && !result.isSuccess { try attachCallbacks(in: module.rawValue) }
+            return result
+        case let .socket(type):
+            let result = VsockSockets.socket(type)
+            if case let .value(descriptor) = result { descriptors.append(Int32(descriptor)) }
+            return result
+        case let .bind(ref, address): return VsockSockets.bind(descriptors[ref.position], address)
+        case let .connect(ref, target): return VsockSockets.connect(descriptors[ref.position], target)
+        case let .sendto(ref, address, length): return VsockSockets.sendto(descriptors[ref.position], address, length: length)
+        case let .send(ref, length): return VsockSockets.send(descriptors[ref.position], length: length)
+        case let .getsockname(ref): return VsockSockets.getsockname(descriptors[ref.position])
+        case let .close(ref): return VsockSockets.close(descriptors.remove(at: ref.position))
+        }
+    }
+
+    // MARK: Observation
+
+    /// Pairs each probed callback's entry with its return and names the transport that ran it.
+    private func transportCalls(from events: [ProbeEvent], during operation: VsockOperation) throws -> [TransportCall] {
+        // v5 03: a sendto() with an address drops the per-packet module reference at its end;
+        // that module's transport is the one whose shared callbacks ran.
+        var perPacket: TransportModule?
+        if case .sendto = operation {
+            perPacket = events.last { $0.kind == .modulePut }.flatMap { TransportModule(rawValue: $0.module) }
+        }
+        var open: [(callback: VsockProbeTable.Callback, module: String)] = []
+        var calls: [TransportCall] = []
+        for event in events {
+            guard let function = event.function, let callback = VsockProbeTable.callback(named: function) else { continue }
+            switch event.kind {
+            case .call:
+                open.append((callback, event.module))
+            case .return:
+                var entryModule = ""
+                if callback.transport == nil {
+                    guard let index = open.lastIndex(where: { $0.callback.function == function }) else {
+                        throw SystemError.unreliable("\(function) returned without a recorded entry")
+                    }
+                    entryModule = open.remove(at: index).module
+                }
+                guard let transport = callback.transport ?? perPacket ?? TransportModule(rawValue: entryModule) else {
+                    throw SystemError.unreliable("cannot tell which transport ran \(function) (socket transport \"\(entryModule)\")")
+                }
+                // The probe reports the whole return register: a bool is its low byte, an int its
+                // low 32 bits (not sign-extended).
+                let returned = callback.hook.isPredicate ? (event.returnedBool ? 1 : 0) : Int(event.returnedInt32)
+                calls.append(TransportCall(transport, callback.hook, returned: returned))
+            case .modulePut:
+                continue
+            }
+        }
+        if let unfinished = open.first {
+            throw SystemError.unreliable("\(unfinished.callback.function) entered but its return was not observed")
+        }
+        return calls
+    }
+
+    private func refcounts() -> ModuleRefcounts {
+        var counts = ModuleRefcounts()
+        for module in transports + [.hyperv] {
+            if let count = KernelModules.refcount(module.rawValue), KernelModules.isLoaded(module.rawValue) {
+                counts[module] = count
+            }
+        }
+        return counts
+    }
+
+    /// A closed socket's module reference is dropped when the socket is destroyed, which a
+    /// transport's worker can delay briefly: wait until the counts stop moving (at most 1 s).
+    private func settleAll() throws {
+        var previous = refcounts()
+        for _ in 0..<50 {
+            usleep(20_000)
+            let now = refcounts()
+            if now == previous { return }
+            previous = now
+        }
+        throw SystemError.unreliable("module reference counts kept changing for 1 s after close")
+    }
+
+    private func settle(_ module: String, to count: Int) throws {
+        for _ in 0..<150 {
+            if (KernelModules.refcount(module) ?? 0) <= count { return }
+            usleep(20_000)
+        }
+        throw SystemError.unreliable("reset: \(module) still referenced after 3 s (refcnt \(KernelModules.refcount(module) ?? -1))")
+    }
+
+    // MARK: Benchmark support
+
+    /// The module files this system loads, for a C program that loads them the same way.
+    func modulePaths() throws -> [TransportModule: String] {
+        var paths: [TransportModule: String] = [:]
+        for module in transports { paths[module] = try modules.path(of: module.rawValue) }
+        return paths
+    }
+
+    /// Nanoseconds per `sendto()` on a VMCI datagram socket with every probe attached and with
+    /// none, and the probe events each call produced.
+    func probeOverhead(iterations: Int) throws -> (withProbes: Double, withoutProbes: Double, eventsPerCall: Double) {
+        try reset()
+        _ = try perform(.loadTransport(.vmci))
+        guard case let .value(descriptor) = VsockSockets.socket(.dgram) else {
+            throw SystemError.unavailable("socket(AF_VSOCK, SOCK_DGRAM) failed with VMCI loaded")
+        }
+        defer { _ = VsockSockets.close(Int32(descriptor)) }
+        let destination = SockAddrVM(cid: VMAddr.cidHost, port: 1234)
+        let clock = ContinuousClock()
+        func loop() -> (Duration, Int) {
+            var events = 0
+            let start = clock.now
+            for index in 0..<iterations {
+                _ = VsockSockets.sendto(Int32(descriptor), destination, length: 1)
+                if index % 128 == 127 { events += probes.drain().count }
+            }
+            let elapsed = clock.now - start
+            return (elapsed, events + probes.drain().count)
+        }
+        _ = probes.drain()
+        let (with, events) = loop()
+        let specs = VsockProbeTable.core + VsockProbeTable.callbacks
+            .filter { $0.module == TransportModule.vmci.rawValue || $0.module == VsockProbeTable.common }
+            .map(VsockProbeTable.spec)
+        for spec in specs { probes.detach(spec) }
+        probes.detachModulePut()
+        let (without, _) = loop()
+        for spec in VsockProbeTable.core { try attach(spec) }
+        try attachCallbacks(in: VsockProbeTable.common)
+        try attachCallbacks(in: TransportModule.vmci.rawValue)
+        probeStatuses["module_put"] = probes.attachModulePut()
+        let nanoseconds = { (duration: Duration) in Double(duration.components.attoseconds) / 1e9 + Double(duration.components.seconds) * 1e9 }
+        return (nanoseconds(with) / Double(iterations), nanoseconds(without) / Double(iterations),
+                Double(events) / Double(iterations))
+    }
+
+    // MARK: Probes
+
+    private func attach(_ spec: ProbeSpec) throws {
+        let status = probes.attach(spec)
+        probeStatuses[spec.function] = status
+        if case let .unavailable(reason) = status.mechanism {
+            throw SystemError.unavailable("\(spec.function): \(reason)")
+        }
+    }
+
+    /// Attaches the callbacks that live in `module`; a function this kernel does not have is skipped.
+    private func attachCallbacks(in module: String) throws {
+        for callback in VsockProbeTable.callbacks where callback.module == module {
+            let status = probes.attach(VsockProbeTable.spec(callback))
+            // ENOENT: the kernel has no such probe point. The core probes attached, so kprobes
+            // work: this kernel does not have the function (a patch renamed or removed it).
+            if case .unavailable = status.mechanism, status.error?.errno.rawValue == ENOENT {
+                probeStatuses[callback.function] = ProbeStatus(function: callback.function,
+                                                               mechanism: .unavailable(reason: "not in this kernel"))
+                continue
+            }
+            probeStatuses[callback.function] = status
+            if case let .unavailable(reason) = status.mechanism {
+                throw SystemError.unavailable("\(callback.function): \(reason)")
+            }
+        }
+    }
+
+    private func detachCallbacks(in module: String) {
+        for callback in VsockProbeTable.callbacks where callback.module == module {
+            probes.detach(VsockProbeTable.spec(callback))
+        }
+    }
+}

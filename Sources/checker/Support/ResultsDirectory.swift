@@ -1,0 +1,65 @@
+import Foundation
+import Generators
+import Model
+
+/// Where a run writes its results: summary.json, ktap.txt, progress.txt and cases/.
+/// It never overwrites: a directory that already holds a summary is refused.
+struct ResultsDirectory {
+    let url: URL
+
+    init(creating path: String) throws {
+        url = URL(fileURLWithPath: path, isDirectory: true)
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.json").path) {
+            throw UsageProblem("\(path) already holds a summary.json; give a new --results directory")
+        }
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw UsageProblem("cannot create \(path): \(error.localizedDescription); give a writable --results directory")
+        }
+    }
+
+    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    func write(_ text: String, to name: String) throws {
+        try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Writes the minimal case of a divergence as a case file; returns its path.
+    func writeCase(_ finding: DivergenceFinding, profile: VsockProfile) throws -> String {
+        let folder = url.appendingPathComponent("cases", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let stem = "seed\(finding.seed)-\(finding.signature.operationKind)-\(finding.signature.mismatch.rawValue)"
+        var file = folder.appendingPathComponent(stem + ".jsonl")
+        var suffix = 2
+        while FileManager.default.fileExists(atPath: file.path) {
+            file = folder.appendingPathComponent("\(stem)-\(suffix).jsonl")
+            suffix += 1
+        }
+        let caseFile = CaseFile<VsockOperation, VsockObservation>(
+            header: .init(target: "vsock", profile: profile.name, seed: finding.seed, signature: finding.signature,
+                          system: "live kernel \(GuestEnvironment.kernelRelease)"),
+            steps: finding.minimal.map { .init(op: $0.0, observed: $0.1) })
+        try caseFile.encoded().write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+}
+
+/// The operation about to run, kept in a file on the shared filesystem so that a guest that
+/// dies mid-operation still tells which operation it was.
+struct ProgressFile {
+    private let descriptor: Int32
+    private var step = 0
+
+    init(path: String) {
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    }
+
+    mutating func record(_ operation: String) {
+        guard descriptor >= 0 else { return }
+        step += 1
+        let line = Array("step \(step): \(operation)\n".utf8)
+        _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        _ = ftruncate(descriptor, off_t(line.count))
+    }
+}

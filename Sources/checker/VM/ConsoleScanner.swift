@@ -1,0 +1,168 @@
+/// Reads a guest's console for signs that the kernel itself went wrong — an oops, a panic, a
+/// `BUG:`, a `WARNING:`, a general protection fault, a hung task or an RCU stall — and for the last
+/// operation the guest checker announced (`# step N: <op>`).
+///
+/// A marker counts only where a kernel message starts: at the start of a line, after the printk
+/// timestamp (`[   58.502261] `) and level (`<4>`) if any, or after a timestamp in the middle of a
+/// line (the kernel console and the guest's stderr share one stream and can interleave). The
+/// checker's own output (KTAP, `# ` lines) therefore never matches, whatever it quotes.
+enum ConsoleScanner {
+    struct Finding: Equatable, Sendable {
+        enum Kind: String, Sendable {
+            case panic = "kernel panic"
+            case oops = "oops"
+            case bug = "BUG"
+            case generalProtectionFault = "general protection fault"
+            case warning = "WARNING"
+            case hang = "hung task or stall"
+            case trace = "kernel stack trace"
+        }
+
+        var kind: Kind
+        /// The message that raised it, without timestamp.
+        var message: String
+        /// Its console lines: the marker line and what follows, up to the end of the trace.
+        var excerpt: [String]
+    }
+
+    struct Step: Equatable, Sendable {
+        var number: Int
+        var operation: String
+    }
+
+    struct Scan: Equatable, Sendable {
+        var findings: [Finding]
+        /// The last `# step N: <op>` line the guest printed.
+        var lastStep: Step?
+
+        /// The finding that decides the verdict: the most severe, the first of its kind.
+        var worst: Finding? {
+            ConsoleScanner.severity.lazy.compactMap { kind in findings.first { $0.kind == kind } }.first
+        }
+    }
+
+    /// Lines of an excerpt, at most.
+    static let excerptLimit = 40
+
+    /// How bad a kind is: a panic outranks an oops outranks … a stack trace alone.
+    static let severity: [Finding.Kind] = [.panic, .oops, .generalProtectionFault, .bug, .hang, .warning, .trace]
+
+    static func scan(_ console: String) -> Scan {
+        let lines = console.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { String($0).trimmingTrailing("\r") }
+        var lastStep: Step?
+        var markers: [(index: Int, kind: Finding.Kind, message: String)] = []
+        for (index, line) in lines.enumerated() {
+            if let step = step(in: line) { lastStep = step }
+            if let message = kernelMessage(in: line), let kind = kind(of: message) {
+                markers.append((index, kind, message))
+            }
+        }
+        // Markers close together are one event (BUG: → Oops → RIP: → Call Trace: → Kernel panic):
+        // one finding, of the most severe kind, under the first message that is not a bare trace.
+        var findings: [Finding] = []
+        var cluster: (start: Int, last: Int, kind: Finding.Kind, message: String, traceOnly: Bool)?
+        func close() {
+            guard let current = cluster else { return }
+            let window = Array(lines[current.start..<min(lines.count, current.start + excerptLimit)])
+            let lastMarker = current.last - current.start
+            let end = window.indices.first { $0 >= lastMarker && isEndOfReport(window[$0]) } ?? window.count - 1
+            findings.append(Finding(kind: current.kind, message: current.message, excerpt: Array(window[...end])))
+        }
+        for marker in markers {
+            if var current = cluster, marker.index - current.start < excerptLimit {
+                if rank(marker.kind) < rank(current.kind) { current.kind = marker.kind }
+                if current.traceOnly, marker.kind != .trace {
+                    current.message = marker.message
+                    current.traceOnly = false
+                }
+                current.last = marker.index
+                cluster = current
+            } else {
+                close()
+                cluster = (marker.index, marker.index, marker.kind, marker.message, marker.kind == .trace)
+            }
+        }
+        close()
+        return Scan(findings: findings, lastStep: lastStep)
+    }
+
+    static func rank(_ kind: Finding.Kind) -> Int { severity.firstIndex(of: kind) ?? severity.count }
+
+    /// The line that ends an oops or warning report.
+    static func isEndOfReport(_ line: String) -> Bool {
+        line.contains("---[ end trace") || line.contains("Kernel Offset:") || line.contains("---[ end Kernel panic")
+    }
+
+    /// `# step N: <op>` → the step, else nil.
+    static func step(in line: String) -> Step? {
+        let text = line.drop(while: { $0 == " " || $0 == "\t" })
+        guard text.hasPrefix("# step ") else { return nil }
+        let rest = text.dropFirst("# step ".count)
+        guard let colon = rest.firstIndex(of: ":"), let number = Int(rest[..<colon]) else { return nil }
+        return Step(number: number, operation: String(rest[rest.index(after: colon)...]).trimmingLeading(" "))
+    }
+
+    /// The kernel message a console line carries at its start or after a timestamp, else nil.
+    static func kernelMessage(in line: String) -> String? {
+        var candidates: [Substring] = [Substring(line)]
+        // After the last "[ seconds.micros]" in the line.
+        var searchStart = line.startIndex
+        while let open = line[searchStart...].firstIndex(of: "[") {
+            guard let close = line[open...].firstIndex(of: "]") else { break }
+            let inside = line[line.index(after: open)..<close].strippingSpaces()
+            if isTimestamp(inside) { candidates.append(line[line.index(after: close)...]) }
+            searchStart = line.index(after: open)
+        }
+        for candidate in candidates.reversed() {
+            var message = candidate.drop(while: { $0 == " " })
+            if message.hasPrefix("<"), let close = message.firstIndex(of: ">"),
+               message.distance(from: message.startIndex, to: close) <= 2 {
+                message = message[message.index(after: close)...].drop(while: { $0 == " " })
+            }
+            if kind(of: String(message)) != nil { return String(message) }
+        }
+        return nil
+    }
+
+    /// The kind of finding a kernel message opens, or nil for an ordinary message.
+    static func kind(of message: String) -> Finding.Kind? {
+        // One subsystem prefix is allowed: "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt …".
+        var texts = [Substring(message)]
+        if let colon = message.firstIndex(of: ":"), !message[..<colon].contains(" ") {
+            texts.append(message[message.index(after: colon)...].drop(while: { $0 == " " }))
+        }
+        for text in texts {
+            if text.hasPrefix("Kernel panic") { return .panic }
+            if text.hasPrefix("Oops") { return .oops }
+            if text.hasPrefix("general protection fault") { return .generalProtectionFault }
+            if text.hasPrefix("BUG:") || text.hasPrefix("kernel BUG at") || text.hasPrefix("UBSAN:") { return .bug }
+            if text.hasPrefix("WARNING:") { return .warning }
+            if text.hasPrefix("INFO: task"), text.contains("blocked for more than") { return .hang }
+            if text.hasPrefix("INFO:"), text.contains("detected stall") { return .hang }
+            if text.hasPrefix("RIP:") || text.hasPrefix("Call Trace:") { return .trace }
+        }
+        return nil
+    }
+
+    private static func isTimestamp(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingTrailing(_ character: Character) -> String {
+        var text = Substring(self)
+        while text.last == character { text = text.dropLast() }
+        return String(text)
+    }
+
+    fileprivate func trimmingLeading(_ character: Character) -> String {
+        String(drop(while: { $0 == character }))
+    }
+
+    fileprivate func strippingSpaces() -> String {
+        String(drop(while: { $0 == " " })).trimmingTrailing(" ")
+    }
+}

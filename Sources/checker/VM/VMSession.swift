@@ -1,0 +1,206 @@
+import Foundation
+
+/// One `checker vm` run: boots the VM, runs the checker inside, and turns what came back into
+/// the reports.
+///
+/// The guest writes `summary.json`, `ktap.txt` and case files into the results folder (shared
+/// read-write with the host); the host adds `console.log`, `stdout.txt`, `command.txt` and
+/// `junit.xml`, prints the KTAP and the closing line, and returns the guest's exit status.
+///
+/// A guest whose kernel oopsed, panicked, warned or hung is a finding: the summary is completed
+/// with a `vm.guest` batch — `fail` with the console excerpt for a kernel finding, `inconclusive`
+/// for a guest killed at the timeout or one that wrote no summary — and the exit status is 1.
+/// The guest's own files are kept as `summary.guest.json` and `ktap.guest.txt` when completed.
+struct VMSession: Sendable {
+    /// The stable name of the batch that reports on the guest itself.
+    static let guestBatchName = "vm.guest"
+
+    var vng: String
+    var command: VngCommand
+    var guestArguments: [String]
+    var folder: String
+    var timeoutSeconds: Int
+    var echoConsole: Bool
+
+    func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
+
+    /// Runs the VM; returns the exit status for the checker.
+    func run() async throws -> Int32 {
+        try (command.commandLine + "\n").write(toFile: file("command.txt"), atomically: true, encoding: .utf8)
+        let accelerator = command.kvm ? "KVM" : "TCG"
+        note("booting \(command.kernel) (\(accelerator), \(command.cpus) CPUs, \(command.memory)); results in \(folder)")
+        let outcome: VMRunner.Outcome
+        do {
+            outcome = try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
+                                             consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
+                                             echo: echoConsole)
+        } catch let problem as UsageProblem {
+            throw problem
+        } catch {
+            throw UsageProblem("cannot run \(vng): \(error); check the virtme-ng install (bash scripts/setup.sh)")
+        }
+        let conclusion = try conclude(outcome)
+        print(conclusion.stdout, terminator: "")
+        for line in conclusion.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        return conclusion.status
+    }
+
+    /// What the host makes of a finished VM: the exit status, what to print on stdout (the
+    /// guest's output or the KTAP and the closing line) and on stderr.
+    struct Conclusion: Equatable, Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: [String]
+    }
+
+    /// Reads what the guest left, writes the reports, and picks the exit status.
+    func conclude(_ outcome: VMRunner.Outcome) throws -> Conclusion {
+        let console = (try? String(contentsOfFile: file("console.log"), encoding: .utf8)) ?? ""
+        let scan = ConsoleScanner.scan(console)
+        let reporting = VngCommand.writesResults(guestArguments)
+        var summary: CheckReport?
+        var summaryProblem: String?
+        if reporting {
+            if let text = try? String(contentsOfFile: file("summary.json"), encoding: .utf8) {
+                do { summary = try JSONReporter.decode(text) } catch { summaryProblem = "summary.json is unreadable: \(error)" }
+            } else {
+                summaryProblem = "the guest wrote no summary.json"
+            }
+        }
+        let progress = (try? String(contentsOfFile: file("progress.txt"), encoding: .utf8))?
+            .split(whereSeparator: \.isNewline).last.map(String.init)
+        let status = Self.guestStatus(outcome.ending)
+        let guestUsageError = outcome.ending == .exited(ExitStatus.usage.rawValue) && scan.worst == nil
+
+        var conclusion = Conclusion(status: status, stdout: "", stderr: [])
+        if !reporting || guestUsageError {
+            conclusion.stdout = stdoutText()
+        }
+        if guestUsageError {
+            // The checker in the guest refused its arguments: its one line is on the console.
+            conclusion.stderr = console.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("checker:") }.map(String.init)
+            return conclusion
+        }
+
+        let batch = Self.guestBatch(scan: scan, ending: outcome.ending, timeoutSeconds: timeoutSeconds,
+                                    summaryProblem: reporting ? summaryProblem : nil, progress: progress,
+                                    consoleTail: Self.tail(console, lines: 20), seconds: outcome.seconds)
+        var report = summary
+        if let batch {
+            if summary != nil {
+                try? FileManager.default.copyItem(atPath: file("summary.json"), toPath: file("summary.guest.json"))
+                try? FileManager.default.copyItem(atPath: file("ktap.txt"), toPath: file("ktap.guest.txt"))
+            }
+            var completed = summary ?? skeleton(seconds: outcome.seconds)
+            completed.batches.append(batch)
+            report = completed
+        }
+        let took = String(format: "%.1f", outcome.seconds)
+        guard let report else {
+            conclusion.stderr.append("checker vm: guest \(Self.describe(outcome.ending)) after \(took) s; console in \(file("console.log"))")
+            return conclusion
+        }
+        let ktap: String
+        if batch == nil, let guestKTAP = try? String(contentsOfFile: file("ktap.txt"), encoding: .utf8) {
+            ktap = guestKTAP
+        } else {
+            ktap = KTAPReporter.render(report)
+            try ktap.write(toFile: file("ktap.txt"), atomically: true, encoding: .utf8)
+            try JSONReporter.render(report).write(toFile: file("summary.json"), atomically: true, encoding: .utf8)
+        }
+        try JUnitReporter.render(report).write(toFile: file("junit.xml"), atomically: true, encoding: .utf8)
+        conclusion.stdout += ktap + (ktap.hasSuffix("\n") ? "" : "\n") + report.closingLine + "\n"
+        if case .interrupted = outcome.ending {
+            conclusion.status = status
+        } else {
+            conclusion.status = batch == nil ? status : report.exitStatus.rawValue
+        }
+        conclusion.stderr.append("checker vm: guest \(Self.describe(outcome.ending)) after \(took) s; "
+                                 + "reports in \(folder) (summary.json, ktap.txt, junit.xml, console.log)")
+        return conclusion
+    }
+
+    /// The batch that reports on the guest itself, or nil when the guest ran and reported cleanly.
+    static func guestBatch(scan: ConsoleScanner.Scan, ending: VMRunner.Ending, timeoutSeconds: Int,
+                           summaryProblem: String?, progress: String?, consoleTail: [String],
+                           seconds: Double) -> BatchResult? {
+        let timedOut = ending == .timedOut
+        var interrupted: Int32?
+        if case let .interrupted(signal) = ending { interrupted = signal }
+        guard scan.worst != nil || timedOut || interrupted != nil || summaryProblem != nil else { return nil }
+        var reasons: [String] = []
+        var diagnostics: [String] = []
+        let outcome: BatchResult.Outcome
+        if let worst = scan.worst {
+            outcome = .fail
+            reasons.append("\(worst.kind.rawValue) in the guest kernel: \(worst.message)")
+            let others = scan.findings.count - 1
+            if others > 0 { reasons.append("\(others) more kernel finding\(others == 1 ? "" : "s") in console.log") }
+            diagnostics += ["console:"] + worst.excerpt.map { "  " + $0 }
+        } else {
+            outcome = .inconclusive
+        }
+        if timedOut {
+            reasons.append("the guest did not finish within \(timeoutSeconds) s; the VM was killed")
+        } else if let interrupted {
+            reasons.append("interrupted by signal \(interrupted); the VM was stopped")
+        } else if let summaryProblem, scan.worst == nil {
+            reasons.append("\(summaryProblem) (\(describe(ending)))")
+            diagnostics += ["last console lines:"] + consoleTail.map { "  " + $0 }
+        }
+        if let step = scan.lastStep {
+            reasons.append("last operation: step \(step.number): \(step.operation)")
+        } else if let progress, !progress.isEmpty {
+            reasons.append("last operation: \(progress)")
+        }
+        return BatchResult(name: guestBatchName, seeds: [], operations: 0, outcome: outcome,
+                           reason: reasons.joined(separator: "; "), durationSeconds: seconds, lostEvents: 0,
+                           divergences: [], diagnostics: diagnostics)
+    }
+
+    /// The exit status to pass on for how vng ended.
+    static func guestStatus(_ ending: VMRunner.Ending) -> Int32 {
+        switch ending {
+        case let .exited(code): return code
+        case let .signaled(signal): return 128 + signal
+        case .timedOut: return ExitStatus.divergence.rawValue
+        case let .interrupted(signal): return 128 + signal
+        }
+    }
+
+    static func describe(_ ending: VMRunner.Ending) -> String {
+        switch ending {
+        case let .exited(code): return "exited with status \(code)"
+        case let .signaled(signal): return "vng was killed by signal \(signal)"
+        case .timedOut: return "timed out"
+        case let .interrupted(signal): return "was stopped: the checker got signal \(signal)"
+        }
+    }
+
+    static func tail(_ text: String, lines count: Int) -> [String] {
+        text.split(whereSeparator: \.isNewline).suffix(count).map(String.init)
+    }
+
+    /// A report for a guest that wrote none: what the host knows.
+    func skeleton(seconds: Double) -> CheckReport {
+        let base = URL(fileURLWithPath: command.kernel).lastPathComponent
+        let kernel = base.hasPrefix("vmlinuz-") ? String(base.dropFirst("vmlinuz-".count)) : base
+        let started = ISO8601DateFormatter().string(from: Date(timeIntervalSinceNow: -seconds))
+        // The guest's --target and --profile, or the checker's defaults for them.
+        let given = ["--target", "--profile"].flatMap { name in
+            VngCommand.option(name, in: guestArguments).map { [name, $0] } ?? []
+        }
+        let options = try? TargetOptions.parse(given)
+        return CheckReport(target: options?.target ?? "unknown", profile: options?.profile ?? "unknown",
+                           kernel: kernel, system: "test VM (virtme-ng, \(command.kvm ? "KVM" : "TCG"))",
+                           startedAt: started, durationSeconds: seconds)
+    }
+
+    private func stdoutText() -> String {
+        (try? String(contentsOfFile: file("stdout.txt"), encoding: .utf8)) ?? ""
+    }
+
+    private func note(_ text: String) {
+        FileHandle.standardError.write(Data("checker vm: \(text)\n".utf8))
+    }
+}

@@ -1,0 +1,84 @@
+/// The virtme-ng command line that boots the test VM and runs the checker inside it. Pure: the
+/// arguments follow from the settings alone (golden-tested).
+///
+///     vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 \
+///         --rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 \
+///         --exec '/work/main/.build/debug/checker run --seed 1 --results /work/main/.checker-results/20261121T220301Z'
+///
+/// - The guest's root is the host's filesystem, read-only, with copy-on-write overlays on /tmp,
+///   /etc, /opt, /var, /usr, /home, /lib and /srv: `--rwdir` makes the results folder the one
+///   place whose writes reach the host.
+/// - `--verbose` sends the kernel console to vng's stderr (without it, virtme sends the console to
+///   /dev/null and boots with `quiet loglevel=0`, hiding oopses); `--append=loglevel=5` (the last
+///   `loglevel=` wins) keeps the console to warnings and worse: oopses, `WARNING:`, `BUG:`,
+///   panics, hung tasks and RCU stalls are printed, boot chatter is not. The guest command's own
+///   stdout arrives on vng's stdout, apart.
+/// - `--disable-kvm` unless KVM is asked for: /dev/kvm exists on the project's machines but is
+///   unusable for ordinary guests (DESIGN.md, "Facts measured"); TCG it is.
+/// - `panic=-1` and QEMU's `-no-reboot` (set by virtme for scripts) make a panicking guest exit
+///   at once instead of hanging; vng propagates the guest command's exit status (virtme-ng PR #61).
+struct VngCommand: Equatable, Sendable {
+    static let defaultKernel = "/boot/vmlinuz-6.1.0-50-amd64"
+    /// Where the default kernel comes from.
+    static let defaultKernelPackage = "linux-image-6.1.0-50-amd64-unsigned=6.1.176-1"
+
+    var kernel: String
+    var memory: String
+    var cpus: Int
+    var kvm: Bool
+    /// Extra QEMU arguments, each passed as one `--qemu-opts=…` (e.g. `-cpu EPYC`).
+    var qemuOptions: [String]
+    /// The host folder the guest may write to (absolute).
+    var resultsFolder: String
+    /// The command the guest runs, as arguments (quoted for the guest's shell here).
+    var guestCommand: [String]
+
+    /// vng's arguments, without the program name.
+    var arguments: [String] {
+        var arguments = ["-r", kernel]
+        if !kvm { arguments.append("--disable-kvm") }
+        arguments += ["--memory", memory, "--cpus", String(cpus)]
+        arguments += qemuOptions.map { "--qemu-opts=\($0)" }
+        arguments += ["--rwdir=\(resultsFolder)", "--verbose", "--append=loglevel=5"]
+        arguments += ["--exec", ShellQuoting.join(guestCommand)]
+        return arguments
+    }
+
+    /// The command line a person can paste to boot the same VM.
+    var commandLine: String { "vng " + ShellQuoting.join(arguments) }
+
+    /// The guest's command: the checker, its arguments, and `--results FOLDER` when the
+    /// subcommand writes results.
+    static func guestCommand(checker: String, arguments: [String], resultsFolder: String) -> [String] {
+        [checker] + arguments + (writesResults(arguments) ? ["--results", resultsFolder] : [])
+    }
+
+    /// Subcommands that take `--results DIR` and write `summary.json` and `ktap.txt` there.
+    static let reportingSubcommands: Set<String> = ["run"]
+
+    /// Whether the guest's arguments start with a subcommand that writes results.
+    static func writesResults(_ arguments: [String]) -> Bool {
+        arguments.first.map(reportingSubcommands.contains) ?? false
+    }
+
+    /// The value of `--name VALUE` or `--name=VALUE` among the guest's arguments.
+    static func option(_ name: String, in arguments: [String]) -> String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--" { break }
+            if argument == name, index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
+        }
+        return nil
+    }
+
+    /// A problem with a path the guest must see through vng's `--rwdir` (which splits on `=` and
+    /// passes the path on the kernel command line), or nil.
+    static func rwdirProblem(_ path: String) -> String? {
+        let forbidden = Set(" \t\n=,\"'`$\\;")
+        if let bad = path.first(where: { forbidden.contains($0) }) {
+            return "the results folder \(path) contains '\(bad)', which vng cannot pass to the guest"
+        }
+        guard path.hasPrefix("/") else { return "the results folder \(path) is not an absolute path" }
+        return nil
+    }
+}
