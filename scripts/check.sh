@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# The project's main check command. Sets the machine up, builds the checker in release mode and
-# runs it.
-#
-# This slice has no live backend yet (it arrives with the eBPF probes and the test VM): the check
-# prints what the reference model expects, under each profile, for a generated sequence, and the
-# engine benchmark. Nothing here talks to a kernel, and nothing here claims to.
+# The project's main check: sets the machine up, builds the checker in release mode, and runs
+# the live vsock check in the test VM (profile mainline against Debian's stock 6.1.176 kernel),
+# then the engine benchmark. Results: .checker-results/<time>/ (KTAP, JUnit, JSON, cases).
+# SEED, SEEDS, OPS and PROFILE override the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
@@ -15,10 +13,9 @@ bash scripts/setup.sh
 echo "check: swift build -c release"
 swift build -c release --product checker
 checker=.build/release/checker
-seed=${SEED:-1}
-for profile in mainline vsock-dgram-v5; do
-    echo "check: $checker explain --profile $profile --seed $seed --ops 25"
-    "$checker" explain --profile "$profile" --seed "$seed" --ops 25
-done
+echo "check: $checker vm -- run --profile ${PROFILE:-mainline} --seed ${SEED:-1} --seeds ${SEEDS:-10} --ops ${OPS:-100}"
+status=0
+"$checker" vm -- run --profile "${PROFILE:-mainline}" --seed "${SEED:-1}" --seeds "${SEEDS:-10}" --ops "${OPS:-100}" || status=$?
 echo "check: $checker bench"
 "$checker" bench
+exit "$status"

@@ -43,13 +43,23 @@ enum TransportRegistry {
         return VsockBranch(result: .exactly(.value(0)), effects: [.load(module)], rule: registered)
     }
 
-    static func unload(_ module: TransportModule, in state: VsockState) -> VsockBranch {
+    static let lingeringInUse = Rule(
+        id: "module.unload.lingering",
+        summary: "a closed socket's reference may still be held (connect or close timeout work): unload may fail with EWOULDBLOCK until it goes",
+        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/af_vsock.c", line: 1525,
+                        function: "vsock_connect"))
+
+    static func unload(_ module: TransportModule, in state: VsockState) -> [VsockBranch] {
         guard state.loaded.contains(module) else {
-            return VsockBranch(result: .exactly(.failure(.noSuchFileOrDirectory)), rule: notLoaded)
+            return [VsockBranch(result: .exactly(.failure(.noSuchFileOrDirectory)), rule: notLoaded)]
         }
         if state.refcounts[module, default: 0] > 0 {
-            return VsockBranch(result: .exactly(.failure(.wouldBlock)), rule: inUse)
+            return [VsockBranch(result: .exactly(.failure(.wouldBlock)), rule: inUse)]
         }
-        return VsockBranch(result: .exactly(.value(0)), effects: [.unload(module)], rule: unregistered)
+        let unloaded = VsockBranch(result: .exactly(.value(0)), effects: [.unload(module)], rule: unregistered)
+        if state.lingeringCount(module) > 0 {
+            return [unloaded, VsockBranch(result: .exactly(.failure(.wouldBlock)), rule: lingeringInUse)]
+        }
+        return [unloaded]
     }
 }

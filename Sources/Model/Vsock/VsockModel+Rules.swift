@@ -4,7 +4,7 @@ extension VsockModel {
         let v5 = profile.dgramLookup == .connectibleThenFallback
         var rules: [Rule] = [
             TransportRegistry.registered, TransportRegistry.registerAllOrNothing, TransportRegistry.alreadyLoaded,
-            TransportRegistry.notLoaded, TransportRegistry.inUse, TransportRegistry.unregistered,
+            TransportRegistry.notLoaded, TransportRegistry.inUse, TransportRegistry.lingeringInUse, TransportRegistry.unregistered,
             TransportLookup.useLocal, v5 ? TransportLookup.connectible : TransportLookup.connectibleInline,
         ]
         if v5 { rules.append(TransportLookup.dgramFallback) }
@@ -25,7 +25,7 @@ extension VsockModel {
         rules += [VsockRules.sendSocketTransport, VsockRules.sendPortAny, VsockRules.sendNotConnected,
                   VsockRules.sendAllow]
         if v5 { rules.append(VsockRules.sendNullTransport) }
-        rules += [VsockRules.getsockname, VsockRules.close]
+        rules += [VsockRules.getsockname, VsockRules.close, VsockRules.closeLingers]
         return rules
     }
 }

@@ -46,7 +46,7 @@ public struct VsockModel: ReferenceModel {
         case let .loadTransport(module):
             return VsockExpectation([TransportRegistry.load(module, in: state)])
         case let .unloadTransport(module):
-            return VsockExpectation([TransportRegistry.unload(module, in: state)])
+            return VsockExpectation(TransportRegistry.unload(module, in: state))
         case let .socket(type):
             return VsockExpectation(create(type, in: state))
         case let .bind(ref, address):
@@ -59,8 +59,11 @@ public struct VsockModel: ReferenceModel {
             return VsockExpectation(send(ref.position, to: nil, in: state))
         case let .getsockname(ref):
             return VsockExpectation([getsockname(ref.position, in: state)])
-        case .close:
-            return VsockExpectation([VsockBranch(result: .exactly(.value(0)), effects: [.close], rule: VsockRules.close)])
+        case let .close(ref):
+            let socket = state.sockets[ref.position]
+            let lingers = socket.type.isConnectible && socket.connectAttempted && socket.transport != nil
+            return VsockExpectation([VsockBranch(result: .exactly(.value(0)), effects: [.close],
+                                                 rule: lingers ? VsockRules.closeLingers : VsockRules.close)])
         }
     }
 
@@ -71,9 +74,12 @@ public struct VsockModel: ReferenceModel {
         }
         state.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
         if !state.refcountsEqual(observation.refcounts) {
+            let lingering = state.lingering.isEmpty ? ""
+                : " (+ up to \(state.lingering.map(\.shortName).joined(separator: ", ")) lingering)"
             return .diverges(Mismatch(kind: .refcount, detail:
-                "expected refcnt \(Self.describe(state.refcounts)), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
+                "expected refcnt \(Self.describe(state.refcounts))\(lingering), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
         }
+        state.forgetReleasedReferences(observation.refcounts)
         return .agrees(rule: branch.rule.id)
     }
 

@@ -139,6 +139,11 @@ enum VsockRules {
         id: "vsock.getsockname.local",
         summary: "getsockname() returns the local address, (ANY, ANY) while unbound",
         source: mainline(1022, "vsock_getname"))
+    static let closeLingers = Rule(
+        id: "vsock.close.lingering",
+        summary: "a closed connectible socket whose connect reached its transport may hold its reference a while (connect timeout 2 s, virtio close timeout 8 s)",
+        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/virtio_transport_common.c", line: 1010,
+                        function: "virtio_transport_close"))
     static let close = Rule(
         id: "vsock.close.releases",
         summary: "close() releases the socket: its binding and its transport module reference go",

@@ -9,6 +9,7 @@ extension VsockState {
             case let .unload(module):
                 loaded.removeAll { $0 == module }
                 slots.clear(module)
+                lingering.removeAll { $0 == module }
             case let .open(type, transport):
                 sockets.append(VsockSocket(serial: nextSerial, type: type, transport: transport))
                 nextSerial += 1
@@ -29,7 +30,10 @@ extension VsockState {
                 sockets[target].connectAttempted = true
             case .close:
                 guard let target else { continue }
-                sockets.remove(at: target)
+                let closed = sockets.remove(at: target)
+                if closed.type.isConnectible, closed.connectAttempted, let transport = closed.transport {
+                    lingering.append(transport)
+                }
             case .learnLocalPort:
                 guard let target, case let .address(address) = observed,
                       sockets[target].local != nil, sockets[target].local?.port == nil else { continue }

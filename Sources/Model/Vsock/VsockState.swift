@@ -58,6 +58,11 @@ public struct VsockState: Hashable, Sendable {
     public var slots = TransportSlots()
     /// Open sockets, in creation order; `SocketRef(n)` is `sockets[n]`.
     public var sockets: [VsockSocket] = []
+    /// Transports of closed connectible sockets that may still hold their module reference: a
+    /// non-blocking connect's timeout work holds the socket for 2 s, a virtio-family close of an
+    /// established socket for up to 8 s. Each entry is one reference that may or may not still be
+    /// there; observations tell, and the model forgets the ones that are gone.
+    public var lingering: [TransportModule] = []
     var nextSerial = 0
 
     public init() {}
@@ -78,7 +83,34 @@ public struct VsockState: Hashable, Sendable {
     /// Whether `observed` holds exactly the reference counts of ``refcounts``, without building
     /// a dictionary (this runs on every step).
     public func refcountsEqual(_ observed: ModuleRefcounts) -> Bool {
-        refcounts == observed
+        if lingering.isEmpty { return refcounts == observed }
+        let definite = refcounts
+        for module in TransportModule.allCases {
+            guard let expected = definite[module] else {
+                if observed[module] != nil { return false }
+                continue
+            }
+            guard let seen = observed[module] else { return false }
+            if seen < expected || seen > expected + lingeringCount(module) { return false }
+        }
+        return true
+    }
+
+    /// After an agreeing observation: keep only as many lingering references as were still seen.
+    mutating func forgetReleasedReferences(_ observed: ModuleRefcounts) {
+        guard !lingering.isEmpty else { return }
+        let definite = refcounts
+        var kept: [TransportModule] = []
+        for module in TransportModule.allCases where lingeringCount(module) > 0 {
+            let stillHeld = max(0, (observed[module] ?? 0) - (definite[module] ?? 0))
+            kept += Array(repeating: module, count: min(stillHeld, lingeringCount(module)))
+        }
+        lingering = kept
+    }
+
+    /// How many lingering references `module` may still have.
+    func lingeringCount(_ module: TransportModule) -> Int {
+        lingering.reduce(0) { $0 + ($1 == module ? 1 : 0) }
     }
 
     /// The transport in `slot`, if any.

@@ -111,9 +111,13 @@ struct Run: ParsableCommand {
             report.batches.append(result)
         }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
+        report.operationCounts = Dictionary(uniqueKeysWithValues: VsockOperationKind.allCases.compactMap { kind in
+            system.timings[kind.rawValue].map { (kind.rawValue, $0.count) }
+        })
+        // Where the time went, on stderr: stdout is KTAP.
         for (kind, entry) in system.timings.sorted(by: { $0.value.time > $1.value.time }) {
             let milliseconds = Double(entry.time.components.seconds) * 1000 + Double(entry.time.components.attoseconds) / 1e15
-            print("# time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)")
+            FileHandle.standardError.write(Data("checker: time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)\n".utf8))
         }
         try finish(report, started: started, output: output)
     }

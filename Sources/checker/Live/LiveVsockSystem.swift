@@ -202,12 +202,13 @@ final class LiveVsockSystem: SystemUnderTest {
         throw SystemError.unreliable("module reference counts kept changing for 1 s after close")
     }
 
+    /// Waits for closed sockets' lingering references (virtio's close timeout is 8 s).
     private func settle(_ module: String, to count: Int) throws {
-        for _ in 0..<150 {
+        for _ in 0..<500 {
             if (KernelModules.refcount(module) ?? 0) <= count { return }
             usleep(20_000)
         }
-        throw SystemError.unreliable("reset: \(module) still referenced after 3 s (refcnt \(KernelModules.refcount(module) ?? -1))")
+        throw SystemError.unreliable("reset: \(module) still referenced after 10 s (refcnt \(KernelModules.refcount(module) ?? -1))")
     }
 
     // MARK: Benchmark support

@@ -27,6 +27,8 @@ struct CheckReport: Codable, Equatable, Sendable {
     var durationSeconds: Double
     var batches: [BatchResult]
     var probes: [ProbeReport]
+    /// Operations run, by kind (`load`, `sendto`, …), shrinking and reproductions included.
+    var operationCounts: [String: Int]? = nil
 
     init(target: String, profile: String, kernel: String, system: String, startedAt: String,
          durationSeconds: Double, batches: [BatchResult] = [], probes: [ProbeReport] = []) {
