@@ -44,9 +44,19 @@ struct Run: ParsableCommand {
     @Option(help: "Runs of the minimal case before it is reported.")
     var reproductions: Int = 3
 
+    @Option(help: ArgumentHelp("A folder of rebuilt modules (<name>.ko) loaded instead of the kernel's own, e.g. the one 'checker series' builds.",
+                               valueName: "dir"))
+    var modules: String?
+
     func validate() throws {
         guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, reproductions > 0 else {
             throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions and --reproductions must be positive")
+        }
+        if let modules {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: modules)) ?? []
+            guard files.contains(where: { $0.hasSuffix(".ko") }) else {
+                throw UsageProblem("--modules \(modules) holds no .ko files; give the folder of rebuilt modules (checker series --build-only prints it)")
+            }
         }
     }
 
@@ -66,13 +76,13 @@ struct Run: ParsableCommand {
                                   limits: ShrinkLimits(maxExecutions: shrinkExecutions, confirmations: confirmations),
                                   reproductions: reproductions)
         var report = CheckReport(target: "vsock", profile: profile.name, kernel: GuestEnvironment.kernelRelease,
-                                 system: "live kernel", startedAt: ISO8601DateFormatter().string(from: started),
+                                 system: "live kernel" + (modules.map { " with modules from \($0)" } ?? ""), startedAt: ISO8601DateFormatter().string(from: started),
                                  durationSeconds: 0, batches: [], probes: [])
         let allSeeds = (0..<UInt64(seeds)).map { generation.seed + $0 }
         let batches = stride(from: 0, to: allSeeds.count, by: batch).map { Array(allSeeds[$0..<min($0 + batch, allSeeds.count)]) }
         let system: LiveVsockSystem
         do {
-            system = try LiveVsockSystem(transports: VsockOperationGenerator().modules)
+            system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
         } catch let error as SystemError {
             for seedBatch in batches {
                 report.batches.append(BatchResult(name: batchName(profile, seedBatch), seeds: seedBatch, operations: 0,

@@ -9,16 +9,44 @@ import SystemPackage
 ///
 /// Dependencies are loaded with `modprobe` first (they are not under check); the module itself
 /// goes through `finit_module(2)` and `delete_module(2)`.
+///
+/// With a replacement folder (`--modules`, e.g. the vsock modules `checker series` rebuilt from a
+/// patch series), every module whose `<name>.ko` is in that folder is loaded from there, its
+/// dependencies in the folder too; the rest come from the running kernel's own modules. A module
+/// under replacement that is already loaded must be the replacement (same srcversion), or the
+/// check would silently run against the stock code.
 struct KernelModules {
     /// The kernel release whose modules are used (`uname -r`).
     let release: String
+    /// Where rebuilt modules replace the kernel's own, if anywhere.
+    let replacements: String?
     private var paths: [String: String] = [:]
     private var dependencies: [String: [String]] = [:]
 
-    init() {
+    init(replacements: String? = nil) {
         var name = utsname()
         uname(&name)
         release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        self.replacements = replacements
+    }
+
+    /// The replacement file for a module, if the replacement folder has one.
+    func replacement(for name: String) -> String? {
+        guard let replacements else { return nil }
+        let file = URL(fileURLWithPath: replacements).appendingPathComponent("\(name).ko").path
+        return FileManager.default.fileExists(atPath: file) ? file : nil
+    }
+
+    /// Throws when a module that has a replacement is loaded but is not that replacement.
+    func checkLoadedIsReplacement(_ name: String) throws {
+        guard let file = replacement(for: name), Self.isLoaded(name) else { return }
+        let loaded = (try? String(contentsOfFile: "/sys/module/\(name)/srcversion", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let wanted = try Tools.output("modinfo", ["-F", "srcversion", file]).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard loaded == wanted else {
+            throw SystemError.unavailable("module \(name) is already loaded (srcversion \(loaded.isEmpty ? "unknown" : loaded)) "
+                                          + "and is not the replacement \(file) (srcversion \(wanted)); boot a fresh test VM")
+        }
     }
 
     /// Whether `/sys/module/<name>` shows a live module.
@@ -38,6 +66,10 @@ struct KernelModules {
     /// The module's file and its dependencies, from `modinfo`.
     mutating func path(of name: String) throws -> String {
         if let known = paths[name] { return known }
+        if let file = replacement(for: name) {
+            paths[name] = file
+            return file
+        }
         let path = try Tools.output("modinfo", ["-k", release, "-n", name]).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !path.isEmpty, FileManager.default.fileExists(atPath: path) else {
             throw SystemError.unavailable("module \(name) is not installed for kernel \(release) (modinfo -n found no file)")
@@ -46,20 +78,33 @@ struct KernelModules {
         return path
     }
 
-    /// Loads the module's dependencies with modprobe (idempotent).
+    /// Loads the module's dependencies (idempotent): replacements with finit_module, the
+    /// kernel's own modules with modprobe.
     mutating func loadDependencies(of name: String) throws {
         if dependencies[name] == nil {
-            let depends = try Tools.output("modinfo", ["-k", release, "-F", "depends", name])
+            let depends = try Tools.output("modinfo", ["-k", release, "-F", "depends", try path(of: name)])
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             dependencies[name] = depends.split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        }
+        for dependency in dependencies[name, default: []] where replacement(for: dependency) != nil {
+            try ensure(dependency)
         }
         let missing = dependencies[name, default: []].filter { !Self.isLoaded($0) }
         if !missing.isEmpty { _ = try Tools.output("modprobe", ["-a"] + missing) }
     }
 
-    /// Makes sure a module not under check is present (the vsock core, the virtio common code).
-    func ensure(_ name: String) throws {
-        if !Self.isLoaded(name) { _ = try Tools.output("modprobe", [name]) }
+    /// Makes sure a module not under check is present (the vsock core, the virtio common code),
+    /// from the replacement folder when it has one.
+    mutating func ensure(_ name: String) throws {
+        try checkLoadedIsReplacement(name)
+        guard !Self.isLoaded(name) else { return }
+        guard replacement(for: name) != nil else {
+            _ = try Tools.output("modprobe", [name])
+            return
+        }
+        if case let .failure(errno) = try load(name) {
+            throw SystemError.unavailable("cannot load the replacement \(try path(of: name)): finit_module \(errno.symbol)")
+        }
     }
 
     /// `finit_module(2)`: 0, or the kernel's errno.

@@ -28,14 +28,19 @@ final class LiveVsockSystem: SystemUnderTest {
     private(set) var timings: [String: (count: Int, time: Duration)] = [:]
     private let clock = ContinuousClock()
 
-    private var modules = KernelModules()
+    private var modules: KernelModules
     private let probes: ProbeSession
     private var descriptors: [Int32] = []
     private var lostSoFar: UInt64 = 0
+    /// The callbacks probed now, by function: where each lives and whom it names.
+    private var attached: [String: VsockProbeTable.Placement] = [:]
 
-    init(transports: [TransportModule]) throws {
+    /// `replacements`: a folder of rebuilt modules loaded instead of the kernel's own (see
+    /// `KernelModules`).
+    init(transports: [TransportModule], replacements: String? = nil) throws {
         self.transports = transports
-        name = "live kernel \(modules.release)"
+        modules = KernelModules(replacements: replacements)
+        name = "live kernel \(modules.release)" + (replacements.map { " with modules from \($0)" } ?? "")
         // The vsock core and the virtio family's shared code are not under check: they stay
         // loaded, so AF_VSOCK exists (no autoload of a transport by socket()) and the shared
         // callbacks can be probed once.
@@ -147,34 +152,35 @@ final class LiveVsockSystem: SystemUnderTest {
         if case .sendto = operation {
             perPacket = events.last { $0.kind == .modulePut }.flatMap { TransportModule(rawValue: $0.module) }
         }
-        var open: [(callback: VsockProbeTable.Callback, module: String)] = []
+        var open: [(function: String, module: String)] = []
         var calls: [TransportCall] = []
         for event in events {
-            guard let function = event.function, let callback = VsockProbeTable.callback(named: function) else { continue }
+            guard let function = event.function, let placement = attached[function] else { continue }
             switch event.kind {
             case .call:
-                open.append((callback, event.module))
+                open.append((function, event.module))
             case .return:
                 var entryModule = ""
-                if callback.transport == nil {
-                    guard let index = open.lastIndex(where: { $0.callback.function == function }) else {
+                if placement.transport == nil {
+                    guard let index = open.lastIndex(where: { $0.function == function }) else {
                         throw SystemError.unreliable("\(function) returned without a recorded entry")
                     }
                     entryModule = open.remove(at: index).module
                 }
-                guard let transport = callback.transport ?? perPacket ?? TransportModule(rawValue: entryModule) else {
+                guard let transport = placement.transport ?? perPacket ?? TransportModule(rawValue: entryModule) else {
                     throw SystemError.unreliable("cannot tell which transport ran \(function) (socket transport \"\(entryModule)\")")
                 }
+                let hook = placement.callback.hook
                 // The probe reports the whole return register: a bool is its low byte, an int its
                 // low 32 bits (not sign-extended).
-                let returned = callback.hook.isPredicate ? (event.returnedBool ? 1 : 0) : Int(event.returnedInt32)
-                calls.append(TransportCall(transport, callback.hook, returned: returned))
+                let returned = hook.isPredicate ? (event.returnedBool ? 1 : 0) : Int(event.returnedInt32)
+                calls.append(TransportCall(transport, hook, returned: returned))
             case .modulePut:
                 continue
             }
         }
         if let unfinished = open.first {
-            throw SystemError.unreliable("\(unfinished.callback.function) entered but its return was not observed")
+            throw SystemError.unreliable("\(unfinished.function) entered but its return was not observed")
         }
         return calls
     }
@@ -244,10 +250,9 @@ final class LiveVsockSystem: SystemUnderTest {
         }
         _ = probes.drain()
         let (with, events) = loop()
-        let specs = VsockProbeTable.core + VsockProbeTable.callbacks
-            .filter { $0.module == TransportModule.vmci.rawValue || $0.module == VsockProbeTable.common }
-            .map(VsockProbeTable.spec)
-        for spec in specs { probes.detach(spec) }
+        for spec in VsockProbeTable.core { probes.detach(spec) }
+        detachCallbacks(in: VsockProbeTable.common)
+        detachCallbacks(in: TransportModule.vmci.rawValue)
         probes.detachModulePut()
         let (without, _) = loop()
         for spec in VsockProbeTable.core { try attach(spec) }
@@ -269,27 +274,25 @@ final class LiveVsockSystem: SystemUnderTest {
         }
     }
 
-    /// Attaches the callbacks that live in `module`; a function this kernel does not have is skipped.
+    /// Attaches the callbacks that live in `module` (read from /proc/kallsyms: where a kernel
+    /// keeps a callback is a fact about that kernel); a function no module has is not probed.
     private func attachCallbacks(in module: String) throws {
-        for callback in VsockProbeTable.callbacks where callback.module == module {
-            let status = probes.attach(VsockProbeTable.spec(callback))
-            // ENOENT: the kernel has no such probe point. The core probes attached, so kprobes
-            // work: this kernel does not have the function (a patch renamed or removed it).
-            if case .unavailable = status.mechanism, status.error?.errno.rawValue == ENOENT {
-                probeStatuses[callback.function] = ProbeStatus(function: callback.function,
-                                                               mechanism: .unavailable(reason: "not in this kernel"))
-                continue
-            }
-            probeStatuses[callback.function] = status
+        let symbols = KernelSymbols.current()
+        for placement in VsockProbeTable.placements(in: module, symbols: symbols) {
+            let function = placement.callback.function
+            let status = probes.attach(placement.spec)
+            probeStatuses[function] = status
             if case let .unavailable(reason) = status.mechanism {
-                throw SystemError.unavailable("\(callback.function): \(reason)")
+                throw SystemError.unavailable("\(function) in \(module): \(reason)")
             }
+            attached[function] = placement
         }
     }
 
     private func detachCallbacks(in module: String) {
-        for callback in VsockProbeTable.callbacks where callback.module == module {
-            probes.detach(VsockProbeTable.spec(callback))
+        for (function, placement) in attached where placement.module == module {
+            probes.detach(placement.spec)
+            attached[function] = nil
         }
     }
 }

@@ -3,43 +3,57 @@ import Probes
 
 /// Which kernel functions the live vsock backend probes, and what each one tells.
 ///
-/// Transport callbacks are probed where they run. A function that belongs to one transport
-/// (`vmci_transport_dgram_bind`) names its transport by itself. The virtio family shares its
-/// functions between virtio, vhost and loopback (`virtio_transport_dgram_allow`, in
-/// vmw_vsock_virtio_transport_common): for those the probe reports the module of the socket's
-/// transport (`vsk->transport->module`), or, when a `sendto()` took and dropped a per-packet module
-/// reference (v5 03), the module whose reference was dropped.
+/// Transport callbacks are probed where they run, and where that is is read from
+/// `/proc/kallsyms` when a module loads, not assumed: a series may move a callback between
+/// modules (v5 13 turns the virtio family's shared `virtio_transport_dgram_allow` into virtio's
+/// own). A callback in a transport's module names that transport by itself. One in the virtio
+/// family's shared code (vmw_vsock_virtio_transport_common) is attributed at run time: to the
+/// module of the socket's transport (`vsk->transport->module`), or, when a `sendto()` took and
+/// dropped a per-packet module reference (v5 03), to the module whose reference was dropped.
 ///
 /// Functions a kernel lacks (v5 03 deletes `virtio_transport_dgram_bind`; v5 11–13 add
-/// `vhost_transport_dgram_allow` and `vsock_loopback_dgram_allow`) are skipped by name.
+/// `vhost_transport_dgram_allow` and `vsock_loopback_dgram_allow`) are not probed.
 struct VsockProbeTable {
     struct Callback {
         let function: String
         let hook: TransportHook
-        /// nil: shared by the virtio family, attributed at run time.
-        let transport: TransportModule?
-        /// The kernel module the function lives in: probes attach after it loads, detach before it unloads.
-        let module: String
         let arg0IsVsockSock: Bool
     }
 
     static let callbacks: [Callback] = [
-        Callback(function: "vmci_transport_dgram_bind", hook: .dgramBind, transport: .vmci, module: TransportModule.vmci.rawValue, arg0IsVsockSock: true),
-        Callback(function: "vmci_transport_dgram_allow", hook: .dgramAllow, transport: .vmci, module: TransportModule.vmci.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vmci_transport_dgram_enqueue", hook: .dgramEnqueue, transport: .vmci, module: TransportModule.vmci.rawValue, arg0IsVsockSock: true),
-        Callback(function: "vmci_transport_stream_allow", hook: .streamAllow, transport: .vmci, module: TransportModule.vmci.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vmci_transport_connect", hook: .connect, transport: .vmci, module: TransportModule.vmci.rawValue, arg0IsVsockSock: true),
-        Callback(function: "virtio_transport_seqpacket_allow", hook: .seqpacketAllow, transport: .virtio, module: TransportModule.virtio.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vhost_transport_seqpacket_allow", hook: .seqpacketAllow, transport: .vhost, module: TransportModule.vhost.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vsock_loopback_seqpacket_allow", hook: .seqpacketAllow, transport: .loopback, module: TransportModule.loopback.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vhost_transport_dgram_allow", hook: .dgramAllow, transport: .vhost, module: TransportModule.vhost.rawValue, arg0IsVsockSock: false),
-        Callback(function: "vsock_loopback_dgram_allow", hook: .dgramAllow, transport: .loopback, module: TransportModule.loopback.rawValue, arg0IsVsockSock: false),
-        Callback(function: "virtio_transport_dgram_bind", hook: .dgramBind, transport: nil, module: common, arg0IsVsockSock: true),
-        Callback(function: "virtio_transport_dgram_allow", hook: .dgramAllow, transport: nil, module: common, arg0IsVsockSock: false),
-        Callback(function: "virtio_transport_dgram_enqueue", hook: .dgramEnqueue, transport: nil, module: common, arg0IsVsockSock: true),
-        Callback(function: "virtio_transport_stream_allow", hook: .streamAllow, transport: nil, module: common, arg0IsVsockSock: false),
-        Callback(function: "virtio_transport_connect", hook: .connect, transport: nil, module: common, arg0IsVsockSock: true),
+        Callback(function: "vmci_transport_dgram_bind", hook: .dgramBind, arg0IsVsockSock: true),
+        Callback(function: "vmci_transport_dgram_allow", hook: .dgramAllow, arg0IsVsockSock: false),
+        Callback(function: "vmci_transport_dgram_enqueue", hook: .dgramEnqueue, arg0IsVsockSock: true),
+        Callback(function: "vmci_transport_stream_allow", hook: .streamAllow, arg0IsVsockSock: false),
+        Callback(function: "vmci_transport_connect", hook: .connect, arg0IsVsockSock: true),
+        Callback(function: "virtio_transport_seqpacket_allow", hook: .seqpacketAllow, arg0IsVsockSock: false),
+        Callback(function: "vhost_transport_seqpacket_allow", hook: .seqpacketAllow, arg0IsVsockSock: false),
+        Callback(function: "vsock_loopback_seqpacket_allow", hook: .seqpacketAllow, arg0IsVsockSock: false),
+        Callback(function: "vhost_transport_dgram_allow", hook: .dgramAllow, arg0IsVsockSock: false),
+        Callback(function: "vsock_loopback_dgram_allow", hook: .dgramAllow, arg0IsVsockSock: false),
+        Callback(function: "virtio_transport_dgram_bind", hook: .dgramBind, arg0IsVsockSock: true),
+        Callback(function: "virtio_transport_dgram_allow", hook: .dgramAllow, arg0IsVsockSock: false),
+        Callback(function: "virtio_transport_dgram_enqueue", hook: .dgramEnqueue, arg0IsVsockSock: true),
+        Callback(function: "virtio_transport_stream_allow", hook: .streamAllow, arg0IsVsockSock: false),
+        Callback(function: "virtio_transport_connect", hook: .connect, arg0IsVsockSock: true),
     ]
+
+    /// A callback found in a loaded module: the transport it belongs to, nil for shared code.
+    struct Placement {
+        let callback: Callback
+        let module: String
+        var transport: TransportModule? { module == VsockProbeTable.common ? nil : TransportModule(rawValue: module) }
+        var spec: ProbeSpec {
+            // A callback that names its transport by itself needs only its return.
+            ProbeSpec(function: callback.function, flags: callback.arg0IsVsockSock ? .arg0IsVsockSock : [],
+                      returnOnly: transport != nil)
+        }
+    }
+
+    /// The callbacks that live in `module` according to `symbols`.
+    static func placements(in module: String, symbols: KernelSymbols) -> [Placement] {
+        callbacks.filter { symbols.module(of: $0.function) == module }.map { Placement(callback: $0, module: module) }
+    }
 
     /// The virtio family's shared code.
     static let common = "vmw_vsock_virtio_transport_common"
@@ -53,14 +67,4 @@ struct VsockProbeTable {
         ProbeSpec(function: "vsock_bind", flags: .arg0IsSocket),
         ProbeSpec(function: "vsock_assign_transport", flags: .reportTransportAfterReturn),
     ]
-
-    static func spec(_ callback: Callback) -> ProbeSpec {
-        // A callback that names its transport by itself needs only its return.
-        ProbeSpec(function: callback.function, flags: callback.arg0IsVsockSock ? .arg0IsVsockSock : [],
-                  returnOnly: callback.transport != nil)
-    }
-
-    static func callback(named function: String) -> Callback? {
-        callbacks.first { $0.function == function }
-    }
 }

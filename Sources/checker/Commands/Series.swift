@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+
+/// `checker series --patches DIR [--upto N]`: builds the vsock modules of a patch series applied
+/// to a Debian base kernel and checks them in the test VM.
+struct Series: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply a patch series to a Debian kernel, rebuild its vsock modules, and check them in the test VM.",
+        discussion: """
+            Fetches the base's linux-source, linux-headers and linux-kbuild packages into the cache \
+            (apt-get download: the machine's packages are not touched), applies the series with \
+            patch -p1 (fuzz 2), replaces each rejected hunk with the adaptation named \
+            <patch number>-<file>-hunk<N>.diff from --adaptations, builds net/vmw_vsock and \
+            vhost_vsock out of tree with module BTF, and caches the build by the base and the \
+            contents of the series. Then boots the base kernel in the test VM ('checker vm') and \
+            runs 'checker run --modules <the build>' with the profile. \
+            Exit status: that of the run (0 pass, 1 divergence or inconclusive, 4 skip); 2 for bad \
+            input (a hunk without adaptation names patch, file and hunk); 1 when the series does not build.
+            Example: checker series --patches ../shared/patches/vsock-dgram-v5 --upto 3
+            """
+    )
+
+    @Option(help: ArgumentHelp("The Debian kernel version the series is applied to.", valueName: "version"))
+    var base: String = "6.1.176-1"
+
+    @Option(help: ArgumentHelp("The folder of the series' .patch files (git format-patch output).", valueName: "dir"))
+    var patches: String
+
+    @Option(help: ArgumentHelp("Apply only the first N patches.", valueName: "N"))
+    var upto: Int?
+
+    @Option(help: ArgumentHelp("The folder of adaptations for hunks that do not apply to the base (default: the project's series/<patches folder name>/<base>, if there is one).",
+                               valueName: "dir"))
+    var adaptations: String?
+
+    @Option(help: ArgumentHelp("A patch of your own applied after the series, exactly (e.g. a mutant from series/vsock-dgram-v5/mutants).",
+                               valueName: "file"))
+    var mutant: String?
+
+    @Option(help: "The semantics profile (default: vsock-dgram-v5-03 for --upto 3 or 4, vsock-dgram-v5 otherwise).")
+    var profile: String?
+
+    @Option(help: "The first seed.")
+    var seed: UInt64 = 1
+
+    @Option(help: "How many seeds to run.")
+    var seeds: Int = 10
+
+    @Option(help: "Operations per seed.")
+    var ops: Int = 100
+
+    @Option(help: ArgumentHelp("Where fetched packages and builds are kept.", valueName: "dir"))
+    var cache: String = Series.defaultCache
+
+    @Option(help: ArgumentHelp("The folder under which each VM run gets a new timestamped folder.", valueName: "dir"))
+    var results: String = VMResultsFolder.defaultBase
+
+    @Option(help: ArgumentHelp("Kill the VM after this many seconds.", valueName: "seconds"))
+    var timeout: Int = 3600
+
+    @Flag(help: "Build (or find in the cache) and print the modules folder; do not boot the VM.")
+    var buildOnly = false
+
+    @Flag(help: "Echo the guest console to stderr as it arrives.")
+    var showConsole = false
+
+    func validate() throws {
+        guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
+        if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
+            throw UsageProblem("--mutant \(mutant) cannot be read; give the path of a patch file")
+        }
+        if let adaptations {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: adaptations, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw UsageProblem("--adaptations \(adaptations) is not a folder; give the folder of <patch>-<file>-hunk<N>.diff files")
+            }
+        }
+    }
+
+    func run() throws {
+        let series = try PatchSeries(folder: patches, upTo: upto)
+        let profileName = profile ?? ((upto.map { $0 < 5 } ?? false) ? "vsock-dgram-v5-03" : "vsock-dgram-v5")
+        _ = try TargetOptions.parse(["--profile", profileName]).vsockProfile()
+        let kernel = try DebianBaseKernel.resolve(base)
+        let adaptationFolder = adaptations ?? Self.bundledAdaptations(series: series.folder, base: base)
+        let build = SeriesBuild(base: kernel, series: series, adaptations: adaptationFolder,
+                                mutant: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                cache: URL(fileURLWithPath: cache).standardizedFileURL.path)
+        let built: SeriesBuild.Built
+        do {
+            built = try build.build { say($0) }
+        } catch let failure as SeriesFailure {
+            FileHandle.standardError.write(Data("checker: \(failure.message)\n".utf8))
+            throw ExitCode(ExitStatus.divergence.rawValue)
+        }
+        say((built.reused ? "reusing " : "built ") + "\(built.modules) (\(series.patches.count) patches on Debian \(base)"
+            + (adaptationFolder.map { ", adaptations from \($0)" } ?? "") + ")")
+        for line in built.report { say("  " + line) }
+        if buildOnly {
+            print(built.modules)
+            return
+        }
+        var vm = try VM.parse([
+            "--kernel", kernel.image, "--results", results, "--timeout", String(timeout),
+        ] + (showConsole ? ["--show-console"] : []) + [
+            "--", "run", "--profile", profileName, "--modules", built.modules,
+            "--seed", String(seed), "--seeds", String(seeds), "--ops", String(ops),
+        ])
+        try vm.run()
+    }
+
+    private func say(_ line: String) {
+        FileHandle.standardError.write(Data("checker series: \(line)\n".utf8))
+    }
+
+    /// `$XDG_CACHE_HOME/checker`, else `~/.cache/checker`.
+    static var defaultCache: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/checker" }
+        return (environment["HOME"] ?? "/root") + "/.cache/checker"
+    }
+
+    /// The project's adaptations for a series it knows: `series/<patches folder name>/<base>/`
+    /// in the checkout the running checker was built from (`.build/<config>/checker`).
+    static func bundledAdaptations(series folder: String, base: String) -> String? {
+        let executable = URL(fileURLWithPath: VM.executablePath())
+        var project = executable.deletingLastPathComponent()
+        for _ in 0..<4 where !FileManager.default.fileExists(atPath: project.appendingPathComponent("Package.swift").path) {
+            project = project.deletingLastPathComponent()
+        }
+        let candidate = project.appendingPathComponent("series")
+            .appendingPathComponent(URL(fileURLWithPath: folder).lastPathComponent)
+            .appendingPathComponent(base).path
+        return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
+    }
+}
