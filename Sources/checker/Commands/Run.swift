@@ -44,6 +44,9 @@ struct Run: ParsableCommand {
     @Option(help: "Runs of the minimal case before it is reported.")
     var reproductions: Int = 3
 
+    @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
+    var stopAtFirstDivergence = false
+
     @Option(help: ArgumentHelp("A folder of rebuilt modules (<name>.ko) loaded instead of the kernel's own, e.g. the one 'checker series' builds.",
                                valueName: "dir"))
     var modules: String?
@@ -93,12 +96,15 @@ struct Run: ParsableCommand {
         }
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
-        for seedBatch in batches {
+        var stopped = false
+        for seedBatch in batches where !stopped {
             let batchStart = Date()
             var result = BatchResult(name: batchName(profile, seedBatch), seeds: seedBatch, operations: 0, outcome: .pass,
                                      reason: nil, durationSeconds: 0, lostEvents: 0, divergences: [])
             var reasons: [String] = []
-            for seed in seedBatch {
+            var seedsRun: [UInt64] = []
+            for seed in seedBatch where !stopped {
+                seedsRun.append(seed)
                 switch hunt.run(seed: seed, on: system) {
                 case let .passed(operations):
                     result.operations += operations
@@ -107,6 +113,7 @@ struct Run: ParsableCommand {
                     result.outcome = .fail
                     let caseFile = try output.map { try $0.writeCase(finding, profile: profile) }
                     result.divergences.append(DivergenceReport(finding, caseFile: caseFile))
+                    stopped = stopAtFirstDivergence
                 case let .inconclusive(reason, operations):
                     result.operations += operations
                     if result.outcome != .fail { result.outcome = .inconclusive }
@@ -115,6 +122,10 @@ struct Run: ParsableCommand {
                     if result.outcome == .pass { result.outcome = .skip }
                     reasons.append("seed \(seed): \(reason)")
                 }
+            }
+            if seedsRun.count < seedBatch.count {
+                result.seeds = seedsRun
+                reasons.append("stopped at the first divergence: seeds \(seedsRun.last! + 1)-\(seedBatch.last!) not run")
             }
             result.reason = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
             result.durationSeconds = Date().timeIntervalSince(batchStart)

@@ -64,6 +64,9 @@ struct Series: ParsableCommand {
     @Flag(help: "Echo the guest console to stderr as it arrives.")
     var showConsole = false
 
+    @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
+    var stopAtFirstDivergence = false
+
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
         if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
@@ -105,7 +108,7 @@ struct Series: ParsableCommand {
         ] + (showConsole ? ["--show-console"] : []) + [
             "--", "run", "--profile", profileName, "--modules", built.modules,
             "--seed", String(seed), "--seeds", String(seeds), "--ops", String(ops),
-        ])
+        ] + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : []))
         try vm.run()
     }
 
@@ -120,17 +123,17 @@ struct Series: ParsableCommand {
         return (environment["HOME"] ?? "/root") + "/.cache/checker"
     }
 
-    /// The project's adaptations for a series it knows: `series/<patches folder name>/<base>/`
-    /// in the checkout the running checker was built from (`.build/<config>/checker`).
+    /// The project's adaptations for a series it knows: `series/<patches folder name>/<base>/` in
+    /// the checkout the running checker was built from (`.build/<config>/checker`), else in the
+    /// current directory.
     static func bundledAdaptations(series folder: String, base: String) -> String? {
-        let executable = URL(fileURLWithPath: VM.executablePath())
-        var project = executable.deletingLastPathComponent()
+        var project = URL(fileURLWithPath: VM.executablePath()).deletingLastPathComponent()
         for _ in 0..<4 where !FileManager.default.fileExists(atPath: project.appendingPathComponent("Package.swift").path) {
             project = project.deletingLastPathComponent()
         }
-        let candidate = project.appendingPathComponent("series")
-            .appendingPathComponent(URL(fileURLWithPath: folder).lastPathComponent)
-            .appendingPathComponent(base).path
-        return FileManager.default.fileExists(atPath: candidate) ? candidate : nil
+        let relative = "series/\(URL(fileURLWithPath: folder).lastPathComponent)/\(base)"
+        return [project.path, FileManager.default.currentDirectoryPath]
+            .map { $0 + "/" + relative }
+            .first { FileManager.default.fileExists(atPath: $0) }
     }
 }
