@@ -11,8 +11,12 @@ log() { printf 'setup: %s\n' "$*"; }
 # (the CLibBPF system library in Package.swift).
 # The test VM for live checks (`checker vm`, DESIGN.md "Facts measured"): QEMU (TCG), busybox
 # for virtme's guest, and the Debian 6.1.176 kernel the checks boot, pinned (`name=version`).
+# `checker series` (out-of-tree module builds against Debian's headers, which name gcc-12, and
+# module BTF by pahole from dwarves; the source and headers packages themselves are fetched into
+# the checker's cache by `apt-get download`, not installed).
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
-          qemu-system-x86 busybox-static linux-image-6.1.0-50-amd64-unsigned=6.1.176-1)
+          qemu-system-x86 busybox-static linux-image-6.1.0-50-amd64-unsigned=6.1.176-1
+          make gcc-12 libc6-dev patch xz-utils dwarves)
 kernel_image=/boot/vmlinuz-6.1.0-50-amd64
 virtme_version=1.42
 

@@ -24,3 +24,8 @@ swift test --skip-build
 # The live checks in the test VM (virtme-ng, Debian 6.1.176 under TCG): see scripts/live-checks.sh.
 echo "test: scripts/live-checks.sh"
 bash scripts/live-checks.sh
+
+# The vsock v5 series applied to Debian 6.1.176, its modules rebuilt and checked in the test VM,
+# and two mutants of it: see scripts/series-checks.sh.
+echo "test: scripts/series-checks.sh"
+bash scripts/series-checks.sh

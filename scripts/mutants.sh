@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Mutation catalogue: builds each mutant of the patched vsock core (series/vsock-dgram-v5/mutants)
+# with `checker series --mutant`, runs it in the test VM until the first divergence, and prints a
+# Markdown table: detected or not, the operations it took, the shrunk reproducer's length, the
+# shrink executions, and how often the reproducer reproduced.
+#
+#   bash scripts/mutants.sh [MUTANT-NAME...]      (default: every mutant)
+#   SEEDS=20 OPS=60 bash scripts/mutants.sh 01-fallback-first
+#
+# Exit status: 0 when every mutant run was detected, 1 otherwise. Build it first
+# (swift build -c release); needs root (the VM loads modules) and the base kernel (scripts/setup.sh).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+checker=.build/release/checker
+patches=${PATCHES:-../shared/patches/vsock-dgram-v5}
+mutants=series/vsock-dgram-v5/mutants
+seeds=${SEEDS:-20}
+ops=${OPS:-60}
+results=${RESULTS:-.checker-results/mutants}
+
+[[ -x "$checker" ]] || { echo "mutants: $checker is missing; run: swift build -c release" >&2; exit 1; }
+[[ -d "$patches" ]] || { echo "mutants: no series at $patches; set PATCHES=DIR" >&2; exit 1; }
+
+names=("$@")
+if ((${#names[@]} == 0)); then
+    for file in "$mutants"/*.patch; do names+=("$(basename "$file" .patch)"); done
+fi
+
+mkdir -p "$results"
+rows=()
+undetected=0
+for name in "${names[@]}"; do
+    file="$mutants/$name.patch"
+    [[ -f "$file" ]] || { echo "mutants: no mutant $file" >&2; exit 1; }
+    log="$results/$name.log"
+    echo "mutants: $name ($seeds seeds x $ops operations at most)" >&2
+    status=0
+    "$checker" series --patches "$patches" --mutant "$file" --seeds "$seeds" --ops "$ops" \
+        --stop-at-first-divergence --results "$results" >"$log" 2>&1 || status=$?
+    folder=$(sed -n 's/^checker vm: booting .*results in \(.*\)$/\1/p' "$log" | tail -n 1)
+    if [[ -z "$folder" || ! -f "$folder/summary.json" ]]; then
+        echo "mutants: $name did not run (exit $status); see $log" >&2
+        rows+=("| $name | not run (exit $status, see $log) | | | | |")
+        undetected=$((undetected + 1))
+        continue
+    fi
+    row=$(python3 - "$folder/summary.json" "$name" <<'EOF'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+name = sys.argv[2]
+operations = sum(batch["operations"] for batch in summary["batches"])
+divergences = [d for batch in summary["batches"] for d in batch.get("divergences", [])]
+outcomes = {batch["outcome"] for batch in summary["batches"]}
+if divergences:
+    d = divergences[0]
+    print(f"| {name} | detected: {d['signature']} | seed {d['seed']}, {operations} ops | "
+          f"{len(d['minimal'])} | {d['shrinkExecutions']} | {d['reproduced']} |")
+else:
+    print(f"| {name} | NOT detected ({'/'.join(sorted(outcomes))}) | {operations} ops | | | |")
+EOF
+)
+    [[ "$row" == *"| detected:"* ]] || undetected=$((undetected + 1))
+    rows+=("$row")
+    echo "$row" >&2
+done
+
+echo "| Mutant | Result | Found after | Shrunk length | Shrink executions | Reproduced |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo "mutants: $(( ${#names[@]} - undetected )) of ${#names[@]} detected" >&2
+((undetected == 0))

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The patched-kernel checks, in the test VM: the vsock v5 series applied to Debian 6.1.176 with
+# `checker series`, its rebuilt modules loaded in place of the stock ones. CI runs them on every
+# submission through scripts/test.sh (after scripts/live-checks.sh); a missing prerequisite
+# fails loudly here.
+#
+# 1. A hunk that does not apply and has no adaptation stops with status 2, naming patch, file, hunk.
+# 2. The seed subset (patches 01-03, profile vsock-dgram-v5-03) and the whole series (profile
+#    vsock-dgram-v5), bounded: the rebuilt modules are the ones loaded, no lost events, the
+#    probes attached, and the outcome is pass.
+# 3. Two mutants of the patched core (series/vsock-dgram-v5/mutants) are detected and shrunk.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+command -v vng >/dev/null || { echo "series-checks: error: vng (virtme-ng) missing; run scripts/setup.sh" >&2; exit 1; }
+patches=${PATCHES:-../shared/patches/vsock-dgram-v5}
+[[ -d "$patches" ]] || { echo "series-checks: error: the series is missing at $patches (../shared beside the project)" >&2; exit 1; }
+
+echo "series-checks: swift build -c release --product checker"
+swift build -c release --product checker
+checker=$PWD/.build/release/checker
+results=$PWD/.checker-results/ci-series-$(date -u +%Y%m%dT%H%M%SZ)-$$
+mkdir -p "$results"
+
+set +e
+echo "series-checks: a rejected hunk without adaptation"
+mkdir -p "$results/no-adaptations"
+"$checker" series --patches "$patches" --upto 1 --adaptations "$results/no-adaptations" --build-only \
+    > "$results/no-adaptations.log" 2>&1
+missing_status=$?
+echo "series-checks: checker series --upto 3 (the seed subset)"
+"$checker" series --patches "$patches" --upto 3 --seed 1 --seeds 6 --ops 60 --results "$results/upto3" \
+    > "$results/upto3.log" 2>&1
+upto3_status=$?
+tail -n 2 "$results/upto3.log"
+echo "series-checks: checker series (the whole series)"
+"$checker" series --patches "$patches" --seed 1 --seeds 6 --ops 60 --results "$results/whole" \
+    > "$results/whole.log" 2>&1
+whole_status=$?
+tail -n 2 "$results/whole.log"
+echo "series-checks: two mutants"
+RESULTS="$results/mutants" SEEDS=10 OPS=60 bash scripts/mutants.sh 01-fallback-first 05-no-transport-enodev \
+    > "$results/mutants.md" 2> "$results/mutants.log"
+mutants_status=$?
+cat "$results/mutants.md"
+set -e
+
+python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" <<'PY'
+import glob, json, os, sys
+
+results, missing_status, upto3_status, whole_status, mutants_status = sys.argv[1], *map(int, sys.argv[2:])
+passed = failed = 0
+
+def check(name, ok, detail=""):
+    global passed, failed
+    print(("ok     " if ok else "FAILED ") + name + (f": {detail}" if detail else ""))
+    if ok: passed += 1
+    else: failed += 1
+
+log = open(os.path.join(results, "no-adaptations.log")).read()
+check("no adaptation: exit status 2", missing_status == 2, f"exit {missing_status}")
+check("no adaptation: names patch, file and hunk",
+      "0001-af_vsock-generalize" in log and "hunk #1 of net/vmw_vsock/af_vsock.c" in log, log.strip()[-300:])
+
+for name, status, patches, adapted in (("upto3", upto3_status, 3, 1), ("whole", whole_status, 14, 4)):
+    text = open(os.path.join(results, f"{name}.log")).read()
+    check(f"{name}: {adapted} hunks adapted", text.count(" adapted by ") == adapted, f"{text.count(' adapted by ')}")
+    found = sorted(glob.glob(os.path.join(results, name, "*", "summary.json")))
+    check(f"{name}: exit status 0 (pass)", status == 0, f"exit {status}")
+    if not found:
+        check(f"{name}: summary written", False)
+        continue
+    summary = json.load(open(found[-1]))
+    console = open(os.path.join(os.path.dirname(found[-1]), "console.log"), errors="replace").read()
+    ops = sum(b["operations"] for b in summary["batches"])
+    counts = summary.get("operationCounts") or {}
+    check(f"{name}: the rebuilt modules were loaded", "with modules from" in summary["system"]
+          and "out-of-tree module" in console, summary["system"])
+    check(f"{name}: ≥ 300 operations", ops >= 300, f"{ops}")
+    check(f"{name}: module loads and unloads ran", counts.get("load", 0) >= 5 and counts.get("unload", 0) >= 1, f"{counts}")
+    check(f"{name}: zero lost events", all(b["lostEvents"] == 0 for b in summary["batches"]))
+    attached = {p["function"] for p in summary["probes"] if p["attached"]}
+    required = {"vsock_dgram_sendmsg", "vsock_dgram_connect", "vsock_assign_transport", "module_put",
+                "virtio_transport_dgram_allow", "vmci_transport_dgram_allow"}
+    check(f"{name}: required probes attached", required <= attached, f"missing {sorted(required - attached)}")
+
+check("mutants: both detected", mutants_status == 0, f"exit {mutants_status}")
+table = open(os.path.join(results, "mutants.md")).read()
+check("mutants: both shrunk and reproduced", table.count("| detected:") == 2, table)
+print(f"series: {passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 else 1)
+PY
