@@ -91,6 +91,7 @@ struct Series: ParsableCommand {
                                 cache: URL(fileURLWithPath: cache).standardizedFileURL.path)
         let built: SeriesBuild.Built
         do {
+            try kernel.ensureImage { say($0) }
             built = try build.build { say($0) }
         } catch let failure as SeriesFailure {
             FileHandle.standardError.write(Data("checker: \(failure.message)\n".utf8))

@@ -72,6 +72,20 @@ struct DebianBaseKernel: Equatable {
         try Data().write(to: URL(fileURLWithPath: done))
     }
 
+    /// Installs the kernel image the test VM boots, if it is missing (`apt-get install`, root).
+    func ensureImage(progress: (String) -> Void) throws {
+        guard !FileManager.default.fileExists(atPath: image) else { return }
+        guard geteuid() == 0 else {
+            throw UsageProblem("the base kernel image \(image) is missing and installing it needs root; run: apt-get install \(imagePackage)=\(version)")
+        }
+        progress("apt-get install \(imagePackage)=\(version)")
+        let installed = try Tools.run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "\(imagePackage)=\(version)"],
+                                      environment: ["DEBIAN_FRONTEND": "noninteractive"])
+        guard installed.succeeded, FileManager.default.fileExists(atPath: image) else {
+            throw UsageProblem("apt-get install \(imagePackage)=\(version) failed (\(installed.tail)); install it by hand")
+        }
+    }
+
     func isUnpacked(in root: String) -> Bool { FileManager.default.fileExists(atPath: root + "/.complete") }
 
     /// The unpacked headers tree (`make -C` target for out-of-tree modules).
