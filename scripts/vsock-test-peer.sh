@@ -16,6 +16,13 @@
 #   VSOCK_TEST_SKIP  test names or IDs to skip, separated by ';' (default: the tests listed in
 #                    DEFAULT_SKIP below, which cannot work in single-VM loopback mode). Set it
 #                    to the empty string to run everything.
+#   GUEST_EXTRA_MODULES  rebuilt modules from MODULES to insmod after vsock_loopback, separated
+#                    by spaces (default none). With the series, socket(AF_VSOCK, SOCK_DGRAM)
+#                    picks a transport at creation time from the remote CID VMADDR_CID_ANY, which
+#                    only a guest->host (g2h), host->guest (h2g) or dgram-fallback transport
+#                    serves, never the local one: with vsock_loopback alone it fails with ENODEV.
+#                    GUEST_EXTRA_MODULES=vmw_vsock_virtio_transport (registers as g2h even without
+#                    a virtio-vsock device) lets the dgram tests reach the loopback data path.
 #   KERNEL           guest kernel image (default /boot/vmlinuz-6.1.0-50-amd64).
 #   LINUX_SOURCE_TARBALL  where tools/include comes from when TREE lacks it
 #                    (default /usr/src/linux-source-6.1.tar.xz).
@@ -51,6 +58,7 @@ compat=$here/../series/vsock-dgram-v5/6.1.176-1/vsock_test/0014-vsock_test-on-6.
 # comes, so it can only fail here. It needs a host/guest pair.
 DEFAULT_SKIP="SOCK_DGRAM drop big packets"
 skip=${VSOCK_TEST_SKIP-$DEFAULT_SKIP}
+extra=${GUEST_EXTRA_MODULES:-}
 
 # --- Prerequisites: every one missing is a loud failure, not a half-run suite. -------------
 [[ -d $tree/tools/testing/vsock && -f $tree/tools/testing/vsock/vsock_test.c ]] \
@@ -58,7 +66,7 @@ skip=${VSOCK_TEST_SKIP-$DEFAULT_SKIP}
 [[ -f $tree/include/uapi/linux/vm_sockets.h ]] || die "$tree has no include/uapi/linux/vm_sockets.h"
 [[ -f $tree/Makefile ]] || die "$tree has no top-level Makefile (needed for its kernel version)"
 [[ -f $compat ]] || die "compat diff missing: $compat"
-for ko in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+for ko in vsock vmw_vsock_virtio_transport_common vsock_loopback $extra; do
     [[ -f $modules/$ko.ko ]] || die "$modules/$ko.ko missing"
 done
 [[ -f $kernel ]] || die "kernel image $kernel missing"
@@ -141,6 +149,7 @@ while read -r s; do
     awk -F'\t' -v s="$s" '$1 == s || $2 == s {found=1} END {exit !found}' "$work/tests.tsv" \
         || die "VSOCK_TEST_SKIP names an unknown test: '$s'"
 done < "$work/skip.txt"
+echo "vsock vmw_vsock_virtio_transport_common vsock_loopback $extra" > "$work/modules.txt"
 
 # --- Guest script: loads the rebuilt modules, runs one server/client pair per test.
 cat > "$work/guest.sh" <<'GUEST'
@@ -160,10 +169,16 @@ for m in vsock_loopback vmw_vsock_virtio_transport vhost_vsock vmw_vsock_vmci_tr
          hv_sock vsock_diag vmw_vsock_virtio_transport_common vsock; do
     [[ -d /sys/module/$m ]] && { rmmod "$m" || fatal "cannot unload stock $m"; }
 done
-# Dependency order; deps outside the set (none for these three on 6.1) come from modprobe.
-for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+# Dependency order (modules.txt: the three loopback modules, then GUEST_EXTRA_MODULES). A dep
+# that was rebuilt must already be loaded from MODULES; other deps (virtio, vhost) are stock and
+# come from modprobe.
+for m in $(cat "$work/modules.txt"); do
     for dep in $(modinfo -F depends "$modules/$m.ko" | tr ',' ' '); do
-        case $dep in vsock|vmw_vsock_virtio_transport_common) ;; *) modprobe "$dep" || fatal "modprobe $dep";; esac
+        if [[ -f $modules/$dep.ko ]]; then
+            [[ -d /sys/module/$dep ]] || fatal "$m needs the rebuilt $dep; list it before $m"
+        else
+            modprobe "$dep" || fatal "modprobe $dep"
+        fi
     done
     insmod "$modules/$m.ko" || fatal "insmod $modules/$m.ko"
     want=$(modinfo -F srcversion "$modules/$m.ko")
@@ -261,9 +276,10 @@ skipped=$(awk -F'\t' '$2 == "skipped"' "$results/results.tsv" | wc -l)
 failed=$((failed + n_tests - n_done))
 
 # Show each failure with the lines each side printed for it.
-awk -F'\t' '$2 == "failed" {print $1 "\t" $3}' "$results/results.tsv" | while IFS=$'\t' read -r id name; do
+awk -F'\t' '$2 == "failed" {print $1 "\t" $3 "\t" $4}' "$results/results.tsv" | while IFS=$'\t' read -r id name note; do
     nn=$(printf '%02d' "$id")
-    echo "FAILED $id - $name"
+    # Exit 137 is SIGKILL: what a task gets when the kernel oopses under it.
+    echo "FAILED $id - $name ($note)"
     for side in server client; do
         grep -v '^Control socket\|skipped$\|^All tests have been executed' "$results/$nn-$side.log" \
             | sed "s/^/    $side: /" || true
@@ -278,7 +294,11 @@ grep -H 'broken dgram message bounds\|packet loss' "$results"/[0-9][0-9]-*.log 2
 splat=0
 if [[ -f $results/dmesg.log && -f $results/dmesg-before.log ]] \
         && tail -n +"$(( $(wc -l < "$results/dmesg-before.log") + 1 ))" "$results/dmesg.log" \
-            | grep -E 'BUG|WARNING|Oops|Call Trace|refcount_t|general protection' | sed 's/^/kernel: /'; then
+            | awk '/BUG|WARNING|Oops|refcount_t|general protection/ {print; n++}
+                   /Call Trace:/ {t=1; next}
+                   t && /<TASK>/ {next}
+                   t {print "  first frame:" substr($0, index($0, "]") + 1); t=0}
+                   END {exit !n}' | sed 's/^/kernel: /'; then
     splat=1
 fi
 

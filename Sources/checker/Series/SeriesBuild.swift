@@ -11,7 +11,7 @@ import Foundation
 ///   so any change to them is a new build and an unchanged series is never rebuilt.
 struct SeriesBuild {
     /// Bumped when the way modules are built changes, so old builds are not reused.
-    static let recipe = "vsock-modules-1"
+    static let recipe = "vsock-modules-2"
 
     let base: DebianBaseKernel
     let series: PatchSeries
@@ -72,10 +72,11 @@ struct SeriesBuild {
     }
 
     /// The parts of the pristine source a build reads: the vsock code, vhost, the headers, the
-    /// vsock tests, extract-vmlinux, and the folder of every file the series touches. Unpacked
+    /// vsock tests and the tools headers they use (the peer suite), extract-vmlinux, and the folder of every file the series touches. Unpacked
     /// once per base; members already there are not unpacked again.
     private func unpackSource(from tarball: String, into source: String, touching files: [String]) throws {
-        var members = Set(["net/vmw_vsock", "drivers/vhost", "include", "tools/testing/vsock", "scripts/extract-vmlinux", "Makefile"])
+        var members = Set(["net/vmw_vsock", "drivers/vhost", "include", "tools/testing/vsock", "tools/include",
+                           "scripts/extract-vmlinux", "Makefile"])
         for file in files {
             let folder = (file as NSString).deletingLastPathComponent
             if !folder.isEmpty { members.insert(folder) }
