@@ -50,7 +50,7 @@ sleep 2   # let the console drain an oops
 GUEST
 
 set +e
-timeout -k 30 600 vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 --verbose --append=loglevel=5 \
+timeout -k 10 240 vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 --verbose --append=loglevel=5 \
     --exec "bash $work/guest.sh $modules $work" < /dev/null > "$work/console.log" 2>&1
 set -e
 cp "$work/console.log" "${FINDING_CONSOLE:-/dev/null}" 2>/dev/null || true

@@ -130,6 +130,13 @@ struct Run: ParsableCommand {
             result.reason = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
             result.durationSeconds = Date().timeIntervalSince(batchStart)
             report.batches.append(result)
+            // The batches so far, on disk: a guest kernel that crashes later (the checker dies
+            // with it) does not take the finished batches' results along.
+            if let output {
+                var partial = report
+                partial.durationSeconds = Date().timeIntervalSince(started)
+                try output.write(JSONReporter.render(partial), to: "summary.json")
+            }
         }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = Dictionary(uniqueKeysWithValues: VsockOperationKind.allCases.compactMap { kind in

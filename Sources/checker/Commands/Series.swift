@@ -67,6 +67,9 @@ struct Series: ParsableCommand {
     @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
     var stopAtFirstDivergence = false
 
+    @Flag(help: "When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).")
+    var keepGoing = false
+
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
         if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
@@ -104,13 +107,42 @@ struct Series: ParsableCommand {
             print(built.modules)
             return
         }
-        var vm = try VM.parse([
-            "--kernel", kernel.image, "--results", results, "--timeout", String(timeout),
-        ] + (showConsole ? ["--show-console"] : []) + [
-            "--", "run", "--profile", profileName, "--modules", built.modules,
-            "--seed", String(seed), "--seeds", String(seeds), "--ops", String(ops),
-        ] + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : []))
-        try vm.run()
+        var next = seed
+        let end = seed + UInt64(seeds)
+        var worst: Int32 = 0
+        while next < end {
+            let vm = try VM.parse([
+                "--kernel", kernel.image, "--results", results, "--timeout", String(timeout),
+            ] + (showConsole ? ["--show-console"] : []) + [
+                "--", "run", "--profile", profileName, "--modules", built.modules,
+                "--seed", String(next), "--seeds", String(end - next), "--ops", String(ops),
+            ] + (keepGoing ? ["--batch", "1"] : [])
+              + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : []))
+            let session = try vm.prepare()
+            let status = try VM.wait(for: session)
+            worst = Self.worse(worst, status)
+            guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
+            say("seed \(crashed) crashed the guest kernel (reported above); going on from seed \(crashed + 1) in a new VM")
+            next = crashed + 1
+        }
+        if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// The more serious of two exit statuses: divergence (1) over skip (4) over pass (0); a
+    /// usage error (2) or a signal's status wins.
+    static func worse(_ a: Int32, _ b: Int32) -> Int32 {
+        let rank: (Int32) -> Int = { $0 == 0 ? 0 : $0 == ExitStatus.skip.rawValue ? 1 : $0 == ExitStatus.divergence.rawValue ? 2 : 3 }
+        return rank(b) > rank(a) ? b : a
+    }
+
+    /// With one seed per batch, the seed a crashed guest was running: the first one after the
+    /// batches it finished. nil when the guest did not crash.
+    static func crashedSeed(in summaryFile: String, from first: UInt64) -> UInt64? {
+        guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8),
+              let summary = try? JSONReporter.decode(text),
+              let guest = summary.batches.first(where: { $0.name == "vm.guest" }), guest.outcome == .fail else { return nil }
+        let finished = summary.batches.filter { $0.name != "vm.guest" }.flatMap(\.seeds)
+        return (finished.max().map { $0 + 1 }) ?? first
     }
 
     private func say(_ line: String) {

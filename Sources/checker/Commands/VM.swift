@@ -79,7 +79,12 @@ struct VM: AsyncParsableCommand {
 
     /// The root command may still call the synchronous `run()`: run the async one to completion.
     mutating func run() throws {
-        let session = try prepare()
+        let status = try Self.wait(for: try prepare())
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs a prepared session to completion from synchronous code; its exit status.
+    static func wait(for session: VMSession) throws -> Int32 {
         let box = StatusBox()
         let done = DispatchSemaphore(value: 0)
         Task {
@@ -87,8 +92,7 @@ struct VM: AsyncParsableCommand {
             done.signal()
         }
         done.wait()
-        let status = try box.result!.get()
-        if status != 0 { throw ExitCode(status) }
+        return try box.result!.get()
     }
 
     /// Checks the machine (kernel image, vng) and creates the results folder.

@@ -5,8 +5,10 @@ extension DivergenceReport {
     init(_ finding: DivergenceFinding, caseFile: String?) {
         self.init(seed: finding.seed, signature: finding.signature.description, step: finding.step,
                   operation: finding.operation, expected: finding.expected, observed: finding.observed,
-                  evidence: finding.evidence + (finding.shrinkExit == .fixpoint ? []
-                      : ["shrinking stopped at its \(finding.shrinkExit.rawValue): the sequence may not be minimal"]),
+                  evidence: finding.evidence + (finding.notShrunk.map {
+                      ["not shrunk: the kernel could not be reset after the divergence (\($0)); the sequence is the original run"]
+                  } ?? (finding.shrinkExit == .fixpoint ? []
+                      : ["shrinking stopped at its \(finding.shrinkExit.rawValue): the sequence may not be minimal"])),
                   minimal: finding.minimal.map { "\($0.0)  →  \($0.1)" },
                   caseFile: caseFile, shrinkExecutions: finding.shrinkExecutions,
                   reproduced: "\(finding.reproduced)/\(finding.attempts)")

@@ -27,6 +27,10 @@ struct DivergenceFinding {
     let shrinkExit: ShrinkExitReason
     let reproduced: Int
     let attempts: Int
+    /// Why shrinking could not run at all (the divergence left the kernel in a state the
+    /// checker cannot reset, e.g. a module reference that is never dropped): the minimal
+    /// sequence is then the original run up to the divergent step.
+    var notShrunk: String? = nil
 }
 
 /// Generates, runs, shrinks and re-checks, seed by seed.
@@ -74,6 +78,18 @@ struct DivergenceHunt {
                 observed: record.observation.description, evidence: evidence, minimal: minimal,
                 shrinkExecutions: shrunk.executions, shrinkExit: shrunk.exitReason,
                 reproduced: reproduced, attempts: reproductions)
+            return .diverged(finding, operations: steps.count)
+        } catch let SystemError.unreliable(reason) {
+            // The divergence was observed; only shrinking failed. A kernel that cannot be reset
+            // after it (a leaked module reference) is part of the finding, not a reason to
+            // drop it: report the original run up to the divergent step.
+            let prefix = steps[...divergence.step].map { ($0.operation, $0.observation) }
+            let finding = DivergenceFinding(
+                seed: seed, signature: divergence.signature, step: divergence.step + 1,
+                operation: record.operation.description, expected: record.expectation.description,
+                observed: record.observation.description, evidence: evidence, minimal: Array(prefix),
+                shrinkExecutions: 0, shrinkExit: .fixpoint, reproduced: 0, attempts: 0,
+                notShrunk: reason)
             return .diverged(finding, operations: steps.count)
         } catch let error as SystemError {
             return Self.outcome(of: error, operations: steps.count)

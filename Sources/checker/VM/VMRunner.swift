@@ -30,6 +30,10 @@ enum VMRunner {
         case signaled(Int32)
         /// Killed after the timeout.
         case timedOut
+        /// Killed because the guest kernel oopsed or panicked and the guest did not finish within
+        /// the grace period after it (a crashed guest rarely finishes; waiting for the timeout
+        /// would waste the run's remaining time).
+        case stoppedAfterCrash
         /// Stopped because the checker itself got SIGINT or SIGTERM.
         case interrupted(Int32)
     }
@@ -38,6 +42,9 @@ enum VMRunner {
         var ending: Ending
         var seconds: Double
     }
+
+    /// How long a guest may go on after its kernel oopsed or panicked.
+    static let crashGrace: Duration = .seconds(30)
 
     /// Runs `vng arguments…`; its output goes to `consolePath` and `stdoutPath`.
     static func run(vng: String, arguments: [String], timeout: Duration, consolePath: String, stdoutPath: String,
@@ -51,10 +58,10 @@ enum VMRunner {
         let result = try await Subprocess.run(
             .path(FilePath(vng)), arguments: Arguments(arguments), platformOptions: options,
             input: .none, output: .sequence, error: .sequence
-        ) { execution -> (timedOut: Bool, interrupted: Int32?) in
+        ) { execution -> (stop: Event?, interrupted: Int32?) in
             let forwarding = SignalForwarding(processGroup: execution.processIdentifier.value)
             defer { forwarding.cancel() }
-            let timedOut = try await withThrowingTaskGroup(of: Event.self) { group in
+            let stop = try await withThrowingTaskGroup(of: Event.self) { group in
                 group.addTask {
                     for try await buffer in execution.standardOutput {
                         await sink.append(buffer.withUnsafeBytes { Array($0) }, from: .stdout)
@@ -71,18 +78,25 @@ enum VMRunner {
                     try await Task.sleep(for: timeout)
                     return .timedOut
                 }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .seconds(2))
+                        if let crashed = await sink.crashSeen, crashed.duration(to: .now) > crashGrace { return .crashed }
+                    }
+                }
                 var closed = 0
-                var timedOut = false
+                var stop: Event?
                 while let event = try await group.next() {
                     switch event {
                     case .closed:
                         closed += 1
                         if closed == 2 {
                             group.cancelAll()
-                            return timedOut
+                            return stop
                         }
-                    case .timedOut:
-                        timedOut = true
+                    case .timedOut, .crashed:
+                        guard stop == nil else { continue }
+                        stop = event
                         await execution.teardown(using: teardown)
                         // The pipes close when the group is gone; give the readers a moment.
                         group.addTask {
@@ -91,17 +105,18 @@ enum VMRunner {
                         }
                     case .gaveUpReading:
                         group.cancelAll()
-                        return true
+                        return stop
                     }
                 }
-                return timedOut
+                return stop
             }
-            return (timedOut, forwarding.received)
+            return (stop, forwarding.received)
         }
         await sink.finish()
         let seconds = started.duration(to: .now).seconds
         if let signal = result.closureResult.interrupted { return Outcome(ending: .interrupted(signal), seconds: seconds) }
-        if result.closureResult.timedOut { return Outcome(ending: .timedOut, seconds: seconds) }
+        if result.closureResult.stop == .timedOut { return Outcome(ending: .timedOut, seconds: seconds) }
+        if result.closureResult.stop == .crashed { return Outcome(ending: .stoppedAfterCrash, seconds: seconds) }
         switch result.terminationStatus {
         case let .exited(code): return Outcome(ending: .exited(code), seconds: seconds)
         case let .signaled(signal): return Outcome(ending: .signaled(signal), seconds: seconds)
@@ -109,7 +124,7 @@ enum VMRunner {
     }
 
     private enum Event: Sendable {
-        case closed, timedOut, gaveUpReading
+        case closed, timedOut, crashed, gaveUpReading
     }
 }
 
@@ -130,6 +145,8 @@ actor ConsoleSink {
     private let stdout: FileHandle
     private let echo: Bool
     private var pending: [Stream: [UInt8]] = [:]
+    /// When the console first showed a kernel oops, BUG or panic.
+    private(set) var crashSeen: ContinuousClock.Instant?
     /// A line longer than this is written in pieces.
     private static let maxLine = 1 << 20
 
@@ -172,6 +189,10 @@ actor ConsoleSink {
 
     private func write(_ line: ArraySlice<UInt8>) {
         let data = Data(line)
+        if crashSeen == nil, let message = ConsoleScanner.kernelMessage(in: String(decoding: line, as: UTF8.self)),
+           let kind = ConsoleScanner.kind(of: message), [.panic, .oops, .bug, .generalProtectionFault].contains(kind) {
+            crashSeen = .now
+        }
         console.write(data)
         if echo { FileHandle.standardError.write(data) }
     }

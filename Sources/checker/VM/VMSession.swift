@@ -163,7 +163,7 @@ struct VMSession: Sendable {
         switch ending {
         case let .exited(code): return code
         case let .signaled(signal): return 128 + signal
-        case .timedOut: return ExitStatus.divergence.rawValue
+        case .timedOut, .stoppedAfterCrash: return ExitStatus.divergence.rawValue
         case let .interrupted(signal): return 128 + signal
         }
     }
@@ -173,6 +173,7 @@ struct VMSession: Sendable {
         case let .exited(code): return "exited with status \(code)"
         case let .signaled(signal): return "vng was killed by signal \(signal)"
         case .timedOut: return "timed out"
+        case .stoppedAfterCrash: return "was stopped \(Int(VMRunner.crashGrace.seconds)) s after its kernel crashed"
         case let .interrupted(signal): return "was stopped: the checker got signal \(signal)"
         }
     }
