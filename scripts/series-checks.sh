@@ -62,6 +62,11 @@ finding=series/vsock-dgram-v5/findings/loopback-recvfrom-null-dgram-addr-init
 bash scripts/finding-repro.sh "$modules" "$finding.c" > "$results/finding.log" 2>&1
 finding_status=$?
 tail -n 1 "$results/finding.log"
+wild=series/vsock-dgram-v5/findings/vmci-socket-sendto-loopback-wild-call
+bash scripts/finding-repro.sh "$modules" "$wild.c" vsock vmw_vsock_vmci_transport vmw_vsock_virtio_transport_common \
+    vsock_loopback > "$results/finding-wild.log" 2>&1
+wild_status=$?
+tail -n 1 "$results/finding-wild.log"
 fixed=$("$checker" series --patches "$patches" --mutant "$finding.fix.patch" --build-only 2>/dev/null)
 bash scripts/finding-repro.sh "$fixed" "$finding.c" > "$results/finding-fixed.log" 2>&1
 fixed_status=$?
@@ -69,10 +74,10 @@ tail -n 1 "$results/finding-fixed.log"
 set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
-    "$finding_status" "$fixed_status" <<'PY'
+    "$finding_status" "$fixed_status" "$wild_status" <<'PY'
 import glob, json, os, sys
 
-results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status = \
+results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status = \
     sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
@@ -125,6 +130,9 @@ finding = open(os.path.join(results, "finding.log"), errors="replace").read()
 check("finding: the reproducer oopses the patched kernel in vsock_dgram_recvmsg",
       finding_status == 0 and "vsock_dgram_recvmsg" in finding, finding.strip().splitlines()[-1] if finding.strip() else "")
 check("finding: with the candidate fix it no longer reproduces", fixed_status == 1, f"exit {fixed_status}")
+wild = open(os.path.join(results, "finding-wild.log"), errors="replace").read()
+check("finding: a VMCI datagram socket sending to CID 1 oopses in virtio_transport_dgram_enqueue",
+      wild_status == 0 and "virtio_transport_dgram_enqueue" in wild, wild.strip().splitlines()[-1] if wild.strip() else "")
 print(f"series: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
 PY

@@ -131,3 +131,43 @@ final class Scratch {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
     }
 }
+
+/// Long runs that crash the guest kernel: the VM is stopped soon after the oops, and
+/// `series --keep-going` knows which seed to resume after.
+@Suite struct CrashHandlingTests {
+    @Test func consoleSinkNotesTheFirstOops() async throws {
+        let scratch = try Scratch()
+        let sink = try ConsoleSink(consolePath: scratch.path("console.log"), stdoutPath: scratch.path("stdout.txt"), echo: false)
+        await sink.append(Array("[   41.9] vsock: loading out-of-tree module taints kernel.\n# step 3: sendto\n".utf8), from: .stderr)
+        #expect(await sink.crashSeen == nil)
+        await sink.append(Array("[ 1222.8] BUG: kernel NULL pointer dereference, address: 0000000000000058\n".utf8), from: .stderr)
+        #expect(await sink.crashSeen != nil)
+        await sink.finish()
+    }
+
+    @Test func crashedSeedIsTheFirstAfterTheFinishedBatches() throws {
+        let scratch = try Scratch()
+        func batch(_ name: String, _ seeds: [UInt64], _ outcome: BatchResult.Outcome) -> BatchResult {
+            BatchResult(name: name, seeds: seeds, operations: 100, outcome: outcome, reason: nil, durationSeconds: 1,
+                        lostEvents: 0, divergences: [])
+        }
+        var report = CheckReport(target: "vsock", profile: "vsock-dgram-v5", kernel: "6.1.0-50-amd64", system: "live kernel",
+                                 startedAt: "2026-11-22T00:00:00Z", durationSeconds: 1, batches: [], probes: [])
+        report.batches = [batch("vsock.vsock-dgram-v5.seeds-5-5", [5], .pass), batch("vsock.vsock-dgram-v5.seeds-6-6", [6], .pass)]
+        try JSONReporter.render(report).write(toFile: scratch.path("clean.json"), atomically: true, encoding: .utf8)
+        #expect(Series.crashedSeed(in: scratch.path("clean.json"), from: 5) == nil)
+        report.batches.append(batch("vm.guest", [], .fail))
+        try JSONReporter.render(report).write(toFile: scratch.path("crashed.json"), atomically: true, encoding: .utf8)
+        #expect(Series.crashedSeed(in: scratch.path("crashed.json"), from: 5) == 7)
+        report.batches = [batch("vm.guest", [], .fail)]
+        try JSONReporter.render(report).write(toFile: scratch.path("first.json"), atomically: true, encoding: .utf8)
+        #expect(Series.crashedSeed(in: scratch.path("first.json"), from: 5) == 5)
+    }
+
+    @Test func worseStatusWins() {
+        #expect(Series.worse(0, 4) == 4)
+        #expect(Series.worse(4, 1) == 1)
+        #expect(Series.worse(1, 0) == 1)
+        #expect(Series.worse(1, 2) == 2)
+    }
+}
