@@ -47,7 +47,7 @@ echo "series-checks: checker series (the whole series)"
 whole_status=$?
 tail -n 2 "$results/whole.log"
 echo "series-checks: two mutants"
-RESULTS="$results/mutants" SEEDS=10 OPS=60 bash scripts/mutants.sh 01-fallback-first 05-no-transport-enodev \
+RESULTS="$results/mutants" SEEDS=10 OPS=60 bash scripts/mutants.sh 01-fallback-first 02-to-host-flag-ignored \
     > "$results/mutants.md" 2> "$results/mutants.log"
 mutants_status=$?
 cat "$results/mutants.md"
