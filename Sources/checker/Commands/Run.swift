@@ -135,19 +135,25 @@ struct Run: ParsableCommand {
             if let output {
                 var partial = report
                 partial.durationSeconds = Date().timeIntervalSince(started)
+                partial.operationCounts = operationCounts(system)
                 try output.write(JSONReporter.render(partial), to: "summary.json")
             }
         }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
-        report.operationCounts = Dictionary(uniqueKeysWithValues: VsockOperationKind.allCases.compactMap { kind in
-            system.timings[kind.rawValue].map { (kind.rawValue, $0.count) }
-        })
+        report.operationCounts = operationCounts(system)
         // Where the time went, on stderr: stdout is KTAP.
         for (kind, entry) in system.timings.sorted(by: { $0.value.time > $1.value.time }) {
             let milliseconds = Double(entry.time.components.seconds) * 1000 + Double(entry.time.components.attoseconds) / 1e15
             FileHandle.standardError.write(Data("checker: time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)\n".utf8))
         }
         try finish(report, started: started, output: output)
+    }
+
+    /// Operations run so far, by kind (resets and shrinking included).
+    private func operationCounts(_ system: LiveVsockSystem) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: VsockOperationKind.allCases.compactMap { kind in
+            system.timings[kind.rawValue].map { (kind.rawValue, $0.count) }
+        })
     }
 
     private func batchName(_ profile: VsockProfile, _ seeds: [UInt64]) -> String {
