@@ -57,6 +57,15 @@ struct DivergenceHunt {
         guard let divergence = run.execution.divergence else { return .passed(operations: steps.count) }
         let record = steps[divergence.step]
         let evidence = system.lastEvidence
+        func finding(_ minimal: [(VsockOperation, VsockObservation)], _ executions: Int, _ exit: ShrinkExitReason,
+                     _ reproduced: Int, _ attempts: Int, notShrunk: String? = nil) -> DivergenceFinding {
+            DivergenceFinding(
+                seed: seed, signature: divergence.signature, step: divergence.step + 1,
+                operation: record.operation.description, expected: record.expectation.description,
+                observed: record.observation.description, evidence: evidence, minimal: minimal,
+                shrinkExecutions: executions, shrinkExit: exit, reproduced: reproduced, attempts: attempts,
+                notShrunk: notShrunk)
+        }
         do {
             let shrinker = Shrinker.forDivergence(of: run.execution.operations, signature: divergence.signature,
                                                   model: model, system: system, limits: limits,
@@ -72,25 +81,14 @@ struct DivergenceHunt {
                 }
             }
             let minimal = (last?.steps ?? []).map { ($0.operation, $0.observation) }
-            let finding = DivergenceFinding(
-                seed: seed, signature: divergence.signature, step: divergence.step + 1,
-                operation: record.operation.description, expected: record.expectation.description,
-                observed: record.observation.description, evidence: evidence, minimal: minimal,
-                shrinkExecutions: shrunk.executions, shrinkExit: shrunk.exitReason,
-                reproduced: reproduced, attempts: reproductions)
-            return .diverged(finding, operations: steps.count)
+            return .diverged(finding(minimal, shrunk.executions, shrunk.exitReason, reproduced, reproductions),
+                             operations: steps.count)
         } catch let SystemError.unreliable(reason) {
             // The divergence was observed; only shrinking failed. A kernel that cannot be reset
             // after it (a leaked module reference) is part of the finding, not a reason to
             // drop it: report the original run up to the divergent step.
             let prefix = steps[...divergence.step].map { ($0.operation, $0.observation) }
-            let finding = DivergenceFinding(
-                seed: seed, signature: divergence.signature, step: divergence.step + 1,
-                operation: record.operation.description, expected: record.expectation.description,
-                observed: record.observation.description, evidence: evidence, minimal: Array(prefix),
-                shrinkExecutions: 0, shrinkExit: .fixpoint, reproduced: 0, attempts: 0,
-                notShrunk: reason)
-            return .diverged(finding, operations: steps.count)
+            return .diverged(finding(Array(prefix), 0, .fixpoint, 0, 0, notShrunk: reason), operations: steps.count)
         } catch let error as SystemError {
             return Self.outcome(of: error, operations: steps.count)
         } catch {
