@@ -53,8 +53,10 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
         case transport
         /// Different transport callbacks ran (or none where some were expected, or vice versa).
         case callbacks
-        /// The result was allowed, but module reference counts afterwards differ.
+        /// The result was allowed, but reference counts afterwards differ (modules, pages).
         case refcount
+        /// The result was allowed, but the state the system was left in differs (SNP: the RMP).
+        case state
     }
 
     public let kind: Kind
