@@ -103,6 +103,7 @@ public struct SNPOperationGenerator: OperationGenerator {
             variant { $0.asid = 1 }
             variant { $0.gmemOffset = 0 }
             variant { $0.baseGFN = 0 }
+            variant { $0.pages = min($0.pages, 1024) }
             return candidates.map(SNPOperation.setup)
         case let .allocate(index, order):
             var candidates: [SNPOperation] = []
@@ -113,10 +114,23 @@ public struct SNPOperationGenerator: OperationGenerator {
         case let .preset(gfn, preset):
             return preset == .foreignGuest(asid: 7) || preset == .hugePrivate ? [] : [.preset(gfn: gfn, .foreignGuest(asid: 7))]
         case let .convert(start, end, toPrivate):
-            var ends: [UInt64] = [start + 1, start + Self.pagesPer2M, (start + end) / 2, end - 1]
-            ends = ends.filter { $0 > start && $0 < end }
-            var candidates = ends.map { SNPOperation.convert(start: start, end: $0, toPrivate: toPrivate) }
-            if end - start > 1 { candidates.append(.convert(start: start + 1, end: end, toPrivate: toPrivate)) }
+            // Halves first: a range shrinks in log steps; then the 2M and 4M blocks inside it
+            // alone (where large steps go wrong), then one page off either end.
+            let middle = start + (end - start) / 2
+            var ranges: [(UInt64, UInt64)] = [(start, start + 1), (end - 1, end), (start, middle), (middle, end)]
+            let aligned = start / Self.pagesPer2M * Self.pagesPer2M
+            for size in [Self.pagesPer2M, 2 * Self.pagesPer2M] {
+                for block in stride(from: (start + size - 1) / size * size, to: end, by: Int(size)).prefix(4)
+                where block + size <= end {
+                    ranges.append((block, block + size))
+                }
+            }
+            ranges += [(start, start + Self.pagesPer2M), (start, end - 1), (start + 1, end)]
+            if aligned < start { ranges.append((aligned, end)) }
+            var seen: Set<[UInt64]> = []
+            let candidates = ranges.filter { $0.0 < $0.1 && ($0.1 - $0.0 < end - start || $0.0 < start) && $0.1 <= end
+                                             && seen.insert([$0.0, $0.1]).inserted }
+                .map { SNPOperation.convert(start: $0.0, end: $0.1, toPrivate: toPrivate) }
             return candidates
         }
     }

@@ -8,7 +8,8 @@ struct ConversionPlan {
         case convertible
         /// Must be changed but cannot be: immutable (RMPUPDATE FAIL_PERMISSION) → -EINVAL.
         case blocked
-        /// Assigned to another ASID: intent unclear (``SNPRules/foreign``).
+        /// Assigned to another ASID, or immutable and already in the requested state: intent
+        /// unclear (``SNPRules/foreign``).
         case ambiguous
     }
 
@@ -33,7 +34,10 @@ struct ConversionPlan {
             let entry = environment.rmp[backing.pfn]
             let standing: Standing
             if Self.satisfies(entry, gfn: gfn, toPrivate: toPrivate, asid: asid) {
-                standing = .done
+                // Already there; but an implementation that issues RMPUPDATE regardless (it is
+                // idempotent for mutable entries) fails on an immutable one. Whether the patch
+                // must look first is unclear: both allowed.
+                standing = entry.immutable ? .ambiguous : .done
             } else if entry.immutable {
                 standing = .blocked
             } else if entry.assigned && entry.asid != asid {
@@ -57,11 +61,15 @@ struct ConversionPlan {
     /// The first page that cannot be converted: the update must stop with -EINVAL at or before it.
     var mustFailAt: UInt64? { pages.first { $0.standing == .blocked }?.gfn }
 
-    /// Where the update may stop with -EINVAL: an ambiguous or blocked page, up to the first
-    /// blocked one.
+    /// Where the update may stop with -EINVAL: at an ambiguous or blocked page, up to the first
+    /// blocked one, or at the start of the 2M-aligned block of gfns it lies in (an implementation
+    /// may try the whole 2M page in one RMPUPDATE first, and that fails too).
     var mayFailAt: [UInt64] {
         var stops: [UInt64] = []
+        let first = pages.first?.gfn ?? 0
         for page in pages where page.standing == .blocked || page.standing == .ambiguous {
+            let block = page.gfn / RMPTable.pagesPer2M * RMPTable.pagesPer2M
+            if block >= first && block < page.gfn { stops.append(block) }
             stops.append(page.gfn)
             if page.standing == .blocked { break }
         }
@@ -83,14 +91,14 @@ struct ConversionPlan {
             guard let first = missed.first else {
                 return .agrees(rule: pages.contains { $0.standing == .ambiguous } ? SNPRules.foreign.id : rule.id)
             }
-            let listed = missed.prefix(3).map { "gfn \(hex($0.gfn)) (pfn \(hex($0.pfn)))" }.joined(separator: ", ")
-            return .diverges(Mismatch(kind: .state, detail: "expected every backed page of the range \(target) [\(rule.id)]; observed \(missed.count) of \(pages.count) not: \(listed)\(missed.count > 3 ? ", …" : ""); gfn \(hex(first.gfn)) is \(after[first.pfn])"))
+            let listed = missed.prefix(3).map { "gfn \(hexString($0.gfn)) (pfn \(hexString($0.pfn)))" }.joined(separator: ", ")
+            return .diverges(Mismatch(kind: .state, detail: "expected every backed page of the range \(target) [\(rule.id)]; observed \(missed.count) of \(pages.count) not: \(listed)\(missed.count > 3 ? ", …" : ""); gfn \(hexString(first.gfn)) is \(after[first.pfn])"))
         }
         for stop in mayFailAt {
             let converted = pages.filter { $0.gfn < stop }.allSatisfy { satisfied($0, in: after) }
             let untouched = pages.filter { $0.gfn >= stop }.allSatisfy { after[$0.pfn].ownership == before[$0.pfn].ownership }
             if converted && untouched {
-                return .agrees(rule: pages.first { $0.gfn == stop }?.standing == .blocked ? SNPRules.rmpFailure.id : SNPRules.foreign.id)
+                return .agrees(rule: pages.contains { $0.standing == .blocked } ? SNPRules.rmpFailure.id : SNPRules.foreign.id)
             }
         }
         return .diverges(Mismatch(kind: .state, detail: "expected -EINVAL to leave the pages before the failing one \(target) and the rest unchanged [\(SNPRules.rmpFailure.id)]; observed another RMP"))

@@ -43,7 +43,7 @@ public struct RMPEntry: Hashable, Codable, Sendable, CustomStringConvertible {
             switch self {
             case .hypervisor: return "shared"
             case let .guest(asid, gpa, immutable):
-                return "private to ASID \(asid) at gpa \(hex(gpa))\(immutable ? ", immutable" : "")"
+                return "private to ASID \(asid) at gpa \(hexString(gpa))\(immutable ? ", immutable" : "")"
             }
         }
     }

@@ -87,6 +87,16 @@ public struct RMPTable: Hashable, Sendable, Codable {
         return .success
     }
 
+    /// Records an entry the hardware is known to hold (a trace showed an RMPUPDATE succeed), for
+    /// `pages` consecutive pfns with consecutive GPAs. Not an instruction: no rule is checked.
+    public mutating func assume(_ entry: RMPEntry, at pfn: UInt64, pages: UInt64 = 1) {
+        for offset in 0..<pages {
+            var page = entry
+            if page.assigned { page.gpa = entry.gpa + offset * 4096 }
+            set(pfn + offset, page)
+        }
+    }
+
     private mutating func set(_ pfn: UInt64, _ entry: RMPEntry) {
         entries[pfn] = entry == .hypervisor ? nil : entry
     }

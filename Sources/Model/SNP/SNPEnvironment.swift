@@ -113,8 +113,8 @@ public struct SNPMemslot: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(snpGuest ? "SNP guest ASID \(asid)" : "non-SNP VM"), slot gfns [\(hex(baseGFN)), \(hex(baseGFN + pages)))"
-            + (gmemOffset == 0 ? "" : " at file page \(hex(gmemOffset))") + (canBePrivate ? "" : ", cannot be private")
+        "\(snpGuest ? "SNP guest ASID \(asid)" : "non-SNP VM"), slot gfns [\(hexString(baseGFN)), \(hexString(baseGFN + pages)))"
+            + (gmemOffset == 0 ? "" : " at file page \(hexString(gmemOffset))") + (canBePrivate ? "" : ", cannot be private")
     }
 }
 

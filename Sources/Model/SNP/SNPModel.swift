@@ -48,7 +48,7 @@ public struct SNPModel: ReferenceModel {
         if plan.mayFailAt.first != nil { results.append(-Errno.invalidArgument.rawValue) }
         let target = toPrivate ? "private to ASID \(slot.asid) at their GPAs" : "shared"
         var summary = "\(results.map(SNPUpdateOutcome.name).joined(separator: " or ")); \(plan.pages.count) backed page(s) \(target)"
-        if let stop = plan.mustFailAt { summary += ", stopping with -EINVAL at or before gfn \(hex(stop))" }
+        if let stop = plan.mustFailAt { summary += ", stopping with -EINVAL at or before gfn \(hexString(stop))" }
         return SNPExpectation(results: results, summary: summary, rule: toPrivate ? SNPRules.toPrivate : SNPRules.toShared)
     }
 
@@ -101,7 +101,7 @@ public struct SNPModel: ReferenceModel {
         let pfns = Set(before.entries.keys).union(after.entries.keys).sorted()
         for pfn in pfns where !(excluded?.contains(pfn) ?? false) {
             if before[pfn].ownership != after[pfn].ownership {
-                return "pfn \(hex(pfn)) went from \(before[pfn].ownership) to \(after[pfn].ownership)"
+                return "pfn \(hexString(pfn)) went from \(before[pfn].ownership) to \(after[pfn].ownership)"
             }
         }
         return nil

@@ -26,10 +26,10 @@ public enum SNPOperation: KindedOperation {
     public var description: String {
         switch self {
         case let .setup(slot): return "setup(\(slot))"
-        case let .allocate(index, order): return "allocate(file page \(hex(index)), order \(order))"
-        case let .preset(gfn, preset): return "preset(gfn \(hex(gfn)): \(preset))"
+        case let .allocate(index, order): return "allocate(file page \(hexString(index)), order \(order))"
+        case let .preset(gfn, preset): return "preset(gfn \(hexString(gfn)): \(preset))"
         case let .convert(start, end, toPrivate):
-            return "sev_update_mem_attr([\(hex(start)), \(hex(end))), \(toPrivate ? "PRIVATE" : "shared"))"
+            return "sev_update_mem_attr([\(hexString(start)), \(hexString(end))), \(toPrivate ? "PRIVATE" : "shared"))"
         }
     }
 }

@@ -56,7 +56,7 @@ public enum SNPRules {
 
     public static let foreign = Rule(
         id: "snp.attr.foreign",
-        summary: "A page assigned to another ASID: the patch does not say whether it may be taken over. Unclear intent: converted, or refused with -EINVAL there, are both allowed.",
+        summary: "A page assigned to another ASID, or an immutable page already in the requested state: the patch does not say whether it may be taken over or must be looked at first. Unclear intent: converted (or left), or refused with -EINVAL there, are both allowed.",
         source: seed(updateHunk, "sev_update_mem_attr"))
 
     public static let references = Rule(

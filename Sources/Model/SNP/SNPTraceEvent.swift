@@ -51,24 +51,24 @@ public struct SNPTraceEvent: Hashable, Codable, Sendable, CustomStringConvertibl
         let call: String
         switch kind {
         case let .updateMemAttrEntry(slotID, base, pages, attributes, start, end):
-            call = "sev_update_mem_attr(slot \(slotID) [\(hex(base)), +\(pages)), attr \(hex(UInt64(attributes))), \(hex(start)), \(hex(end))) {"
+            call = "sev_update_mem_attr(slot \(slotID) [\(hexString(base)), +\(pages)), attr \(hexString(UInt64(attributes))), \(hexString(start)), \(hexString(end))) {"
         case let .updateMemAttrExit(result): call = "} sev_update_mem_attr = \(result)"
         case let .getPFN(gfn, pfn, order, result):
-            call = "kvm_restrictedmem_get_pfn(gfn \(hex(gfn))) = \(result): pfn \(hex(pfn)) order \(order)"
+            call = "kvm_restrictedmem_get_pfn(gfn \(hexString(gfn))) = \(result): pfn \(hexString(pfn)) order \(order)"
         case let .rmpMakePrivate(pfn, gpa, level, asid, immutable, result):
-            call = "rmp_make_private(\(hex(pfn)), gpa \(hex(gpa)), level \(level), asid \(asid)\(immutable ? ", immutable" : "")) = \(result)"
-        case let .rmpMakeShared(pfn, level, result): call = "rmp_make_shared(\(hex(pfn)), level \(level)) = \(result)"
-        case let .psmash(pfn, result): call = "psmash(\(hex(pfn))) = \(result)"
+            call = "rmp_make_private(\(hexString(pfn)), gpa \(hexString(gpa)), level \(level), asid \(asid)\(immutable ? ", immutable" : "")) = \(result)"
+        case let .rmpMakeShared(pfn, level, result): call = "rmp_make_shared(\(hexString(pfn)), level \(level)) = \(result)"
+        case let .psmash(pfn, result): call = "psmash(\(hexString(pfn))) = \(result)"
         case let .gmemPrepareEntry(pfn, gfn, maxOrder):
-            call = "sev_gmem_prepare(pfn \(hex(pfn)), gfn \(hex(gfn)), max_order \(maxOrder)) {"
+            call = "sev_gmem_prepare(pfn \(hexString(pfn)), gfn \(hexString(gfn)), max_order \(maxOrder)) {"
         case let .gmemPrepareExit(result): call = "} sev_gmem_prepare = \(result)"
-        case let .gmemInvalidateEntry(start, end): call = "sev_gmem_invalidate(\(hex(start)), \(hex(end))) {"
+        case let .gmemInvalidateEntry(start, end): call = "sev_gmem_invalidate(\(hexString(start)), \(hexString(end))) {"
         case .gmemInvalidateExit: call = "} sev_gmem_invalidate"
         case let .postSetMemoryAttributes(start, end, attributes):
-            call = "kvm_arch_post_set_memory_attributes([\(hex(start)), \(hex(end))), attr \(hex(attributes)))"
+            call = "kvm_arch_post_set_memory_attributes([\(hexString(start)), \(hexString(end))), attr \(hexString(attributes)))"
         }
         return "[\(thread)] \(call)"
     }
 }
 
-func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+func hexString(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
