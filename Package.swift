@@ -48,7 +48,10 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
-            exclude: ["CKernelCalls"]
+            exclude: ["CKernelCalls"],
+            // The patch-logic harness's kernel-API shim: C sources compiled at run time with a
+            // patch's functions, never as part of this target.
+            resources: [.copy("Harness/Shim")]
         ),
         // Test doubles: a simulated kernel with planted mutants, for testing and benchmarking the
         // engine. Never the live path.

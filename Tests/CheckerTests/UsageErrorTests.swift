@@ -4,7 +4,7 @@ import Testing
 @Suite("usage errors")
 struct UsageErrorTests {
     static let cases: [(arguments: [String], message: String)] = [
-        (["explain", "--target", "snp2"], "checker: unknown target 'snp2'; use --target vsock"),
+        (["explain", "--target", "snp2"], "checker: unknown target 'snp2'; use one of: vsock, snp, memory-attributes"),
         (["explain", "--profile", "v9"],
          "checker: unknown profile 'v9' for target vsock; use one of: mainline, vsock-dgram-v5, vsock-dgram-v5-03"),
         (["explain", "--ops", "0"], "checker: --ops must be a positive number of operations, not 0 (see 'checker help')"),

@@ -6,7 +6,7 @@
 /// Sparse: a pfn without an entry is hypervisor-owned 4K. A 2M RMPUPDATE writes all 512 entries of
 /// the region (Linux reports every pfn of a 2M page as assigned at level 2M, research/snp.md §3.1;
 /// the per-sub-page bookkeeping is inferred, the APM text was not available).
-public struct RMPTable: Hashable, Sendable, Codable {
+public struct RMPTable: Hashable, Sendable {
     public static let pagesPer2M: UInt64 = 512
 
     /// Entries that differ from ``RMPEntry/hypervisor``.
@@ -99,5 +99,56 @@ public struct RMPTable: Hashable, Sendable, Codable {
 
     private mutating func set(_ pfn: UInt64, _ entry: RMPEntry) {
         entries[pfn] = entry == .hypervisor ? nil : entry
+    }
+}
+
+/// Case files list the entries that are not hypervisor-owned 4K, as runs of consecutive pfns
+/// with the same owner and consecutive GPAs:
+/// `[{"pfn":1048576,"pages":512,"assigned":true,"pageSize":"2M","asid":1,"gpa":0,...}, ...]`.
+extension RMPTable: Codable {
+    private struct Run: Codable {
+        var pfn: UInt64
+        var pages: UInt64
+        var assigned: Bool
+        var pageSize: RMPPageSize
+        var immutable: Bool
+        var asid: UInt32
+        var gpa: UInt64
+        var validated: Bool
+
+        var entry: RMPEntry {
+            RMPEntry(assigned: assigned, pageSize: pageSize, immutable: immutable, asid: asid, gpa: gpa, validated: validated)
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        for run in try decoder.singleValueContainer().decode([Run].self) {
+            for offset in 0..<run.pages {
+                var entry = run.entry
+                if entry.assigned { entry.gpa += offset * 4096 }
+                entries[run.pfn + offset] = entry
+            }
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var runs: [Run] = []
+        for pfn in entries.keys.sorted() {
+            let entry = entries[pfn]!
+            if var last = runs.last, last.pfn + last.pages == pfn {
+                var expected = last.entry
+                if expected.assigned { expected.gpa += last.pages * 4096 }
+                if expected == entry {
+                    last.pages += 1
+                    runs[runs.count - 1] = last
+                    continue
+                }
+            }
+            runs.append(Run(pfn: pfn, pages: 1, assigned: entry.assigned, pageSize: entry.pageSize, immutable: entry.immutable,
+                            asid: entry.asid, gpa: entry.gpa, validated: entry.validated))
+        }
+        var container = encoder.singleValueContainer()
+        try container.encode(runs)
     }
 }

@@ -98,13 +98,16 @@ public struct SNPModel: ReferenceModel {
 
     /// The first pfn whose owner differs between two RMPs, outside `excluded`.
     static func firstOwnershipChange(_ before: RMPTable, _ after: RMPTable, among excluded: Set<UInt64>?) -> String? {
-        let pfns = Set(before.entries.keys).union(after.entries.keys).sorted()
-        for pfn in pfns where !(excluded?.contains(pfn) ?? false) {
-            if before[pfn].ownership != after[pfn].ownership {
-                return "pfn \(hexString(pfn)) went from \(before[pfn].ownership) to \(after[pfn].ownership)"
-            }
+        // The lowest changed pfn, so the message does not depend on dictionary order.
+        var first: UInt64?
+        func visit(_ pfn: UInt64) {
+            guard pfn < (first ?? .max), !(excluded?.contains(pfn) ?? false),
+                  before[pfn].ownership != after[pfn].ownership else { return }
+            first = pfn
         }
-        return nil
+        before.entries.keys.forEach(visit)
+        after.entries.keys.forEach(visit)
+        return first.map { "pfn \(hexString($0)) went from \(before[$0].ownership) to \(after[$0].ownership)" }
     }
 }
 

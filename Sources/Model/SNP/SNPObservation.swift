@@ -1,7 +1,7 @@
 import SystemPackage
 
 /// What the system under test showed for one SNP operation.
-public enum SNPObservation: Hashable, Codable, Sendable, CustomStringConvertible {
+public enum SNPObservation: Hashable, Sendable, CustomStringConvertible {
     /// A setup operation was applied.
     case applied
     /// A setup operation could not be applied (the system's world differs from the model's).
@@ -44,5 +44,30 @@ public struct SNPUpdateOutcome: Hashable, Codable, Sendable, CustomStringConvert
     /// `0`, `-EINVAL`, `-EPERM`…
     public static func name(_ result: Int32) -> String {
         result >= 0 ? "\(result)" : "-" + Errno(rawValue: -result).symbol
+    }
+}
+
+/// Case files spell observations `"applied"`, `"refused"`, or the update's outcome object.
+extension SNPObservation: Codable {
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let word = try? container.decode(String.self) {
+            switch word {
+            case "applied": self = .applied
+            case "refused": self = .refused
+            default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(word)\" is not an observation (applied, refused or an update object)")
+            }
+        } else {
+            self = .update(try container.decode(SNPUpdateOutcome.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .applied: try container.encode("applied")
+        case .refused: try container.encode("refused")
+        case let .update(outcome): try container.encode(outcome)
+        }
     }
 }

@@ -39,7 +39,7 @@ public enum SNPOperationKind: String, CaseIterable, Sendable {
 }
 
 /// RMP states that other code leaves behind and a conversion must cope with.
-public enum RMPPreset: Hashable, Codable, Sendable, CustomStringConvertible {
+public enum RMPPreset: Hashable, Sendable, CustomStringConvertible {
     /// Assigned 4K to another guest's ASID.
     case foreignGuest(asid: UInt32)
     /// Assigned to this guest and immutable (firmware pages: the secrets or CPUID page).

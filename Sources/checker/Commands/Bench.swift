@@ -29,6 +29,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure against the running kernel instead (root, in the test VM): checker vs plain C, probe overhead.")
     var live = false
 
+    @Option(help: "The behaviour: vsock (default: model and mutants) or snp (patch-logic harness operations/s and SNP model steps/s).")
+    var target: String = "vsock"
+
+    @Option(help: ArgumentHelp("With --target snp: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
+    var patch: String?
+
     @Option(help: "With --live: seeds and operations per seed.")
     var liveSeeds: Int = 10
 
@@ -43,6 +49,10 @@ struct Bench: ParsableCommand {
         #if DEBUG
         print("# warning: debug build; numbers are far below release (swift build -c release)")
         #endif
+        if target == "snp" {
+            return try SNPBench(harness: SNPHarnessSystem.forPatch(patch), seconds: seconds).run()
+        }
+        guard target == "vsock" else { throw UsageProblem("unknown target '\(target)' for bench; use --target vsock or --target snp") }
         if live {
             guard geteuid() == 0, GuestEnvironment.isTestVM else {
                 throw UsageProblem("bench --live loads vsock modules: run it as root in the test VM ('checker vm -- bench --live')")

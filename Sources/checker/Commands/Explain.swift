@@ -7,9 +7,10 @@ struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a generated operation sequence with the outcomes the model allows.",
         discussion: """
-            No kernel is involved. Where a transport callback decides a result (VMCI refusing a \
-            bind, virtio without a device failing a send) the model allows several outcomes; \
-            explain lists them all and follows the first to draw the next operation.
+            No kernel is involved. Where the environment decides a result (VMCI refusing a bind, \
+            virtio without a device failing a send, a page of another guest in an SNP conversion) \
+            the model allows several outcomes; explain lists them all and follows the first to \
+            draw the next operation.
             """
     )
 
@@ -17,22 +18,33 @@ struct Explain: ParsableCommand {
     @OptionGroup var generation: GenerationOptions
 
     func run() throws {
-        let profile = try targetOptions.vsockProfile()
-        let runner = Runner(model: VsockModel(profile: profile), generator: VsockOperationGenerator())
-        let configuration = RunConfiguration(seed: generation.seed, operations: generation.ops,
-                                             swarm: !generation.noSwarm)
+        switch try targetOptions.checkedTarget() {
+        case .vsock:
+            let profile = try targetOptions.vsockProfile()
+            explain(Runner(model: VsockModel(profile: profile), generator: VsockOperationGenerator()), profile: profile.name)
+        case .snp:
+            explain(Runner(model: SNPModel(), generator: SNPOperationGenerator()), profile: try targetOptions.snpProfile())
+        case .memoryAttributes:
+            explain(Runner(model: MemoryAttributesModel(), generator: MemoryAttributesOperationGenerator()),
+                    profile: try targetOptions.memoryAttributesProfile())
+        }
+    }
+
+    private func explain<G: OperationGenerator>(_ runner: Runner<G>, profile: String) where G.Model.Expectation: RuleCiting {
+        let configuration = RunConfiguration(seed: generation.seed, operations: generation.ops, swarm: !generation.noSwarm)
         let explained = runner.explain(configuration)
-        print("# checker explain --target vsock --profile \(profile) --seed \(generation.seed) --ops \(generation.ops)"
+        print("# checker explain --target \(targetOptions.target) --profile \(profile) --seed \(generation.seed) --ops \(generation.ops)"
               + (generation.noSwarm ? " --no-swarm" : ""))
         print("# kinds drawn: \(explained.enabledKinds.joined(separator: ", "))")
         var rules: [String: Rule] = [:]
         for (index, (operation, expectation, nominal)) in explained.steps.enumerated() {
             print(String(format: "%3d  %@", index + 1, operation.description))
-            for (number, branch) in expectation.branches.enumerated() {
-                print("       \(number == 0 ? "expect" : "    or") \(branch)")
-                rules[branch.rule.id] = branch.rule
+            let lines = expectation.description.split(separator: "\n")
+            for (number, line) in lines.enumerated() {
+                print("       \(number == 0 ? "expect" : "      ") \(line.trimmingCharacters(in: .whitespaces))")
             }
-            if expectation.branches.count > 1 { print("       (following: \(nominal))") }
+            for rule in expectation.citedRules { rules[rule.id] = rule }
+            if lines.count > 1 { print("       (following: \(nominal))") }
         }
         print("# rules cited:")
         for rule in rules.values.sorted(by: { $0.id < $1.id }) {

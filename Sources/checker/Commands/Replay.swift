@@ -22,36 +22,68 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let text = try Self.read(file)
-        let caseFile: CaseFile<VsockOperation, VsockObservation>
+        let target: String
         do {
-            let header = try CaseFile<VsockOperation, VsockObservation>.header(of: text)
-            guard header.target == "vsock" else {
-                throw CaseFileError(line: 1, message: "target \"\(header.target)\" is not one this checker replays (vsock)")
-            }
-            caseFile = try CaseFile(decoding: text)
+            target = try CaseFile<VsockOperation, VsockObservation>.header(of: text).target
         } catch {
             throw UsageProblem("\(file) \(error); fix the line or write the case again")
         }
-        let name = profile ?? caseFile.header.profile
-        guard let vsockProfile = VsockProfile.named(name) else {
-            throw UsageProblem("unknown profile '\(name)' in \(file); use one of: "
-                               + VsockProfile.all.map(\.name).joined(separator: ", "))
+        switch CheckTarget(rawValue: target) {
+        case .vsock?:
+            let caseFile = try decode(CaseFile<VsockOperation, VsockObservation>.self, text)
+            let name = profile ?? caseFile.header.profile
+            guard let vsockProfile = VsockProfile.named(name) else {
+                throw UsageProblem("unknown profile '\(name)' in \(file); use one of: "
+                                   + VsockProfile.all.map(\.name).joined(separator: ", "))
+            }
+            try replay(caseFile, model: VsockModel(profile: vsockProfile), profile: vsockProfile.name)
+        case .snp?:
+            let caseFile = try decode(CaseFile<SNPOperation, SNPObservation>.self, text)
+            try replay(caseFile, model: SNPModel(), profile: try named(profile ?? caseFile.header.profile, TargetOptions.snpProfiles))
+        case .memoryAttributes?:
+            let caseFile = try decode(CaseFile<MemoryAttributesOperation, MemoryAttributesObservation>.self, text)
+            try replay(caseFile, model: MemoryAttributesModel(),
+                       profile: try named(profile ?? caseFile.header.profile, TargetOptions.memoryAttributesProfiles))
+        case nil:
+            throw UsageProblem("\(file) line 1: target \"\(target)\" is not one this checker replays ("
+                               + CheckTarget.allCases.map(\.rawValue).joined(separator: ", ") + "); fix the line or write the case again")
         }
-        let model = VsockModel(profile: vsockProfile)
-        print("# checker replay \(file) --profile \(vsockProfile)"
+    }
+
+    private func decode<Operation, Observation>(_ type: CaseFile<Operation, Observation>.Type, _ text: String) throws
+        -> CaseFile<Operation, Observation> {
+        do {
+            return try CaseFile(decoding: text)
+        } catch {
+            throw UsageProblem("\(file) \(error); fix the line or write the case again")
+        }
+    }
+
+    private func named(_ name: String, _ known: [String]) throws -> String {
+        guard known.contains(name) else {
+            throw UsageProblem("unknown profile '\(name)' in \(file); use one of: " + known.joined(separator: ", "))
+        }
+        return name
+    }
+
+    /// Judges every step's recorded observation again (or explains a step without one).
+    private func replay<Model: ReferenceModel>(_ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model,
+                                               profile: String) throws {
+        print("# checker replay \(file) --profile \(profile)"
               + (caseFile.header.seed.map { " (seed \($0))" } ?? "")
               + (caseFile.header.system.map { ", observed on \($0)" } ?? ""))
         var state = model.initialState
         for (index, step) in caseFile.steps.enumerated() {
             let label = String(format: "%3d  %@", index + 1, step.op.description)
             guard model.isApplicable(step.op, in: state) else {
-                print("\(label)\n       skipped: its socket is not open")
+                print("\(label)\n       skipped: it cannot run in this state (a handle it names does not exist)")
                 continue
             }
             let expectation = model.expect(step.op, in: state)
             print(label)
-            for (number, branch) in expectation.branches.enumerated() {
-                print("       \(number == 0 ? "expect" : "    or") \(branch)")
+            let lines = expectation.description.split(separator: "\n", omittingEmptySubsequences: false)
+            for (number, line) in lines.enumerated() {
+                print("       \(number == 0 ? "expect" : "      ") \(line.trimmingCharacters(in: .whitespaces))")
             }
             let observed = step.observed ?? model.nominalObservation(of: step.op, for: expectation, in: state)
             let verdict = model.judge(observed, of: step.op, against: expectation, state: &state)

@@ -9,8 +9,17 @@ struct Rules: ParsableCommand {
     @OptionGroup var targetOptions: TargetOptions
 
     func run() throws {
-        let profile = try targetOptions.vsockProfile()
-        for rule in VsockModel.rules(for: profile) {
+        let rules: [Rule]
+        switch try targetOptions.checkedTarget() {
+        case .vsock: rules = VsockModel.rules(for: try targetOptions.vsockProfile())
+        case .snp:
+            _ = try targetOptions.snpProfile()
+            rules = SNPRules.all
+        case .memoryAttributes:
+            _ = try targetOptions.memoryAttributesProfile()
+            rules = MemoryAttributesRules.all
+        }
+        for rule in rules {
             print("\(rule.id)\n    \(rule.summary)\n    \(rule.source)")
         }
     }

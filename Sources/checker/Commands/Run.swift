@@ -6,13 +6,16 @@ import Model
 /// `checker run`: the live check, in the kernel the checker runs on.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the running kernel against the model: generate, run, shrink, report.",
+        abstract: "Check a kernel behaviour against its model: generate, run, shrink, report.",
         discussion: """
-            Runs generated operation sequences as real syscalls and module loads, observes the \
-            transport callbacks through eBPF kprobes and /sys/module/*/refcnt, and shrinks every \
-            divergence to a minimal case. It loads and unloads vsock modules, so it runs only as \
-            root inside the test VM ('checker vm -- run ...') unless --allow-host is given. \
-            Prints KTAP; with --results, writes summary.json, ktap.txt and case files there. \
+            --target vsock (live): generated syscalls and module loads, transport callbacks \
+            observed through eBPF kprobes and /sys/module/*/refcnt; it loads and unloads vsock \
+            modules, so it runs only as root inside the test VM ('checker vm -- run ...') unless \
+            --allow-host is given. --target snp (harness): the functions an SNP patch adds \
+            (--patch, default the v8 48/56 seed), compiled in user space against a simulated RMP \
+            and restricted memfd. --target memory-attributes (live): KVM_SET_MEMORY_ATTRIBUTES on \
+            a VM created through /dev/kvm. Every divergence is shrunk to a minimal case. Prints \
+            KTAP; with --results, writes summary.json, ktap.txt and case files there. \
             Exit status: 0 pass, 1 divergence or inconclusive, 2 usage error, 4 skip.
             """
     )
@@ -26,8 +29,11 @@ struct Run: ParsableCommand {
     @Option(help: "Seeds per reported test (one KTAP line each).")
     var batch: Int = 10
 
-    @Option(help: "The system under test: live (the running kernel).")
-    var backend: String = "live"
+    @Option(help: "The system under test: live (the running kernel; vsock, memory-attributes) or harness (the patch's own code in user space; snp).")
+    var backend: String?
+
+    @Option(help: ArgumentHelp("The SNP patch whose functions the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
+    var patch: String?
 
     @Flag(help: "Run outside the test VM: load and unload modules on this machine.")
     var allowHost = false
@@ -64,8 +70,38 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        switch try targetOptions.checkedTarget() {
+        case .vsock: try runVsock()
+        case .snp: try runSNP()
+        case .memoryAttributes: try runMemoryAttributes()
+        }
+    }
+
+    private var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
+
+    private func limits() -> ShrinkLimits {
+        ShrinkLimits(maxExecutions: shrinkExecutions, confirmations: confirmations)
+    }
+
+    private func batches<G: OperationGenerator>(_ hunt: DivergenceHunt<G>, prefix: String, profile: String, system: String,
+                                                output: ResultsDirectory?) -> SeedBatches<G> {
+        SeedBatches(hunt: hunt, namePrefix: prefix, seeds: allSeeds, batchSize: batch,
+                    stopAtFirstDivergence: stopAtFirstDivergence, output: output, caseTarget: targetOptions.target,
+                    caseProfile: profile, caseSystem: system)
+    }
+
+    private func requireBackend(_ known: [String], for target: String) throws -> String {
+        let chosen = backend ?? known[0]
+        guard known.contains(chosen) else {
+            throw UsageProblem("unknown backend '\(chosen)' for target \(target); use " + known.map { "--backend \($0)" }.joined(separator: " or "))
+        }
+        return chosen
+    }
+
+    /// The vsock transport fallback: real syscalls and module loads, observed by kprobes.
+    private func runVsock() throws {
         let profile = try targetOptions.vsockProfile()
-        guard backend == "live" else { throw UsageProblem("unknown backend '\(backend)'; use --backend live") }
+        _ = try requireBackend(["live"], for: "vsock")
         guard geteuid() == 0 else {
             throw UsageProblem("not root: the live check loads vsock modules and attaches eBPF probes; run it as root in the test VM ('checker vm -- run ...')")
         }
@@ -75,70 +111,24 @@ struct Run: ParsableCommand {
         let output = try results.map(ResultsDirectory.init(creating:))
         let started = Date()
         let hunt = DivergenceHunt(model: VsockModel(profile: profile), generator: VsockOperationGenerator(),
-                                  operations: generation.ops, swarm: !generation.noSwarm,
-                                  limits: ShrinkLimits(maxExecutions: shrinkExecutions, confirmations: confirmations),
+                                  operations: generation.ops, swarm: !generation.noSwarm, limits: limits(),
                                   reproductions: reproductions)
+        let systemName = "live kernel" + (modules.map { " with modules from \($0)" } ?? "")
         var report = CheckReport(target: "vsock", profile: profile.name, kernel: GuestEnvironment.kernelRelease,
-                                 system: "live kernel" + (modules.map { " with modules from \($0)" } ?? ""), startedAt: ISO8601DateFormatter().string(from: started),
+                                 system: systemName, startedAt: ISO8601DateFormatter().string(from: started),
                                  durationSeconds: 0, batches: [], probes: [])
-        let allSeeds = (0..<UInt64(seeds)).map { generation.seed + $0 }
-        let batches = stride(from: 0, to: allSeeds.count, by: batch).map { Array(allSeeds[$0..<min($0 + batch, allSeeds.count)]) }
+        let seedBatches = batches(hunt, prefix: "vsock.\(profile.name)", profile: profile.name,
+                                  system: "live kernel \(GuestEnvironment.kernelRelease)", output: output)
         let system: LiveVsockSystem
         do {
             system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
         } catch let error as SystemError {
-            for seedBatch in batches {
-                report.batches.append(BatchResult(name: batchName(profile, seedBatch), seeds: seedBatch, operations: 0,
-                                                  outcome: .skip, reason: "\(error)", durationSeconds: 0,
-                                                  lostEvents: 0, divergences: []))
-            }
+            seedBatches.skipped("\(error)", into: &report)
             return try finish(report, started: started, output: output)
         }
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
-        var stopped = false
-        for seedBatch in batches where !stopped {
-            let batchStart = Date()
-            var result = BatchResult(name: batchName(profile, seedBatch), seeds: seedBatch, operations: 0, outcome: .pass,
-                                     reason: nil, durationSeconds: 0, lostEvents: 0, divergences: [])
-            var reasons: [String] = []
-            var seedsRun: [UInt64] = []
-            for seed in seedBatch where !stopped {
-                seedsRun.append(seed)
-                switch hunt.run(seed: seed, on: system) {
-                case let .passed(operations):
-                    result.operations += operations
-                case let .diverged(finding, operations):
-                    result.operations += operations
-                    result.outcome = .fail
-                    let caseFile = try output.map { try $0.writeCase(finding, profile: profile) }
-                    result.divergences.append(DivergenceReport(finding, caseFile: caseFile))
-                    stopped = stopAtFirstDivergence
-                case let .inconclusive(reason, operations):
-                    result.operations += operations
-                    if result.outcome != .fail { result.outcome = .inconclusive }
-                    reasons.append("seed \(seed): \(reason)")
-                case let .skipped(reason):
-                    if result.outcome == .pass { result.outcome = .skip }
-                    reasons.append("seed \(seed): \(reason)")
-                }
-            }
-            if seedsRun.count < seedBatch.count {
-                result.seeds = seedsRun
-                reasons.append("stopped at the first divergence: seeds \(seedsRun.last! + 1)-\(seedBatch.last!) not run")
-            }
-            result.reason = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
-            result.durationSeconds = Date().timeIntervalSince(batchStart)
-            report.batches.append(result)
-            // The batches so far, on disk: a guest kernel that crashes later (the checker dies
-            // with it) does not take the finished batches' results along.
-            if let output {
-                var partial = report
-                partial.durationSeconds = Date().timeIntervalSince(started)
-                partial.operationCounts = operationCounts(system)
-                try output.write(JSONReporter.render(partial), to: "summary.json")
-            }
-        }
+        try seedBatches.run(on: system, into: &report, started: started) { $0.operationCounts = operationCounts(system) }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
         // Where the time went, on stderr: stdout is KTAP.
@@ -156,8 +146,43 @@ struct Run: ParsableCommand {
         })
     }
 
-    private func batchName(_ profile: VsockProfile, _ seeds: [UInt64]) -> String {
-        "vsock.\(profile.name).seeds-\(seeds.first!)-\(seeds.last!)"
+    /// SNP memory attribute updates: the patch's own functions, compiled against the shim.
+    private func runSNP() throws {
+        let profile = try targetOptions.snpProfile()
+        _ = try requireBackend(["harness"], for: "snp")
+        let output = try results.map(ResultsDirectory.init(creating:))
+        let started = Date()
+        let harness = try SNPHarnessSystem.forPatch(patch)
+        let hunt = DivergenceHunt(model: SNPModel(), generator: SNPOperationGenerator(), operations: generation.ops,
+                                  swarm: !generation.noSwarm, limits: limits(), reproductions: reproductions)
+        var report = CheckReport(target: "snp", profile: profile, kernel: "none (user space)", system: harness.name,
+                                 startedAt: ISO8601DateFormatter().string(from: started), durationSeconds: 0)
+        try batches(hunt, prefix: "snp.\(profile)", profile: profile, system: harness.name, output: output)
+            .run(on: harness, into: &report, started: started)
+        try finish(report, started: started, output: output)
+    }
+
+    /// The KVM_SET_MEMORY_ATTRIBUTES validation front, against the real ioctl.
+    private func runMemoryAttributes() throws {
+        let profile = try targetOptions.memoryAttributesProfile()
+        _ = try requireBackend(["live"], for: "memory-attributes")
+        let output = try results.map(ResultsDirectory.init(creating:))
+        let started = Date()
+        let hunt = DivergenceHunt(model: MemoryAttributesModel(), generator: MemoryAttributesOperationGenerator(),
+                                  operations: generation.ops, swarm: !generation.noSwarm, limits: limits(),
+                                  reproductions: reproductions)
+        var report = CheckReport(target: "memory-attributes", profile: profile, kernel: GuestEnvironment.kernelRelease,
+                                 system: "live kernel (/dev/kvm)", startedAt: ISO8601DateFormatter().string(from: started),
+                                 durationSeconds: 0)
+        let seedBatches = batches(hunt, prefix: "memory-attributes.\(profile)", profile: profile,
+                                  system: "live kernel \(GuestEnvironment.kernelRelease)", output: output)
+        do {
+            let system = try LiveMemoryAttributesSystem()
+            try seedBatches.run(on: system, into: &report, started: started)
+        } catch let error as SystemError {
+            seedBatches.skipped("\(error)", into: &report)
+        }
+        try finish(report, started: started, output: output)
     }
 
     /// Prints KTAP and the closing line, writes the files, exits with the kselftest status.

@@ -2,7 +2,7 @@ import Probes
 
 extension DivergenceReport {
     /// The report entry for a shrunk divergence.
-    init(_ finding: DivergenceFinding, caseFile: String?) {
+    init<Model>(_ finding: DivergenceFinding<Model>, caseFile: String?) {
         self.init(seed: finding.seed, signature: finding.signature.description, step: finding.step,
                   operation: finding.operation, expected: finding.expected, observed: finding.observed,
                   evidence: finding.evidence + (finding.notShrunk.map {

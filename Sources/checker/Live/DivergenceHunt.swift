@@ -1,17 +1,23 @@
 import Generators
 import Model
 
+/// A system under test that can say what its probes (or its harness) showed for the last
+/// operation: the evidence behind an observation, printed with a divergence.
+protocol EvidencedSystem<Model>: SystemUnderTest {
+    var lastEvidence: [String] { get }
+}
+
 /// One seed's generated run against a system under test, and what came of it: the run passed,
 /// diverged (then shrunk and re-checked), could not be trusted, or could not run.
-enum SeedOutcome {
+enum SeedOutcome<Model: ReferenceModel> {
     case passed(operations: Int)
-    case diverged(DivergenceFinding, operations: Int)
+    case diverged(DivergenceFinding<Model>, operations: Int)
     case inconclusive(String, operations: Int)
     case skipped(String)
 }
 
 /// A divergence, shrunk, with how often the minimal case reproduced.
-struct DivergenceFinding {
+struct DivergenceFinding<Model: ReferenceModel> {
     let seed: UInt64
     let signature: DivergenceSignature
     /// The divergent step of the original run.
@@ -22,7 +28,7 @@ struct DivergenceFinding {
     /// Probe events behind the observation at the divergent step.
     let evidence: [String]
     /// The minimal sequence and what the system showed for it on the last reproduction.
-    let minimal: [(VsockOperation, VsockObservation)]
+    let minimal: [(Model.Operation, Model.Observation)]
     let shrinkExecutions: Int
     let shrinkExit: ShrinkExitReason
     let reproduced: Int
@@ -34,18 +40,19 @@ struct DivergenceFinding {
 }
 
 /// Generates, runs, shrinks and re-checks, seed by seed.
-struct DivergenceHunt {
-    let model: VsockModel
-    let generator: VsockOperationGenerator
+struct DivergenceHunt<Generator: OperationGenerator> {
+    typealias Model = Generator.Model
+    let model: Model
+    let generator: Generator
     let operations: Int
     let swarm: Bool
     let limits: ShrinkLimits
     /// How many times the minimal case is run again before it is reported.
     let reproductions: Int
 
-    func run(seed: UInt64, on system: LiveVsockSystem) -> SeedOutcome {
+    func run(seed: UInt64, on system: some EvidencedSystem<Model>) -> SeedOutcome<Model> {
         let runner = Runner(model: model, generator: generator)
-        let run: GeneratedRun<VsockModel>
+        let run: GeneratedRun<Model>
         do {
             run = try runner.run(RunConfiguration(seed: seed, operations: operations, swarm: swarm), against: system)
         } catch let error as SystemError {
@@ -57,8 +64,8 @@ struct DivergenceHunt {
         guard let divergence = run.execution.divergence else { return .passed(operations: steps.count) }
         let record = steps[divergence.step]
         let evidence = system.lastEvidence
-        func finding(_ minimal: [(VsockOperation, VsockObservation)], _ executions: Int, _ exit: ShrinkExitReason,
-                     _ reproduced: Int, _ attempts: Int, notShrunk: String? = nil) -> DivergenceFinding {
+        func finding(_ minimal: [(Model.Operation, Model.Observation)], _ executions: Int, _ exit: ShrinkExitReason,
+                     _ reproduced: Int, _ attempts: Int, notShrunk: String? = nil) -> DivergenceFinding<Model> {
             DivergenceFinding(
                 seed: seed, signature: divergence.signature, step: divergence.step + 1,
                 operation: record.operation.description, expected: record.expectation.description,
@@ -72,7 +79,7 @@ struct DivergenceHunt {
                                                   domain: generator.shrinkDomain)
             let shrunk = try shrinker.shrink()
             var reproduced = 0
-            var last: Execution<VsockModel>?
+            var last: Execution<Model>?
             for _ in 0..<reproductions {
                 let again = try Execution.run(shrunk.minimal, model: model, system: system)
                 if again.divergence?.signature == divergence.signature {
@@ -96,7 +103,7 @@ struct DivergenceHunt {
         }
     }
 
-    static func outcome(of error: SystemError, operations: Int) -> SeedOutcome {
+    static func outcome(of error: SystemError, operations: Int) -> SeedOutcome<Model> {
         switch error {
         case let .unavailable(reason): return .skipped(reason)
         case let .unreliable(reason): return .inconclusive(reason, operations: operations)

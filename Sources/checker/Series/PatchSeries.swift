@@ -44,24 +44,3 @@ struct PatchSeries {
         return files.filter { !$0.isEmpty }.sorted()
     }
 }
-
-/// A SHA-256 over named inputs, for cache keys (`sha256sum`, so no crypto library is needed).
-enum ContentHash {
-    static func of(files: [String], extra: [String] = []) throws -> String {
-        var lines = extra
-        if !files.isEmpty {
-            let summed = try Tools.run("sha256sum", files)
-            guard summed.succeeded else { throw SeriesFailure("sha256sum failed: \(summed.tail)") }
-            // Hash contents, not where they are: the same series in another folder is the same build.
-            lines += summed.stdout.split(separator: "\n").map { line in
-                let fields = line.split(separator: " ", maxSplits: 1)
-                return "\(fields[0]) \(URL(fileURLWithPath: String(fields.last ?? "").trimmingCharacters(in: .whitespaces)).lastPathComponent)"
-            }
-        }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("checker-hash-\(getpid())").path
-        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let summed = try Tools.run("sha256sum", [file])
-        return String(summed.stdout.prefix(64))
-    }
-}

@@ -26,7 +26,7 @@ struct ResultsDirectory {
     }
 
     /// Writes the minimal case of a divergence as a case file; returns its path.
-    func writeCase(_ finding: DivergenceFinding, profile: VsockProfile) throws -> String {
+    func writeCase<Model>(_ finding: DivergenceFinding<Model>, target: String, profile: String, system: String) throws -> String {
         let folder = url.appendingPathComponent("cases", isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let stem = "seed\(finding.seed)-\(finding.signature.operationKind)-\(finding.signature.mismatch.rawValue)"
@@ -36,9 +36,8 @@ struct ResultsDirectory {
             file = folder.appendingPathComponent("\(stem)-\(suffix).jsonl")
             suffix += 1
         }
-        let caseFile = CaseFile<VsockOperation, VsockObservation>(
-            header: .init(target: "vsock", profile: profile.name, seed: finding.seed, signature: finding.signature,
-                          system: "live kernel \(GuestEnvironment.kernelRelease)"),
+        let caseFile = CaseFile<Model.Operation, Model.Observation>(
+            header: .init(target: target, profile: profile, seed: finding.seed, signature: finding.signature, system: system),
             steps: finding.minimal.map { .init(op: $0.0, observed: $0.1) })
         try caseFile.encoded().write(to: file, atomically: true, encoding: .utf8)
         return file.path

@@ -1,24 +1,56 @@
 import ArgumentParser
 import Model
 
+/// The behaviours the checker has models for.
+enum CheckTarget: String, CaseIterable {
+    case vsock
+    case snp
+    case memoryAttributes = "memory-attributes"
+}
+
 /// `--target` and `--profile`, shared by the subcommands that need a model.
 struct TargetOptions: ParsableArguments {
-    @Option(help: "The behaviour to check: vsock.")
+    @Option(help: "The behaviour to check: vsock, snp or memory-attributes.")
     var target: String = "vsock"
 
-    @Option(help: "The semantics profile: mainline, vsock-dgram-v5 (whole series) or vsock-dgram-v5-03 (patches 01-03).")
-    var profile: String = "vsock-dgram-v5"
+    @Option(help: "The semantics profile. vsock: mainline, vsock-dgram-v5 (default; whole series) or vsock-dgram-v5-03 (patches 01-03); snp: snp-v8; memory-attributes: mainline.")
+    var profile: String?
+
+    static let snpProfiles = ["snp-v8"]
+    static let memoryAttributesProfiles = ["mainline"]
+
+    /// The target named, or a usage problem naming the known ones.
+    func checkedTarget() throws -> CheckTarget {
+        guard let known = CheckTarget(rawValue: target) else {
+            throw UsageProblem("unknown target '\(target)'; use one of: " + CheckTarget.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return known
+    }
 
     /// The vsock profile named, or a usage problem naming the known ones.
     func vsockProfile() throws -> VsockProfile {
-        guard target == "vsock" else {
-            throw UsageProblem("unknown target '\(target)'; use --target vsock")
+        guard try checkedTarget() == .vsock else {
+            throw UsageProblem("target '\(target)' has no vsock profile; use --target vsock")
         }
-        guard let profile = VsockProfile.named(profile) else {
-            throw UsageProblem("unknown profile '\(profile)' for target vsock; use one of: "
+        let name = profile ?? "vsock-dgram-v5"
+        guard let profile = VsockProfile.named(name) else {
+            throw UsageProblem("unknown profile '\(name)' for target vsock; use one of: "
                                + VsockProfile.all.map(\.name).joined(separator: ", "))
         }
         return profile
+    }
+
+    /// The SNP profile: the intended semantics of v8 48/56 (the only one so far).
+    func snpProfile() throws -> String { try named(profile ?? "snp-v8", in: Self.snpProfiles) }
+
+    /// The memory attributes profile: mainline (6.12) validation.
+    func memoryAttributesProfile() throws -> String { try named(profile ?? "mainline", in: Self.memoryAttributesProfiles) }
+
+    private func named(_ name: String, in known: [String]) throws -> String {
+        guard known.contains(name) else {
+            throw UsageProblem("unknown profile '\(name)' for target \(target); use one of: " + known.joined(separator: ", "))
+        }
+        return name
     }
 }
 

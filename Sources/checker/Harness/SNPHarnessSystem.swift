@@ -1,0 +1,220 @@
+import Foundation
+import Generators
+import Model
+
+/// The patch-logic harness: the C functions a patch adds to `arch/x86/kvm/svm/sev.c`
+/// (`sev_update_mem_attr` and its helpers), compiled in user space against this project's
+/// kernel-API shim and run against a simulated kernel.
+///
+/// The RMP and the restricted memfd are this system's own ``SNPEnvironment`` (the hardware and
+/// the environment, the same types the model uses); the patch's code is the part under check. The
+/// shim's helpers (`rmp_make_private`, `rmpupdate()`'s retries, `snp_lookup_rmpentry`, …, as the
+/// series' other patches state them) call back into Swift for every hardware instruction and
+/// memfd lookup, and every callback is recorded as evidence.
+///
+/// Not thread-safe: one call at a time per instance (the C side keeps the environment in a
+/// thread-local for the duration of a call, so separate instances on separate threads are fine).
+final class SNPHarnessSystem: EvidencedSystem {
+    typealias Model = SNPModel
+
+    /// The SNP seed patch (v8 48/56), looked for beside the project; the project never holds it.
+    static let defaultPatchName = "001_e2a542b2580ac019.txt"
+
+    let name: String
+    let functions: PatchFunctions
+    let compiled: HarnessCompiler.Compiled
+    /// `num_present_cpus()`: `rmpupdate()` makes up to 4× this many attempts.
+    let presentCPUs: Int
+    private let library: HarnessLibrary
+
+    /// The simulated world: memslot, folios, RMP.
+    private(set) var environment = SNPEnvironment()
+    /// The last conversion's callbacks and kernel log lines, in the order they happened.
+    private(set) var lastEvidence: [String] = []
+
+    private var calls: [String] = []
+    private var trace: [String] = []
+    private var referenceBalance = 0
+
+    /// Extracts the patch's functions, compiles them with the shim (or reuses the cached build)
+    /// and loads the result.
+    ///
+    /// - Parameters:
+    ///   - patch: the patch file (``defaultPatch()`` finds the SNP seed).
+    ///   - cache: the cache folder; builds go to `<cache>/harness/<sha256>/`.
+    ///   - presentCPUs: what `num_present_cpus()` returns (fixed, so runs are reproducible).
+    /// - Throws: ``UsageProblem`` (exit status 2) for an unreadable patch, a patch that adds no
+    ///   `sev_update_mem_attr` to sev.c, or functions that do not compile against the shim (one
+    ///   line naming the missing symbols); `SystemError.unavailable` when `cc` is missing, the shim
+    ///   is not found or the library does not load.
+    convenience init(patch: String, cache: String = Series.defaultCache, presentCPUs: Int = 2) throws {
+        let functions = try PatchFunctions(patchFile: patch)
+        let compiled = try HarnessCompiler(cache: cache).compile(functions)
+        try self.init(functions: functions, compiled: compiled, presentCPUs: presentCPUs)
+    }
+
+    init(functions: PatchFunctions, compiled: HarnessCompiler.Compiled, presentCPUs: Int = 2) throws {
+        self.functions = functions
+        self.compiled = compiled
+        self.presentCPUs = presentCPUs
+        library = try HarnessLibrary(path: compiled.library)
+        name = "patch-logic harness: \(functions.names.joined(separator: ", ")) from \(functions.patchName)"
+    }
+
+    /// The harness for `--patch` (nil: the SNP seed, ``defaultPatch()``), with the default cache.
+    /// - Throws: as ``init(patch:cache:presentCPUs:)``, and ``UsageProblem`` when no patch is
+    ///   given and the seed is not beside the project.
+    static func forPatch(_ path: String?, cache: String = Series.defaultCache) throws -> SNPHarnessSystem {
+        guard let patch = path ?? defaultPatch() else {
+            throw UsageProblem("the SNP seed \(defaultPatchName) is not in ../shared/seeds beside the project; "
+                               + "give the patch with --patch FILE")
+        }
+        return try SNPHarnessSystem(patch: patch, cache: cache)
+    }
+
+    /// The SNP seed next to the project (`<project>/../shared/seeds/`), or in `shared/seeds` or
+    /// `../shared/seeds` of the current directory; nil when it is nowhere.
+    static func defaultPatch() -> String? {
+        var project = URL(fileURLWithPath: VM.executablePath()).deletingLastPathComponent()
+        for _ in 0..<5 where !FileManager.default.fileExists(atPath: project.appendingPathComponent("Package.swift").path) {
+            project = project.deletingLastPathComponent()
+        }
+        let current = FileManager.default.currentDirectoryPath
+        return [project.path + "/../shared/seeds", current + "/../shared/seeds", current + "/shared/seeds"]
+            .map { URL(fileURLWithPath: $0 + "/" + defaultPatchName).standardizedFileURL.path }
+            .first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    func reset() {
+        environment = SNPEnvironment()
+        lastEvidence = []
+    }
+
+    func execute(_ operation: SNPOperation) throws -> SNPObservation {
+        guard case let .convert(start, end, toPrivate) = operation else {
+            lastEvidence = []
+            return environment.apply(operation) ? .applied : .refused
+        }
+        guard let slot = environment.slot else {
+            lastEvidence = ["no memslot was set up: sev_update_mem_attr has no slot to run on"]
+            return .refused
+        }
+        calls = []
+        trace = []
+        referenceBalance = 0
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let harnessEnvironment = HarnessEnvironment(
+            context: context, snpGuest: slot.snpGuest, canBePrivate: slot.canBePrivate, presentCPUs: presentCPUs,
+            asid: slot.asid, slotID: 0, baseGFN: slot.baseGFN, pages: slot.pages,
+            getPFN: { context, gfn, pfn, order in
+                SNPHarnessSystem.system(context).getPFN(gfn: gfn, pfn: pfn, order: order)
+            },
+            putPage: { context, pfn in SNPHarnessSystem.system(context).putPage(pfn: pfn) },
+            lookup: { context, pfn, level in SNPHarnessSystem.system(context).lookup(pfn: pfn, level: level) },
+            rmpupdate: { context, pfn, gpa, assigned, pageSize, immutable, asid in
+                SNPHarnessSystem.system(context).rmpupdate(pfn: pfn, gpa: gpa, assigned: assigned, pageSize: pageSize,
+                                                           immutable: immutable, asid: asid)
+            },
+            psmash: { context, pfn in SNPHarnessSystem.system(context).psmash(pfn: pfn) },
+            log: { context, line in SNPHarnessSystem.system(context).log(line) })
+        let result = withExtendedLifetime(self) {
+            library.updateMemAttr(harnessEnvironment, attr: toPrivate ? Self.attributePrivate : 0, start: start, end: end)
+        }
+        lastEvidence = trace
+        return .update(SNPUpdateOutcome(result: result, rmp: environment.rmp, leakedReferences: referenceBalance,
+                                        calls: calls))
+    }
+
+    /// `KVM_MEMORY_ATTRIBUTE_PRIVATE`.
+    static let attributePrivate: UInt32 = 1 << 3
+
+    // MARK: - Callbacks (the C shim calls these through `struct harness_env`)
+
+    private static func system(_ context: UnsafeMutableRawPointer?) -> SNPHarnessSystem {
+        Unmanaged<SNPHarnessSystem>.fromOpaque(context!).takeUnretainedValue()
+    }
+
+    private func record(_ call: String) {
+        calls.append(call)
+        trace.append(call)
+    }
+
+    /// `kvm_restrictedmem_get_pfn`: the folio page backing `gfn` (a reference taken), or -ENOENT.
+    private func getPFN(gfn: UInt64, pfn: UnsafeMutablePointer<UInt64>?, order: UnsafeMutablePointer<Int32>?) -> Int32 {
+        guard let backing = environment.backing(of: gfn) else {
+            let result = -Int32(ENOENT)
+            record("get_pfn(gfn \(Self.hex(gfn))) = \(SNPUpdateOutcome.name(result))")
+            return result
+        }
+        pfn?.pointee = backing.pfn
+        order?.pointee = Int32(backing.order)
+        referenceBalance += 1
+        record("get_pfn(gfn \(Self.hex(gfn))) = pfn \(Self.hex(backing.pfn)) order \(backing.order)")
+        return 0
+    }
+
+    private func putPage(pfn: UInt64) {
+        referenceBalance -= 1
+        record("put_page(\(Self.hex(pfn)))")
+    }
+
+    /// The RMP read behind `snp_lookup_rmpentry`: 1 assigned / 0 not, level of the 2M-aligned entry.
+    private func lookup(pfn: UInt64, level: UnsafeMutablePointer<Int32>?) -> Int32 {
+        let entry = environment.rmp.lookup(pfn)
+        level?.pointee = entry.level.x86Level
+        record("lookup(\(Self.hex(pfn))) = \(entry.assigned ? "assigned" : "not assigned"), \(entry.level.rawValue)")
+        return entry.assigned ? 1 : 0
+    }
+
+    /// One RMPUPDATE: the raw hardware code.
+    private func rmpupdate(pfn: UInt64, gpa: UInt64, assigned: Int32, pageSize: Int32, immutable: Int32,
+                           asid: UInt32) -> Int32 {
+        let size: RMPPageSize? = pageSize == 0 ? .size4K : pageSize == 1 ? .size2M : nil
+        let state = assigned != 0 ? "private ASID \(asid) gpa \(Self.hex(gpa))\(immutable != 0 ? " immutable" : "")" : "shared"
+        let code: Int32
+        if let size {
+            code = environment.rmp.rmpupdate(
+                pfn: pfn, RMPEntry(assigned: assigned != 0, pageSize: size, immutable: immutable != 0, asid: asid, gpa: gpa)).rawValue
+        } else {
+            code = RMPTable.UpdateCode.failInput.rawValue
+        }
+        record("rmpupdate(\(Self.hex(pfn)), \(size?.rawValue ?? "pagesize \(pageSize)"), \(state)) = \(Self.updateCodeName(code))")
+        return code
+    }
+
+    /// One PSMASH: the raw hardware code.
+    private func psmash(pfn: UInt64) -> Int32 {
+        let code = environment.rmp.psmash(pfn: pfn).rawValue
+        record("psmash(\(Self.hex(pfn))) = \(Self.psmashCodeName(code))")
+        return code
+    }
+
+    private func log(_ line: UnsafePointer<CChar>?) {
+        guard let line else { return }
+        trace.append(String(cString: line))
+    }
+
+    static func updateCodeName(_ code: Int32) -> String {
+        switch RMPTable.UpdateCode(rawValue: code) {
+        case .success: return "0"
+        case .failInput: return "1 FAIL_INPUT"
+        case .failPermission: return "2 FAIL_PERMISSION"
+        case .failInUse: return "3 FAIL_INUSE"
+        case .failOverlap: return "4 FAIL_OVERLAP"
+        case nil: return "\(code)"
+        }
+    }
+
+    static func psmashCodeName(_ code: Int32) -> String {
+        switch RMPTable.PSMASHCode(rawValue: code) {
+        case .success: return "0"
+        case .failInput: return "1 FAIL_INPUT"
+        case .failPermission: return "2 FAIL_PERMISSION"
+        case .failInUse: return "3 FAIL_INUSE"
+        case .failBadAddress: return "7 FAIL_BADADDR"
+        case nil: return "\(code)"
+        }
+    }
+
+    static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+}
