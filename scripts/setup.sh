@@ -14,10 +14,14 @@ log() { printf 'setup: %s\n' "$*"; }
 # `checker series` (out-of-tree module builds against Debian's headers, which name gcc-12, and
 # module BTF by pahole from dwarves; the source and headers packages themselves are fetched into
 # the checker's cache by `apt-get download`, not installed).
+# The SNP trace check (scripts/snp-live-checks.sh) boots Debian's 6.12 kernel: it has
+# KVM_AMD_SEV, guest_memfd and KVM_SET_MEMORY_ATTRIBUTES (6.1 has neither), pinned too.
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
           qemu-system-x86 busybox-static linux-image-6.1.0-50-amd64-unsigned=6.1.176-1
+          linux-image-6.12.111+deb12-amd64-unsigned=6.12.111-1~deb12u1
           make gcc-12 libc6-dev patch xz-utils dwarves)
 kernel_image=/boot/vmlinuz-6.1.0-50-amd64
+snp_kernel_image=/boot/vmlinuz-6.12.111+deb12-amd64
 virtme_version=1.42
 
 missing=()
@@ -53,6 +57,10 @@ else
 fi
 if [[ ! -f "$kernel_image" ]]; then
     echo "setup: error: $kernel_image is missing after installing linux-image-6.1.0-50-amd64-unsigned" >&2
+    exit 1
+fi
+if [[ ! -f "$snp_kernel_image" ]]; then
+    echo "setup: error: $snp_kernel_image is missing after installing linux-image-6.12.111+deb12-amd64-unsigned" >&2
     exit 1
 fi
 

@@ -39,7 +39,7 @@ public final class ProbeSession {
 
     private let objectBytes: [UInt8]
     private let object: ProbeObject
-    private let reader: RingBufferReader
+    private let reader: RingBufferReader<kcc_event>
     private var decoder = EventDecoder(specs: [])
     private var indexBySpec: [ProbeSpec: UInt32] = [:]
     private var attachments: [ProbeSpec: Attachment] = [:]
@@ -95,7 +95,7 @@ public final class ProbeSession {
         try object.setReadOnlyData(kcc_config(target_tgid: UInt32(bitPattern: targetProcess)))
         try object.load()
         reader = try RingBufferReader(descriptor: object.descriptor(ofMap: Name.events),
-                                      object: Name.object)
+                                      object: Name.object, decode: EventDecoder.record(from:))
         self.object = object
     }
 
@@ -246,7 +246,7 @@ public final class ProbeSession {
     /// The corresponding C function is `ring_buffer__consume`.
     public func drain() -> [ProbeEvent] {
         let (records, malformed) = reader.consume()
-        undecodable += malformed
+        undecodable += UInt64(malformed.count)
         var events: [ProbeEvent] = []
         events.reserveCapacity(records.count)
         for record in records {

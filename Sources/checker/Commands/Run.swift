@@ -124,7 +124,7 @@ struct Run: ParsableCommand {
             system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
         } catch let error as SystemError {
             seedBatches.skipped("\(error)", into: &report)
-            return try finish(report, started: started, output: output)
+            return try report.finish(started: started, output: output)
         }
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
@@ -136,7 +136,7 @@ struct Run: ParsableCommand {
             let milliseconds = Double(entry.time.components.seconds) * 1000 + Double(entry.time.components.attoseconds) / 1e15
             FileHandle.standardError.write(Data("checker: time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)\n".utf8))
         }
-        try finish(report, started: started, output: output)
+        try report.finish(started: started, output: output)
     }
 
     /// Operations run so far, by kind (resets and shrinking included).
@@ -159,7 +159,7 @@ struct Run: ParsableCommand {
                                  startedAt: ISO8601DateFormatter().string(from: started), durationSeconds: 0)
         try batches(hunt, prefix: "snp.\(profile)", profile: profile, system: harness.name, output: output)
             .run(on: harness, into: &report, started: started)
-        try finish(report, started: started, output: output)
+        try report.finish(started: started, output: output)
     }
 
     /// The KVM_SET_MEMORY_ATTRIBUTES validation front, against the real ioctl.
@@ -182,21 +182,6 @@ struct Run: ParsableCommand {
         } catch let error as SystemError {
             seedBatches.skipped("\(error)", into: &report)
         }
-        try finish(report, started: started, output: output)
-    }
-
-    /// Prints KTAP and the closing line, writes the files, exits with the kselftest status.
-    private func finish(_ partial: CheckReport, started: Date, output: ResultsDirectory?) throws {
-        var report = partial
-        report.durationSeconds = Date().timeIntervalSince(started)
-        let ktap = KTAPReporter.render(report)
-        print(ktap, terminator: "")
-        if let output {
-            try output.write(JSONReporter.render(report), to: "summary.json")
-            try output.write(ktap, to: "ktap.txt")
-        }
-        print(report.closingLine)
-        let status = report.exitStatus
-        if status != .pass { throw status.exitCode }
+        try report.finish(started: started, output: output)
     }
 }

@@ -54,7 +54,7 @@ struct VngCommand: Equatable, Sendable {
     }
 
     /// Subcommands that take `--results DIR` and write `summary.json` and `ktap.txt` there.
-    static let reportingSubcommands: Set<String> = ["run"]
+    static let reportingSubcommands: Set<String> = ["run", "trace"]
 
     /// Whether the guest's arguments start with a subcommand that writes results.
     static func writesResults(_ arguments: [String]) -> Bool {
