@@ -8,7 +8,7 @@ import Testing
 /// against the kernel-API shim, and what the SNP seed's own code does to a simulated RMP.
 ///
 /// The seed (v8 48/56) is read from `../shared/seeds/` beside the project (the project holds no
-/// kernel code); the tests that run it are disabled when it is not there.
+/// kernel code). It is a prerequisite: without it these tests fail, loudly, never skip.
 @Suite struct HarnessTests {
     static let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -24,7 +24,8 @@ import Testing
     }
 
     static func seedHarness() throws -> SNPHarnessSystem {
-        try SNPHarnessSystem(patch: seed, cache: sharedCache)
+        try #require(seedExists, "the SNP seed \(seed) is missing: put ../shared beside the project")
+        return try SNPHarnessSystem(patch: seed, cache: sharedCache)
     }
 
     /// A harness with a memslot of `pages` pages at `base` (file offset `offset`) and folios.
@@ -51,7 +52,7 @@ import Testing
 
     // MARK: - Extraction
 
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func extractsTheSeedsThreeFunctions() throws {
         let functions = try PatchFunctions(patchFile: Self.seed)
         #expect(functions.names == ["snp_make_page_shared", "order_to_level", "sev_update_mem_attr"])
@@ -130,7 +131,7 @@ import Testing
     // MARK: - Compilation
 
     /// A kernel helper the shim does not have: one line naming it and where it goes.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func aRenamedHelperNamesTheMissingSymbol() throws {
         let text = try String(contentsOfFile: Self.seed, encoding: .utf8)
             .replacingOccurrences(of: "snp_lookup_rmpentry(", with: "snp_lookup_rmpentry_v9(")
@@ -154,7 +155,7 @@ import Testing
 
     /// The built checker finds its shim through its resource bundle and stops with status 2 and
     /// one line for a patch that does not compile.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func theCommandRejectsAPatchThatDoesNotCompile() throws {
         let text = try String(contentsOfFile: Self.seed, encoding: .utf8)
             .replacingOccurrences(of: "rmp_make_shared(", with: "rmp_make_shared_page(")
@@ -178,7 +179,7 @@ import Testing
         #expect(stderr.contains("missing rmp_make_shared_page;") && stderr.contains("kernel_api.h"))
     }
 
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func aSecondCompileReusesTheCache() throws {
         let cache = Self.scratch()
         let functions = try PatchFunctions(patchFile: Self.seed)
@@ -202,7 +203,7 @@ import Testing
     // MARK: - The seed's behaviour
 
     /// A 512-page order-9 folio at a 2M-aligned gfn: one 2M RMPUPDATE makes all 512 pages private.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func privateConversionOfAnAlignedOrder9FolioIsOne2MUpdate() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, folios: [(0, 9)])
         let outcome = try Self.convert(system, 0x200, 0x400, toPrivate: true)
@@ -220,7 +221,7 @@ import Testing
 
     /// One page made shared inside a 2M private entry: PSMASH of the 2M page first, then a 4K
     /// RMPUPDATE; the other 511 pages stay private as 4K entries.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func sharedConversionInsideA2MEntryPsmashesFirst() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, folios: [(0, 9)])
         #expect(try system.execute(.preset(gfn: 0x200, .hugePrivate)) == .applied)
@@ -243,7 +244,7 @@ import Testing
 
     /// A whole 2M private region made shared: shared conversions always go 4K at a time, so the
     /// first page PSMASHes the 2M entry and all 512 pages get their own 4K RMPUPDATE.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func sharedConversionOfA2MRegionSmashesOnceThenGoes4K() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, folios: [(0, 9)])
         #expect(try Self.convert(system, 0x200, 0x400, toPrivate: true).result == 0)
@@ -259,7 +260,7 @@ import Testing
     /// An order-10 folio (4 MiB) made private in one step: `order_to_level(10)` is 2M, the code
     /// issues ONE 2M RMPUPDATE for the first 512 pages and then steps over all 1024 gfns, so the
     /// second half stays shared while the call returns 0. The model must call that a divergence.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func anOrder10FolioMadePrivateLeavesItsSecondHalfShared() throws {
         let system = try Self.world(base: 0x400, pages: 0x800, folios: [(0, 10)])
         let model = SNPModel()
@@ -285,7 +286,7 @@ import Testing
     /// A 2M-aligned gfn whose page is not 2M-aligned in memory (the memslot's file offset is not a
     /// multiple of 512): the code still asks for a 2M entry at the unaligned pfn; RMPUPDATE fails
     /// with FAIL_INPUT on all 8 attempts (4 × 2 CPUs), rmpupdate() returns -EFAULT and the call -EINVAL.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func aligned2MGFNOverAnUnalignedPFNFails() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, offset: 0x100, folios: [(0x200, 9)])
         let pfn = Self.pfn(system, 0x400)
@@ -308,7 +309,7 @@ import Testing
 
     /// A 2M private conversion over a region where one 4K page is already private: the 2M
     /// RMPUPDATE overlaps an assigned 4K entry, fails with FAIL_OVERLAP 8 times, -EINVAL.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func twoMPrivateOverAPrivate4KPageFails() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, folios: [(0, 9)])
         #expect(try Self.convert(system, 0x205, 0x206, toPrivate: true).result == 0)
@@ -322,7 +323,7 @@ import Testing
 
     /// A 4K private conversion inside a 2M private entry: the 4K RMPUPDATE overlaps the 2M entry
     /// (no PSMASH on the private path), FAIL_OVERLAP 8 times, -EINVAL; the 2M entry is intact.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func fourKPrivateInsideA2MPrivateEntryFails() throws {
         let system = try Self.world(base: 0x200, pages: 0x400, folios: [(0, 9)])
         #expect(try system.execute(.preset(gfn: 0x200, .hugePrivate)) == .applied)
@@ -334,7 +335,7 @@ import Testing
     }
 
     /// The early returns: not an SNP guest → 0 and no RMP call; a slot that cannot be private → -EPERM.
-    @Test(.enabled(if: seedExists, "the SNP seed is not in ../shared/seeds"))
+    @Test
     func earlyReturns() throws {
         let system = try Self.seedHarness()
         #expect(try system.execute(.setup(SNPMemslot(snpGuest: false, baseGFN: 0, pages: 16))) == .applied)

@@ -20,6 +20,12 @@ struct Replay: ParsableCommand {
     @Option(help: "Judge under this profile instead of the one the case was recorded with.")
     var profile: String?
 
+    @Option(help: "Run the case's operations again on a system instead of re-judging the recorded observations: harness (snp cases).")
+    var on: String?
+
+    @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
+    var patch: String?
+
     func run() throws {
         let text = try Self.read(file)
         let target: String
@@ -30,6 +36,7 @@ struct Replay: ParsableCommand {
         }
         switch CheckTarget(rawValue: target) {
         case .vsock?:
+            if let on { throw UsageProblem("--on \(on) is for snp cases; a vsock case replays live with 'checker vm -- run'") }
             let caseFile = try decode(CaseFile<VsockOperation, VsockObservation>.self, text)
             let name = profile ?? caseFile.header.profile
             guard let vsockProfile = VsockProfile.named(name) else {
@@ -39,8 +46,13 @@ struct Replay: ParsableCommand {
             try replay(caseFile, model: VsockModel(profile: vsockProfile), profile: vsockProfile.name)
         case .snp?:
             let caseFile = try decode(CaseFile<SNPOperation, SNPObservation>.self, text)
+            if let on {
+                guard on == "harness" else { throw UsageProblem("unknown system '\(on)' for an snp case; use --on harness") }
+                return try rerun(caseFile, model: SNPModel(), on: SNPHarnessSystem.forPatch(patch))
+            }
             try replay(caseFile, model: SNPModel(), profile: try named(profile ?? caseFile.header.profile, TargetOptions.snpProfiles))
         case .memoryAttributes?:
+            if let on { throw UsageProblem("--on \(on) is for snp cases") }
             let caseFile = try decode(CaseFile<MemoryAttributesOperation, MemoryAttributesObservation>.self, text)
             try replay(caseFile, model: MemoryAttributesModel(),
                        profile: try named(profile ?? caseFile.header.profile, TargetOptions.memoryAttributesProfiles))
@@ -64,6 +76,41 @@ struct Replay: ParsableCommand {
             throw UsageProblem("unknown profile '\(name)' in \(file); use one of: " + known.joined(separator: ", "))
         }
         return name
+    }
+
+    /// Runs the case's operations on `system` and judges what it shows now. Exit 1 when the
+    /// recorded divergence (or another) shows again; 0 when every step agrees: fixed.
+    private func rerun<Model: ReferenceModel, System: EvidencedSystem<Model>>(
+        _ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model, on system: System) throws {
+        print("# checker replay \(file) --on \(on ?? "")" + (caseFile.header.seed.map { " (seed \($0))" } ?? "") + ": \(system.name)")
+        let execution: Execution<Model>
+        do {
+            execution = try Execution.run(caseFile.steps.map(\.op), model: model, system: system)
+        } catch let error as SystemError {
+            print("# could not run: \(error)")
+            if case .unavailable = error { throw ExitStatus.skip.exitCode }
+            throw ExitStatus.divergence.exitCode
+        }
+        for (index, step) in execution.steps.enumerated() {
+            print(String(format: "%3d  %@", index + 1, step.operation.description))
+            print("       expect \(step.expectation)")
+            print("       observed \(step.observation)")
+        }
+        guard let divergence = execution.divergence else {
+            print("# every step agrees: " + (caseFile.header.signature.map { "the recorded divergence (\($0)) no longer reproduces: fixed" }
+                                           ?? "no divergence"))
+            return
+        }
+        let record = execution.steps[divergence.step]
+        if case let .diverges(mismatch) = record.verdict {
+            print("# DIVERGENCE at step \(divergence.step + 1) (\(divergence.signature)): \(mismatch)")
+        }
+        for line in system.lastEvidence.prefix(40) { print("#   evidence: \(line)") }
+        if let recorded = caseFile.header.signature {
+            print(recorded == divergence.signature ? "# reproduced: \(recorded)"
+                  : "# a different divergence than the recorded one (\(recorded))")
+        }
+        throw ExitStatus.divergence.exitCode
     }
 
     /// Judges every step's recorded observation again (or explains a step without one).

@@ -57,7 +57,12 @@ struct Run: ParsableCommand {
                                valueName: "dir"))
     var modules: String?
 
+    @Option(help: ArgumentHelp("Load a module with modprobe first, e.g. kvm_amd for --target memory-attributes in the test VM (repeatable).",
+                               valueName: "name"))
+    var loadModule: [String] = []
+
     func validate() throws {
+        try Modprobe.validate(loadModule)
         guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, reproductions > 0 else {
             throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions and --reproductions must be positive")
         }
@@ -70,6 +75,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        for name in loadModule {
+            FileHandle.standardError.write(Data("checker: \(Modprobe.load(name))\n".utf8))
+        }
         switch try targetOptions.checkedTarget() {
         case .vsock: try runVsock()
         case .snp: try runSNP()

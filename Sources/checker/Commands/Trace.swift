@@ -52,9 +52,7 @@ struct Trace: ParsableCommand {
         guard duration != nil || !workload.isEmpty else {
             throw UsageProblem("give a workload command after -- or --duration SECONDS")
         }
-        for name in loadModule where name.isEmpty || name.contains("/") || name.hasPrefix("-") {
-            throw UsageProblem("--load-module '\(name)' is not a module name; give e.g. --load-module kvm_amd")
-        }
+        try Modprobe.validate(loadModule)
     }
 
     func run() throws {
@@ -65,7 +63,7 @@ struct Trace: ParsableCommand {
         let started = Date()
         var notes: [String] = []
         for name in loadModule {
-            notes.append(Self.load(module: name))
+            notes.append(Modprobe.load(name))
         }
         notes.append("/dev/kvm: " + (FileManager.default.fileExists(atPath: "/dev/kvm") ? "present" : "absent"))
         var report = CheckReport(target: "snp", profile: "trace", kernel: GuestEnvironment.kernelRelease,
@@ -96,18 +94,6 @@ struct Trace: ParsableCommand {
         report.batches.append(Self.judge(trace, snpEnabled: snpParameter.map { $0 == "Y" || $0 == "1" },
                                          notes: notes, seconds: Date().timeIntervalSince(started)))
         try report.finish(started: started, output: output, status: Self.exitStatus)
-    }
-
-    /// `modprobe name`; one line saying what happened. A module that cannot be loaded is not a
-    /// usage error: its functions are then reported absent, with the reason.
-    static func load(module name: String) -> String {
-        let finished = try? Tools.run("modprobe", [name])
-        let loaded = FileManager.default.fileExists(atPath: "/sys/module/\(name)")
-        switch (finished?.succeeded ?? false, loaded) {
-        case (true, true): return "modprobe \(name): loaded"
-        case (_, true): return "modprobe \(name) failed (\(finished?.tail ?? "not run")), but \(name) is loaded"
-        default: return "modprobe \(name) failed: \(finished?.tail ?? "modprobe not found"); \(name) is not loaded"
-        }
     }
 
     /// Runs the workload (its output goes to stderr: stdout is KTAP), or waits --duration,

@@ -60,6 +60,12 @@ final class LiveMemoryAttributesSystem: SystemUnderTest {
                 let error = Errno(rawValue: errno)
                 throw SystemError.unavailable("KVM_CREATE_VM(\(configuration.vmType)) failed: \(error.symbol); \(Self.fix)")
             }
+            // The feature itself: kernels before 6.8 lack the ioctl, newer ones may gate it
+            // (research/snp.md §2.2: a vm_memory_attributes module parameter; the project's
+            // 6.18 host answers ENOTTY). That is a skip, never a divergence of the model.
+            if kcc_kvm_set_memory_attributes(keeper, 0, 4096, 0, 0) < 0 && errno == ENOTTY {
+                throw SystemError.unavailable("KVM_SET_MEMORY_ATTRIBUTES is not available on \(kernel) (ENOTTY): it needs CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES (6.8+) and may be switched off; the model states 6.12's ioctl")
+            }
             try createVM()
         } catch {
             if keeper >= 0 { close(keeper) }
