@@ -29,3 +29,13 @@ bash scripts/live-checks.sh
 # and two mutants of it: see scripts/series-checks.sh.
 echo "test: scripts/series-checks.sh"
 bash scripts/series-checks.sh
+
+# SNP (issue 5): the patch-logic harness on the v8 48/56 seed, its regression cases and the
+# candidate fix, and KVM_SET_MEMORY_ATTRIBUTES live in the 6.12 test VM: see scripts/snp-checks.sh.
+echo "test: scripts/snp-checks.sh"
+bash scripts/snp-checks.sh
+
+# The SNP probes in the 6.12 test VM (EPYC CPU model, kvm_amd): attach, absent-with-reason, never
+# a pass without SNP activity: see scripts/snp-live-checks.sh.
+echo "test: scripts/snp-live-checks.sh"
+bash scripts/snp-live-checks.sh
