@@ -159,34 +159,8 @@ def check(name, ok, detail=""):
 folders = sorted(glob.glob(os.path.join(base, "*")))
 folder = folders[-1] if folders else None
 summary_path = os.path.join(folder, "summary.json") if folder else None
-if summary_path and os.path.exists(summary_path):
-    summary = json.load(open(summary_path))
-    source = "summary.json"
-else:
-    # `checker vm` passes --results only to the subcommands in VngCommand.reportingSubcommands;
-    # until `trace` is one of them, the guest's report arrives as KTAP on its stdout. Rebuild the
-    # same fields from it (every field asserted below is printed in the KTAP).
-    source = "stdout.txt (KTAP)"
-    text = open(os.path.join(folder, "stdout.txt")).read() if folder and os.path.exists(os.path.join(folder, "stdout.txt")) else ""
-    probes, batches, pending = [], [], []
-    for line in text.splitlines():
-        m = re.match(r"# probe (\S+): not attached \((\S+)\): (.*)$", line)
-        if m:
-            probes.append({"function": m[1], "mechanism": m[2], "attached": False, "reason": m[3]}); continue
-        m = re.match(r"# probe (\S+): (\S+)$", line)
-        if m:
-            probes.append({"function": m[1], "mechanism": m[2], "attached": True}); continue
-        m = re.match(r"(ok|not ok) \d+ (\S+)(?: # SKIP (.*))?$", line)
-        if m:
-            outcome = "skip" if m[3] is not None else ("pass" if m[1] == "ok" else "fail")
-            if m[1] == "not ok" and any(p.startswith("inconclusive:") for p in pending): outcome = "inconclusive"
-            lost = next((int(x.split()[1]) for x in pending if re.match(r"\S+: \d+ probe events lost", x)), 0)
-            batches.append({"name": m[2], "outcome": outcome, "reason": m[3], "diagnostics": [p.strip() for p in pending],
-                            "lostEvents": lost, "operations": 0})
-            pending = []; continue
-        if line.startswith("# ") and not line.startswith("# Totals") and not line.startswith("# checker:"):
-            pending.append(line[2:])
-    summary = {"probes": probes, "batches": batches} if batches else None
+summary = json.load(open(summary_path)) if summary_path and os.path.exists(summary_path) else None
+source = summary_path
 
 print(f"snp-live-checks: results in {folder} (read from {source})")
 check("summary written", summary is not None, source)

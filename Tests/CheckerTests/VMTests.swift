@@ -105,11 +105,11 @@ struct VngCommandTests {
         #expect(command.arguments == [
             "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm", "--memory", "2G", "--cpus", "2",
             "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
-            "--exec", "/work/main/.build/debug/checker run --profile mainline --seeds 20 --results /work/main/.checker-results/20261121T220301Z",
+            "--exec", "/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20",
         ])
         #expect(command.commandLine == "vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 "
                 + "--rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 "
-                + "--exec '/work/main/.build/debug/checker run --profile mainline --seeds 20 --results /work/main/.checker-results/20261121T220301Z'")
+                + "--exec '/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20'")
     }
 
     @Test("golden: KVM asked for, QEMU options, guest arguments quoted for the guest's shell")
@@ -126,12 +126,16 @@ struct VngCommandTests {
         ])
     }
 
-    @Test("--results goes only to subcommands that write results")
+    @Test("--results goes only to subcommands that write results, right after the subcommand")
     func resultsOnlyForRun() {
         #expect(VngCommand.guestCommand(checker: "/c", arguments: ["explain", "--ops", "3"], resultsFolder: "/r")
                 == ["/c", "explain", "--ops", "3"])
         #expect(VngCommand.guestCommand(checker: "/c", arguments: ["run", "--seed", "4"], resultsFolder: "/r")
-                == ["/c", "run", "--seed", "4", "--results", "/r"])
+                == ["/c", "run", "--results", "/r", "--seed", "4"])
+        // Before the workload after `--`, which is not the checker's.
+        #expect(VngCommand.guestCommand(checker: "/c", arguments: ["trace", "--target", "snp", "--", "qemu", "-m", "4G"],
+                                        resultsFolder: "/r")
+                == ["/c", "trace", "--results", "/r", "--target", "snp", "--", "qemu", "-m", "4G"])
         #expect(VngCommand.writesResults(["--profile", "run"]) == false)
     }
 

@@ -36,6 +36,9 @@ struct Trace: ParsableCommand {
                                valueName: "name"))
     var loadModule: [String] = []
 
+    @Flag(help: "Tracing began before the guest existed: a page the trace never saw assigned is taken as shared (otherwise such pages are reported as not checked).")
+    var fromGuestStart = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The workload command, after --.", valueName: "workload"))
     var workload: [String] = []
 
@@ -92,6 +95,7 @@ struct Trace: ParsableCommand {
         let snpParameter = try? String(contentsOfFile: Self.snpParameterPath, encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         report.batches.append(Self.judge(trace, snpEnabled: snpParameter.map { $0 == "Y" || $0 == "1" },
+                                         assumeSharedAtStart: fromGuestStart,
                                          notes: notes, seconds: Date().timeIntervalSince(started)))
         try report.finish(started: started, output: output, status: Self.exitStatus)
     }
@@ -163,8 +167,8 @@ struct Trace: ParsableCommand {
     /// - SNP off in kvm_amd (`sev_snp=N`) → skip: the policy calls seen returned early, there
     ///   was no SNP work to judge;
     /// - no checked call → skip; otherwise pass.
-    static func judge(_ trace: SNPTraceRecorder.Trace, snpEnabled: Bool?, notes: [String],
-                      seconds: Double) -> BatchResult {
+    static func judge(_ trace: SNPTraceRecorder.Trace, snpEnabled: Bool?, assumeSharedAtStart: Bool = false,
+                      notes: [String], seconds: Double) -> BatchResult {
         var result = BatchResult(name: traceTestName, seeds: [], operations: trace.events.count, outcome: .skip,
                                  reason: nil, durationSeconds: seconds, lostEvents: trace.lostEvents,
                                  divergences: [], diagnostics: notes)
@@ -194,7 +198,7 @@ struct Trace: ParsableCommand {
             result.reason = "no SNP activity observed (no SNP hardware / no SNP guest ran)"
             return result
         }
-        let report = SNPTraceChecker.check(trace.events)
+        let report = SNPTraceChecker.check(trace.events, assumeSharedAtStart: assumeSharedAtStart)
         result.diagnostics.append("checked calls: \(report.checkedCalls)")
         for item in report.notChecked { result.diagnostics.append("not checked: \(item)") }
         if !report.divergences.isEmpty {

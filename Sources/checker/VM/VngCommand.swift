@@ -50,7 +50,9 @@ struct VngCommand: Equatable, Sendable {
     /// The guest's command: the checker, its arguments, and `--results FOLDER` when the
     /// subcommand writes results.
     static func guestCommand(checker: String, arguments: [String], resultsFolder: String) -> [String] {
-        [checker] + arguments + (writesResults(arguments) ? ["--results", resultsFolder] : [])
+        // Right after the subcommand: whatever follows a `--` (trace's workload) is not ours.
+        guard writesResults(arguments) else { return [checker] + arguments }
+        return [checker, arguments[0], "--results", resultsFolder] + arguments.dropFirst()
     }
 
     /// Subcommands that take `--results DIR` and write `summary.json` and `ktap.txt` there.
