@@ -47,18 +47,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
-
-/* Events dropped because the ring buffer was full: one counter, key 0. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
+#include "ring.h"
 
 struct saved_key {
 	__u32 tid;
@@ -80,16 +69,10 @@ struct {
 /* A zeroed event in the ring buffer, or NULL (counted in `lost`). */
 static __always_inline struct snp_event *reserve(__u32 type, __u32 function)
 {
-	struct snp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct snp_event *e = ring_reserve_zeroed(sizeof(*e));
 
-	if (!e) {
-		__u32 key = 0;
-		__u64 *count = bpf_map_lookup_elem(&lost, &key);
-		if (count)
-			__sync_fetch_and_add(count, 1);
+	if (!e)
 		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 	e->timestamp_ns = bpf_ktime_get_ns();
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->type = type;

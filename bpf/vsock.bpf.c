@@ -40,18 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* The only global in .rodata, so it sits at offset 0 (user space writes it before load). */
 const volatile struct kcc_config kcc_config = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
-
-/* Events dropped because the ring buffer was full: one counter, key 0. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
+#include "ring.h"
 
 /* tid → the `struct vsock_sock *` a core syscall handler is working on. */
 struct {
@@ -105,16 +94,10 @@ static __always_inline void transport_module_name(struct vsock_sock *vsk, char *
 /* A zeroed event in the ring buffer, or NULL (counted in `lost`). */
 static __always_inline struct kcc_event *reserve(__u32 type, __u64 cookie, __u32 tid)
 {
-	struct kcc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct kcc_event *e = ring_reserve_zeroed(sizeof(*e));
 
-	if (!e) {
-		__u32 key = 0;
-		__u64 *count = bpf_map_lookup_elem(&lost, &key);
-		if (count)
-			__sync_fetch_and_add(count, 1);
+	if (!e)
 		return NULL;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 	e->timestamp_ns = bpf_ktime_get_ns();
 	e->cookie = cookie;
 	e->tid = tid;

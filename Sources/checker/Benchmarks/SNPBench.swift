@@ -30,7 +30,7 @@ struct SNPBench {
         // The harness: every operation of every sequence, from a reset world each time.
         var traces: [[(SNPOperation, SNPObservation)]] = []
         var executed = 0
-        var start = clock.now
+        let start = clock.now
         while clock.now - start < .seconds(seconds) || traces.count < sequences.count {
             for sequence in sequences {
                 try harness.reset()
@@ -44,23 +44,8 @@ struct SNPBench {
         let harnessRate = Double(executed) / harnessSeconds
 
         // The model: the harness's observations, judged.
-        var steps = 0
-        var divergences = 0
-        start = clock.now
-        while clock.now - start < .seconds(seconds) {
-            for trace in traces {
-                var state = model.initialState
-                for (operation, observation) in trace {
-                    let expectation = model.expect(operation, in: state)
-                    if model.judge(observation, of: operation, against: expectation, state: &state).isDivergence {
-                        divergences += 1
-                    }
-                }
-                steps += trace.count
-            }
-        }
-        let modelSeconds = (clock.now - start) / .seconds(1)
-        let modelRate = Double(steps) / modelSeconds
+        let measured = ModelThroughput(model: model, traces: traces).measure(seconds: seconds)
+        let (steps, divergences, modelSeconds, modelRate) = (measured.steps, measured.divergences, measured.seconds, measured.rate)
         let conversions = traces.joined().filter { $0.0.kind == .convert }.count
         print("snp harness: \(Int(harnessRate)) operations/s (\(executed) operations, \(conversions * executed / max(1, traces.joined().count)) sev_update_mem_attr calls, in \(String(format: "%.2f", harnessSeconds)) s; \(harness.name))")
         print("snp model: \(Int(modelRate)) steps/s (\(steps) steps in \(String(format: "%.2f", modelSeconds)) s, \(divergences) divergent verdicts on the seed's observations)")

@@ -74,24 +74,8 @@ struct Bench: ParsableCommand {
             let run = try runner.run(RunConfiguration(seed: seed, operations: 500), against: kernel)
             traces.append(run.execution.steps.map { ($0.operation, $0.observation) })
         }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var steps = 0
-        var divergences = 0
-        while clock.now - start < .seconds(seconds) {
-            for trace in traces {
-                var state = model.initialState
-                for (operation, observation) in trace {
-                    let expectation = model.expect(operation, in: state)
-                    if model.judge(observation, of: operation, against: expectation, state: &state).isDivergence {
-                        divergences += 1
-                    }
-                }
-                steps += trace.count
-            }
-        }
-        let elapsed = (clock.now - start) / .seconds(1)
-        let rate = Double(steps) / elapsed
+        let measured = ModelThroughput(model: model, traces: traces).measure(seconds: seconds)
+        let (steps, divergences, elapsed, rate) = (measured.steps, measured.divergences, measured.seconds, measured.rate)
         print("model: \(Int(rate)) steps/s on one core (\(steps) steps in \(String(format: "%.2f", elapsed)) s, "
               + "\(divergences) divergences); goal ≥ 1000000: ratio \(String(format: "%.2f", rate / 1_000_000))")
     }
