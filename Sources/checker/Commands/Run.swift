@@ -75,10 +75,11 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        let target = try targetOptions.checkedTarget()
         for name in loadModule {
             FileHandle.standardError.write(Data("checker: \(Modprobe.load(name))\n".utf8))
         }
-        switch try targetOptions.checkedTarget() {
+        switch target {
         case .vsock: try runVsock()
         case .snp: try runSNP()
         case .memoryAttributes: try runMemoryAttributes()
