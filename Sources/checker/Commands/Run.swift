@@ -29,6 +29,10 @@ struct Run: ParsableCommand {
     @Option(help: "Seeds per reported test (one KTAP line each).")
     var batch: Int = 10
 
+    @Option(help: ArgumentHelp("Run only share I of N of the batches (1-based), for N CI jobs; 'checker merge' combines their results.",
+                               valueName: "I/N"))
+    var shard: Shard?
+
     @Option(help: "The system under test: live (the running kernel; vsock, memory-attributes) or harness (the patch's own code in user space; snp).")
     var backend: String?
 
@@ -95,7 +99,7 @@ struct Run: ParsableCommand {
     private func batches<G: OperationGenerator>(_ hunt: DivergenceHunt<G>, prefix: String, profile: String, system: String,
                                                 output: ResultsDirectory?) -> SeedBatches<G> {
         SeedBatches(hunt: hunt, namePrefix: prefix, seeds: allSeeds, batchSize: batch,
-                    stopAtFirstDivergence: stopAtFirstDivergence, output: output, caseTarget: targetOptions.target,
+                    stopAtFirstDivergence: stopAtFirstDivergence, shard: shard, output: output, caseTarget: targetOptions.target,
                     caseProfile: profile, caseSystem: system)
     }
 

@@ -16,6 +16,8 @@ struct SeedBatches<Generator: OperationGenerator> {
     let seeds: [UInt64]
     let batchSize: Int
     let stopAtFirstDivergence: Bool
+    /// This job's share of the batches (`--shard I/N`), or all of them.
+    let shard: Shard?
     let output: ResultsDirectory?
     /// What the case files' header says.
     let caseTarget: String
@@ -23,13 +25,15 @@ struct SeedBatches<Generator: OperationGenerator> {
     let caseSystem: String
 
     var batches: [[UInt64]] {
-        stride(from: 0, to: seeds.count, by: batchSize).map { Array(seeds[$0..<min($0 + batchSize, seeds.count)]) }
+        let all = stride(from: 0, to: seeds.count, by: batchSize).map { Array(seeds[$0..<min($0 + batchSize, seeds.count)]) }
+        return shard?.share(of: all) ?? all
     }
 
     func name(_ seeds: [UInt64]) -> String { "\(namePrefix).seeds-\(seeds.first!)-\(seeds.last!)" }
 
     /// Every batch skipped, for a system that could not be set up at all.
     func skipped(_ reason: String, into report: inout CheckReport) {
+        report.shard = shard?.description
         for seedBatch in batches {
             report.batches.append(BatchResult(name: name(seedBatch), seeds: seedBatch, operations: 0, outcome: .skip,
                                               reason: reason, durationSeconds: 0, lostEvents: 0, divergences: []))
@@ -39,6 +43,7 @@ struct SeedBatches<Generator: OperationGenerator> {
     /// Runs every batch into `report`; `partial` completes the report before each save.
     func run(on system: some EvidencedSystem<Model>, into report: inout CheckReport, started: Date,
              partial: (inout CheckReport) -> Void = { _ in }) throws {
+        report.shard = shard?.description
         var stopped = false
         for seedBatch in batches where !stopped {
             let batchStart = Date()

@@ -29,6 +29,10 @@ struct CheckReport: Codable, Equatable, Sendable {
     var probes: [ProbeReport]
     /// Operations run, by kind (`load`, `sendto`, …), shrinking and reproductions included.
     var operationCounts: [String: Int]? = nil
+    /// `I/N` when this run was one shard of a run split across N jobs (`--shard`).
+    var shard: String? = nil
+    /// The counts a dashboard wants, filled in when the summary is written (``Totals``).
+    var totals: Totals? = nil
 
     init(target: String, profile: String, kernel: String, system: String, startedAt: String,
          durationSeconds: Double, batches: [BatchResult] = [], probes: [ProbeReport] = []) {
@@ -165,4 +169,29 @@ enum ShellQuoting {
     }
 
     static func join(_ words: [String]) -> String { words.map(quote).joined(separator: " ") }
+}
+
+/// The counts of a report, in `summary.json`: what CI dashboards plot.
+struct Totals: Codable, Equatable, Sendable {
+    var tests: Int
+    var passed: Int
+    var failed: Int
+    var inconclusive: Int
+    var skipped: Int
+    var operations: Int
+    var divergences: Int
+    var lostEvents: UInt64
+    var durationSeconds: Double
+
+    init(_ report: CheckReport) {
+        tests = report.batches.count
+        passed = report.passed
+        failed = report.failed
+        inconclusive = report.inconclusive
+        skipped = report.skipped
+        operations = report.operations
+        divergences = report.divergences
+        lostEvents = report.batches.reduce(0) { $0 + $1.lostEvents }
+        durationSeconds = report.durationSeconds
+    }
 }

@@ -25,6 +25,24 @@ struct ResultsDirectory {
         try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
 
+    /// Copies a case file into cases/ under a name not taken yet; returns the new path, or the
+    /// old one when the file is gone (the report keeps pointing at where it was).
+    func copyCase(from path: String) throws -> String {
+        guard FileManager.default.fileExists(atPath: path) else { return path }
+        let folder = url.appendingPathComponent("cases", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let source = URL(fileURLWithPath: path)
+        let stem = source.deletingPathExtension().lastPathComponent
+        var target = folder.appendingPathComponent(source.lastPathComponent)
+        var suffix = 2
+        while FileManager.default.fileExists(atPath: target.path) {
+            target = folder.appendingPathComponent("\(stem)-\(suffix).\(source.pathExtension)")
+            suffix += 1
+        }
+        try FileManager.default.copyItem(at: source, to: target)
+        return target.path
+    }
+
     /// Writes the minimal case of a divergence as a case file; returns its path.
     func writeCase<Model>(_ finding: DivergenceFinding<Model>, target: String, profile: String, system: String) throws -> String {
         let folder = url.appendingPathComponent("cases", isDirectory: true)
