@@ -44,6 +44,7 @@ struct SeedBatches<Generator: OperationGenerator> {
     func run(on system: some EvidencedSystem<Model>, into report: inout CheckReport, started: Date,
              partial: (inout CheckReport) -> Void = { _ in }) throws {
         report.shard = shard?.description
+        var progress = ProgressBar(total: batches.reduce(0) { $0 + $1.count })
         var stopped = false
         for seedBatch in batches where !stopped {
             let batchStart = Date()
@@ -53,7 +54,13 @@ struct SeedBatches<Generator: OperationGenerator> {
             var seedsRun: [UInt64] = []
             for seed in seedBatch where !stopped {
                 seedsRun.append(seed)
-                switch hunt.run(seed: seed, on: system) {
+                let outcome = hunt.run(seed: seed, on: system)
+                switch outcome {
+                case .diverged: progress.advance(diverged: true)
+                case .inconclusive: progress.advance(inconclusive: true)
+                case .passed, .skipped: progress.advance()
+                }
+                switch outcome {
                 case let .passed(operations):
                     result.operations += operations
                 case let .diverged(finding, operations):
