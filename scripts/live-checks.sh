@@ -7,6 +7,8 @@
 # 2. Profile `vsock-dgram-v5` against the same stock kernel, which lacks the series: a divergence
 #    must be found and shrunk to ≤ 3 operations, reproduce every time, and its case file must
 #    replay as a divergence under v5 and as agreement under mainline.
+#    Its standalone C reproducer must compile with cc and reproduce the divergence alone in a
+#    fresh test VM.
 # 3. The probe tests, inside the VM, where kprobes exist.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -93,6 +95,20 @@ if divergences:
         main_replay = subprocess.run([checker, "replay", case, "--profile", "mainline"], capture_output=True)
         check("replay: the case diverges under vsock-dgram-v5", v5_replay.returncode == 1)
         check("replay: the stock kernel's observations agree with mainline", main_replay.returncode == 0)
+    # The standalone C reproducer of a result divergence: compiled here, run alone in a fresh test VM.
+    repro = next((d.get("reproducer") for d in divergences if d.get("reproducer") and d["signature"].startswith("result")), None)
+    check("v5 on the stock kernel: C reproducer written", repro is not None and os.path.exists(repro), str(repro))
+    if repro and os.path.exists(repro):
+        binary = os.path.join(results, "repro")
+        compiled = subprocess.run(["cc", "-Wall", "-Werror", "-o", binary, repro], capture_output=True, text=True)
+        check("reproducer: compiles with cc -Wall -Werror", compiled.returncode == 0, compiled.stderr[-400:])
+        if compiled.returncode == 0:
+            ran = subprocess.run(["timeout", "900", "vng", "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm",
+                                  "--memory", "1G", "--cpus", "2", "--exec", binary], capture_output=True, text=True)
+            open(os.path.join(results, "repro.log"), "w").write(ran.stdout + ran.stderr)
+            lines = [line.strip() for line in ran.stdout.splitlines()]
+            check("reproducer: reproduces the divergence on its own in the test VM",
+                  ran.returncode == 0 and "reproduced" in lines, f"exit {ran.returncode}; " + " | ".join(lines[-4:]))
 
 check("probe tests passed inside the test VM", probe_status == 0, f"exit {probe_status}")
 print(f"live: {passed} passed, {failed} failed")

@@ -130,8 +130,14 @@ struct Run: ParsableCommand {
         var report = CheckReport(target: "vsock", profile: profile.name, kernel: GuestEnvironment.kernelRelease,
                                  system: systemName, startedAt: ISO8601DateFormatter().string(from: started),
                                  durationSeconds: 0, batches: [], probes: [])
-        let seedBatches = batches(hunt, prefix: "vsock.\(profile.name)", profile: profile.name,
+        var seedBatches = batches(hunt, prefix: "vsock.\(profile.name)", profile: profile.name,
                                   system: "live kernel \(GuestEnvironment.kernelRelease)", output: output)
+        let replacements = modules.map(Self.replacementFiles) ?? [:]
+        seedBatches.reproducer = { finding in
+            VsockReproducer(minimal: finding.minimal, mismatch: finding.signature.mismatch, expected: finding.expected,
+                            title: "seed \(finding.seed), \(finding.signature) under profile \(profile.name)",
+                            replacements: replacements).source()
+        }
         let system: LiveVsockSystem
         do {
             system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
@@ -150,6 +156,14 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("checker: time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)\n".utf8))
         }
         try report.finish(started: started, output: output)
+    }
+
+    /// `<name>.ko` files of a `--modules` folder, by module name.
+    static func replacementFiles(_ folder: String) -> [String: String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return Dictionary(uniqueKeysWithValues: files.filter { $0.hasSuffix(".ko") }.map {
+            (String($0.dropLast(3)), URL(fileURLWithPath: folder).appendingPathComponent($0).path)
+        })
     }
 
     /// Operations run so far, by kind (resets and shrinking included).

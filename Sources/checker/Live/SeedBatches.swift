@@ -23,6 +23,8 @@ struct SeedBatches<Generator: OperationGenerator> {
     let caseTarget: String
     let caseProfile: String
     let caseSystem: String
+    /// A standalone C reproducer of a finding, where the target has one (vsock).
+    var reproducer: ((DivergenceFinding<Model>) -> String?)? = nil
 
     var batches: [[UInt64]] {
         let all = stride(from: 0, to: seeds.count, by: batchSize).map { Array(seeds[$0..<min($0 + batchSize, seeds.count)]) }
@@ -69,7 +71,11 @@ struct SeedBatches<Generator: OperationGenerator> {
                     let caseFile = try output.map {
                         try $0.writeCase(finding, target: caseTarget, profile: caseProfile, system: caseSystem)
                     }
-                    result.divergences.append(DivergenceReport(finding, caseFile: caseFile))
+                    var divergence = DivergenceReport(finding, caseFile: caseFile)
+                    if let output, let caseFile, let source = reproducer?(finding) {
+                        divergence.reproducer = try output.writeReproducer(source, besideCase: caseFile)
+                    }
+                    result.divergences.append(divergence)
                     stopped = stopAtFirstDivergence
                 case let .inconclusive(reason, operations):
                     result.operations += operations

@@ -119,6 +119,8 @@ struct DivergenceReport: Codable, Equatable, Sendable {
     var shrinkExecutions: Int
     /// How often the minimal case reproduced, e.g. `3/3`.
     var reproduced: String
+    /// A standalone C program that reproduces the divergence, if the target has them (vsock).
+    var reproducer: String? = nil
 }
 
 /// Whether a probe attached, and through which mechanism (fentry, kprobe, …).

@@ -61,6 +61,9 @@ enum KTAPReporter {
             }
             if let caseFile = divergence.caseFile { lines += diagnostic("  case: \(caseFile)") }
             if let replay = report.replayCommand(for: divergence) { lines += diagnostic("  replay: \(replay)") }
+            if let reproducer = divergence.reproducer {
+                lines += diagnostic("  reproducer: cc -o repro \(reproducer) && ./repro   (as root, in the test VM; exit 0 = reproduced)")
+            }
         }
         for item in batch.diagnostics { lines += diagnostic("  \(item)") }
         switch batch.outcome {

@@ -25,6 +25,13 @@ struct ResultsDirectory {
         try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8)
     }
 
+    /// Writes a C reproducer next to its case file (`cases/<stem>.c`); returns its path.
+    func writeReproducer(_ source: String, besideCase caseFile: String) throws -> String {
+        let path = URL(fileURLWithPath: caseFile).deletingPathExtension().appendingPathExtension("c").path
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// Copies a case file into cases/ under a name not taken yet; returns the new path, or the
     /// old one when the file is gone (the report keeps pointing at where it was).
     func copyCase(from path: String) throws -> String {

@@ -1,0 +1,39 @@
+import Foundation
+import SystemPackage
+import Model
+import Testing
+@testable import checker
+
+/// The standalone C reproducer of a vsock divergence: it must compile with `cc` (it is run in the
+/// test VM by scripts/live-checks.sh, never here: it loads and unloads vsock modules).
+@Suite("C reproducers")
+struct ReproducerTests {
+    /// The divergence live-checks plants: the v5 profile on the stock kernel.
+    static let minimal: [(VsockOperation, VsockObservation)] = [
+        (.loadTransport(.virtio), VsockObservation(result: .value(0))),
+        (.socket(.dgram), VsockObservation(result: .failure(Errno(rawValue: 19)))),
+    ]
+
+    static func source(_ mismatch: Mismatch.Kind) -> String {
+        VsockReproducer(minimal: minimal, mismatch: mismatch, expected: "a file descriptor on virtio",
+                        title: "seed 1, result mismatch at socket", replacements: ["vsock": "/tmp/vsock \"x\".ko"]).source()
+    }
+
+    @Test("it compiles with cc -Wall -Werror, and checks the observed errno at the divergent step")
+    func compiles() throws {
+        let text = Self.source(.result)
+        #expect(text.contains("reproduced = last < 0 && last_errno == 19;"))
+        #expect(text.contains("load(\"vmw_vsock_virtio_transport\", NULL)"))
+        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
+    @Test("a divergence only the probes show says so and exits 2")
+    func probesOnly() throws {
+        let text = Self.source(.callbacks)
+        #expect(text.contains("return 2;"))
+        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
+        #expect(try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file]).succeeded)
+    }
+}
