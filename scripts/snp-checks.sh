@@ -13,6 +13,8 @@
 # 4. The KVM_SET_MEMORY_ATTRIBUTES validation front, live, in the test VM on Debian's 6.12 kernel
 #    with an EPYC CPU model (kvm_amd): generated ioctls agree with the model, none skipped.
 # 5. Bad input: a patch that is missing, or adds no sev_update_mem_attr, is one line and status 2.
+# 6. The failure store (a store of its own): a divergence is kept, replayed first next time, and
+#    reported fixed (and moved aside) once the candidate fix is applied.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
@@ -112,6 +114,29 @@ check("a missing patch: one line, exit 2", status == 2 and len(out.strip().split
 status, out = checks.run([checker, "run", "--target", "snp", "--patch", "series/snp-v8/findings/candidate-fix.diff"])
 check("a patch without sev_update_mem_attr: one line naming it, exit 2",
       status == 2 and "sev_update_mem_attr" in out and len(out.strip().splitlines()) == 1, out.strip())
+
+# 6. The failure store: a divergence is kept, run first next time (still diverging), and once
+#    the patch is fixed reported fixed and moved aside.
+store = f"{results}/store"
+kept = f"{store}/snp/snp-v8"
+status, _ = checks.run([checker, "run", "--target", "snp", "--seed", "5", "--ops", "30", "--store", store,
+                        "--results", f"{results}/store-1"], log="store-1.log")
+check("store: the divergence of seed 5 is kept", status == 1 and len(glob.glob(f"{kept}/*.jsonl")) == 1,
+      f"exit {status}, {glob.glob(kept + '/*')}")
+status, out = checks.run([checker, "replay", "--all", "--store", store], log="store-replay.log")
+check("store: replay --all reproduces it", status == 1 and "1 still diverge" in out, f"exit {status}")
+status, _ = checks.run([checker, "run", "--target", "snp", "--seed", "2", "--ops", "30", "--store", store,
+                        "--results", f"{results}/store-2"], log="store-2.log")
+stored = next((b for b in (checks.summary("store-2") or {}).get("batches", []) if b["name"] == "snp.snp-v8.stored"), None)
+check("store: the next run runs it first, and it still fails", stored is not None and stored["outcome"] == "fail",
+      str(stored and stored["outcome"]))
+status, _ = checks.run([checker, "run", "--target", "snp", "--patch", fixed, "--seed", "2", "--ops", "30", "--store", store,
+                        "--results", f"{results}/store-3"], log="store-3.log")
+stored = next((b for b in (checks.summary("store-3") or {}).get("batches", []) if b["name"] == "snp.snp-v8.stored"), None)
+check("store: under the fix it is reported fixed and moved aside",
+      status == 0 and stored is not None and stored["outcome"] == "pass" and "fixed" in (stored.get("reason") or "")
+      and not glob.glob(f"{kept}/*.jsonl") and len(glob.glob(f"{kept}/fixed/*.jsonl")) >= 1,
+      f"exit {status}, {stored and stored.get('reason')}")
 
 checks.finish()
 PY

@@ -15,7 +15,13 @@ struct Replay: ParsableCommand {
     )
 
     @Argument(help: "A case file (JSON lines) written by the checker.")
-    var file: String
+    var file: String?
+
+    @Flag(help: "Replay every case kept in the failure store instead of one file.")
+    var all = false
+
+    @Option(help: ArgumentHelp("With --all: the failure store (default ~/.cache/checker/failures or $CHECKER_FAILURE_STORE).", valueName: "dir"))
+    var store: String?
 
     @Option(help: "Judge under this profile instead of the one the case was recorded with.")
     var profile: String?
@@ -26,7 +32,61 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
     var patch: String?
 
+    func validate() throws {
+        guard (file != nil) != all else {
+            throw UsageProblem(all ? "give either a case file or --all, not both" : "give a case file to replay, or --all for the failure store")
+        }
+    }
+
     func run() throws {
+        guard all else { return try replay(file: file!) }
+        guard let root = store ?? FailureStore.defaultPath else {
+            throw UsageProblem("the failure store is off (CHECKER_FAILURE_STORE=none); give --store DIR")
+        }
+        let cases = Self.storedCases(under: root)
+        guard !cases.isEmpty else {
+            print("# the failure store \(root) holds no case")
+            return
+        }
+        var reproduced: [String] = []
+        var fixed: [String] = []
+        for path in cases {
+            print("# == \(path)")
+            do {
+                try replay(file: path)
+                fixed.append(path)
+            } catch let exit as ExitCode where exit == ExitStatus.divergence.exitCode {
+                reproduced.append(path)
+            }
+        }
+        print("# \(cases.count) stored case(s): \(reproduced.count) still diverge, \(fixed.count) fixed")
+        for path in fixed { print("# fixed: \(path)") }
+        if !reproduced.isEmpty { throw ExitStatus.divergence.exitCode }
+    }
+
+    /// Every waiting case of every target and profile (`<store>/<target>/<profile>/*.jsonl`).
+    static func storedCases(under root: String) -> [String] {
+        let manager = FileManager.default
+        var cases: [String] = []
+        for target in ((try? manager.contentsOfDirectory(atPath: root)) ?? []).sorted() {
+            for profile in ((try? manager.contentsOfDirectory(atPath: root + "/" + target)) ?? []).sorted() {
+                cases += FailureStore(root).cases(target: target, profile: profile)
+            }
+        }
+        return cases
+    }
+
+    private func replay(file: String) throws {
+        var one = self
+        one.file = file
+        try one.replayOne()
+    }
+
+    /// The case file being replayed.
+    private var path: String { file ?? "" }
+
+    private func replayOne() throws {
+        let file = path
         let text = try Self.read(file)
         let target: String
         do {
@@ -67,13 +127,13 @@ struct Replay: ParsableCommand {
         do {
             return try CaseFile(decoding: text)
         } catch {
-            throw UsageProblem("\(file) \(error); fix the line or write the case again")
+            throw UsageProblem("\(path) \(error); fix the line or write the case again")
         }
     }
 
     private func named(_ name: String, _ known: [String]) throws -> String {
         guard known.contains(name) else {
-            throw UsageProblem("unknown profile '\(name)' in \(file); use one of: " + known.joined(separator: ", "))
+            throw UsageProblem("unknown profile '\(name)' in \(path); use one of: " + known.joined(separator: ", "))
         }
         return name
     }
@@ -82,7 +142,7 @@ struct Replay: ParsableCommand {
     /// recorded divergence (or another) shows again; 0 when every step agrees: fixed.
     private func rerun<Model: ReferenceModel, System: EvidencedSystem<Model>>(
         _ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model, on system: System) throws {
-        print("# checker replay \(file) --on \(on ?? "")" + (caseFile.header.seed.map { " (seed \($0))" } ?? "") + ": \(system.name)")
+        print("# checker replay \(path) --on \(on ?? "")" + (caseFile.header.seed.map { " (seed \($0))" } ?? "") + ": \(system.name)")
         let execution: Execution<Model>
         do {
             execution = try Execution.run(caseFile.steps.map(\.op), model: model, system: system)
@@ -116,7 +176,7 @@ struct Replay: ParsableCommand {
     /// Judges every step's recorded observation again (or explains a step without one).
     private func replay<Model: ReferenceModel>(_ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model,
                                                profile: String) throws {
-        print("# checker replay \(file) --profile \(profile)"
+        print("# checker replay \(path) --profile \(profile)"
               + (caseFile.header.seed.map { " (seed \($0))" } ?? "")
               + (caseFile.header.system.map { ", observed on \($0)" } ?? ""))
         var state = model.initialState

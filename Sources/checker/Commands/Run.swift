@@ -61,6 +61,10 @@ struct Run: ParsableCommand {
                                valueName: "dir"))
     var modules: String?
 
+    @Option(help: ArgumentHelp("The failure store: shrunk cases are kept here and run again first next time (default: ~/.cache/checker/failures, or $CHECKER_FAILURE_STORE; 'none' turns it off).",
+                               valueName: "dir"))
+    var store: String?
+
     @Option(help: ArgumentHelp("Load a module with modprobe first, e.g. kvm_amd for --target memory-attributes in the test VM (repeatable).",
                                valueName: "name"))
     var loadModule: [String] = []
@@ -90,6 +94,23 @@ struct Run: ParsableCommand {
         }
     }
 
+    /// The failure store this run uses. In the test VM: the copy `checker vm` put in the results
+    /// folder (the guest's own filesystem does not outlive it).
+    private var failureStore: FailureStore? {
+        if store == "none" { return nil }
+        if let store { return FailureStore(store) }
+        if GuestEnvironment.isTestVM {
+            return results.map { FailureStore($0 + "/store") }
+        }
+        return FailureStore.defaultPath.map(FailureStore.init)
+    }
+
+    /// The stored cases of this target and profile, run first (nil: none stored).
+    private func storedCases<Model: ReferenceModel>(_ model: Model, profile: String,
+                                                    on system: some EvidencedSystem<Model>) -> BatchResult? {
+        failureStore.flatMap { StoredCases(store: $0, target: targetOptions.target, profile: profile, model: model).replay(on: system) }
+    }
+
     private var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
 
     private func limits() -> ShrinkLimits {
@@ -100,7 +121,7 @@ struct Run: ParsableCommand {
                                                 output: ResultsDirectory?) -> SeedBatches<G> {
         SeedBatches(hunt: hunt, namePrefix: prefix, seeds: allSeeds, batchSize: batch,
                     stopAtFirstDivergence: stopAtFirstDivergence, shard: shard, output: output, caseTarget: targetOptions.target,
-                    caseProfile: profile, caseSystem: system)
+                    caseProfile: profile, caseSystem: system, store: failureStore)
     }
 
     private func requireBackend(_ known: [String], for target: String) throws -> String {
@@ -147,6 +168,7 @@ struct Run: ParsableCommand {
         }
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
+        if let stored = storedCases(hunt.model, profile: profile.name, on: system) { report.batches.append(stored) }
         try seedBatches.run(on: system, into: &report, started: started) { $0.operationCounts = operationCounts(system) }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
@@ -184,6 +206,7 @@ struct Run: ParsableCommand {
                                   swarm: !generation.noSwarm, limits: limits(), reproductions: reproductions)
         var report = CheckReport(target: "snp", profile: profile, kernel: "none (user space)", system: harness.name,
                                  startedAt: ISO8601DateFormatter().string(from: started), durationSeconds: 0)
+        if let stored = storedCases(hunt.model, profile: profile, on: harness) { report.batches.append(stored) }
         try batches(hunt, prefix: "snp.\(profile)", profile: profile, system: harness.name, output: output)
             .run(on: harness, into: &report, started: started)
         try report.finish(started: started, output: output)
@@ -205,6 +228,7 @@ struct Run: ParsableCommand {
                                   system: "live kernel \(GuestEnvironment.kernelRelease)", output: output)
         do {
             let system = try LiveMemoryAttributesSystem()
+            if let stored = storedCases(hunt.model, profile: profile, on: system) { report.batches.append(stored) }
             try seedBatches.run(on: system, into: &report, started: started)
         } catch let error as SystemError {
             seedBatches.skipped("\(error)", into: &report)

@@ -120,6 +120,7 @@ struct Series: ParsableCommand {
               + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : []))
             let session = try vm.prepare()
             let status = try VM.wait(for: session)
+            try vm.bringStoreHome(from: session.folder)
             worst = Self.worse(worst, status)
             guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
             say("seed \(crashed) crashed the guest kernel (reported above); going on from seed \(crashed + 1) in a new VM")

@@ -74,13 +74,28 @@ struct VM: AsyncParsableCommand {
     func run() async throws {
         let session = try prepare()
         let status = try await session.run()
+        try bringStoreHome(from: session.folder)
         if status != 0 { throw ExitCode(status) }
     }
 
     /// The root command may still call the synchronous `run()`: run the async one to completion.
     mutating func run() throws {
-        let status = try Self.wait(for: try prepare())
+        let session = try prepare()
+        let status = try Self.wait(for: session)
+        try bringStoreHome(from: session.folder)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The failure store travels with a guest `run` that names none: the host's is copied into the
+    /// results folder before the boot (the guest's run uses `<results>/store`) and back after.
+    private var carriesStore: Bool {
+        checkerArguments.first == "run" && VngCommand.option("--store", in: checkerArguments) == nil
+            && FailureStore.defaultPath != nil
+    }
+
+    func bringStoreHome(from folder: String) throws {
+        guard carriesStore, let home = FailureStore.defaultPath else { return }
+        try FailureStore(folder + "/store").copy(to: home)
     }
 
     /// Runs a prepared session to completion from synchronous code; its exit status.
@@ -111,6 +126,9 @@ struct VM: AsyncParsableCommand {
         let base = URL(fileURLWithPath: results, isDirectory: true).standardizedFileURL.path
         if let problem = VngCommand.rwdirProblem(base) { throw UsageProblem(problem + "; give another --results directory") }
         let folder = try VMResultsFolder.create(under: base)
+        if carriesStore, let home = FailureStore.defaultPath {
+            try FailureStore(home).copy(to: folder + "/store")
+        }
         let checker = Self.executablePath()
         let command = VngCommand(
             kernel: URL(fileURLWithPath: kernel).standardizedFileURL.path, memory: memory, cpus: cpus, kvm: kvm,

@@ -23,6 +23,8 @@ struct SeedBatches<Generator: OperationGenerator> {
     let caseTarget: String
     let caseProfile: String
     let caseSystem: String
+    /// Where shrunk cases are kept to be run again first next time (``FailureStore``).
+    var store: FailureStore? = nil
     /// A standalone C reproducer of a finding, where the target has one (vsock).
     var reproducer: ((DivergenceFinding<Model>) -> String?)? = nil
 
@@ -71,6 +73,7 @@ struct SeedBatches<Generator: OperationGenerator> {
                     let caseFile = try output.map {
                         try $0.writeCase(finding, target: caseTarget, profile: caseProfile, system: caseSystem)
                     }
+                    if let caseFile { try store?.save(caseFile, target: caseTarget, profile: caseProfile) }
                     var divergence = DivergenceReport(finding, caseFile: caseFile)
                     if let output, let caseFile, let source = reproducer?(finding) {
                         divergence.reproducer = try output.writeReproducer(source, besideCase: caseFile)
