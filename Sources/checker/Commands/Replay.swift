@@ -26,8 +26,11 @@ struct Replay: ParsableCommand {
     @Option(help: "Judge under this profile instead of the one the case was recorded with.")
     var profile: String?
 
-    @Option(help: "Run the case's operations again on a system instead of re-judging the recorded observations: harness (snp cases).")
+    @Option(help: "Run the case's operations again on a system instead of re-judging the recorded observations: harness (snp cases) or live (vsock cases: root, in the test VM, e.g. checker vm -- replay FILE --on live).")
     var on: String?
+
+    @Option(help: ArgumentHelp("With --on live: a folder of rebuilt modules loaded instead of the kernel's own.", valueName: "dir"))
+    var modules: String?
 
     @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
     var patch: String?
@@ -96,12 +99,25 @@ struct Replay: ParsableCommand {
         }
         switch CheckTarget(rawValue: target) {
         case .vsock?:
-            if let on { throw UsageProblem("--on \(on) is for snp cases; a vsock case replays live with 'checker vm -- run'") }
             let caseFile = try decode(CaseFile<VsockOperation, VsockObservation>.self, text)
             let name = profile ?? caseFile.header.profile
             guard let vsockProfile = VsockProfile.named(name) else {
                 throw UsageProblem("unknown profile '\(name)' in \(file); use one of: "
                                    + VsockProfile.all.map(\.name).joined(separator: ", "))
+            }
+            if let on {
+                guard on == "live" else { throw UsageProblem("unknown system '\(on)' for a vsock case; use --on live") }
+                guard geteuid() == 0, GuestEnvironment.isTestVM else {
+                    throw UsageProblem("--on live loads and unloads vsock modules: run it as root in the test VM ('checker vm -- replay FILE --on live')")
+                }
+                let system: LiveVsockSystem
+                do {
+                    system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
+                } catch let error as SystemError {
+                    print("# could not run: \(error)")
+                    throw ExitStatus.skip.exitCode
+                }
+                return try rerun(caseFile, model: VsockModel(profile: vsockProfile), on: system)
             }
             try replay(caseFile, model: VsockModel(profile: vsockProfile), profile: vsockProfile.name)
         case .snp?:

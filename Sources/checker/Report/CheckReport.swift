@@ -131,6 +131,14 @@ struct ProbeReport: Codable, Equatable, Sendable {
     var reason: String?
 }
 
+extension DivergenceReport {
+    /// Reproduced on some re-runs of the minimal case but not all (`2/3`): a flaky reproducer.
+    var isFlaky: Bool {
+        let parts = reproduced.split(separator: "/").compactMap { Int($0) }
+        return parts.count == 2 && parts[0] > 0 && parts[0] < parts[1]
+    }
+}
+
 extension CheckReport {
     func count(_ outcome: BatchResult.Outcome) -> Int { batches.count(where: { $0.outcome == outcome }) }
 

@@ -55,7 +55,8 @@ enum KTAPReporter {
             lines += diagnostic("  observed: \(divergence.observed)")
             for item in divergence.evidence { lines += diagnostic("  evidence: \(item)") }
             lines += diagnostic("  minimal sequence (\(divergence.minimal.count) operations, "
-                                + "\(divergence.shrinkExecutions) shrink executions, reproduced \(divergence.reproduced)):")
+                                + "\(divergence.shrinkExecutions) shrink executions, reproduced \(divergence.reproduced)"
+                                + (divergence.isFlaky ? ", FLAKY: it did not reproduce every time" : "") + "):")
             for (step, operation) in divergence.minimal.enumerated() {
                 lines += diagnostic("    \(step + 1) \(operation)")
             }
