@@ -6,7 +6,8 @@
 #    and unloads included: no divergence, no lost event, every required probe attached.
 # 2. Profile `vsock-dgram-v5` against the same stock kernel, which lacks the series: a divergence
 #    must be found and shrunk to ≤ 3 operations, reproduce every time, and its case file must
-#    replay as a divergence under v5 and as agreement under mainline.
+#    replay as a divergence under v5 and as agreement under mainline, and reproduce when run
+#    again live in a fresh test VM (`checker vm -- replay CASE --on live`).
 #    Its standalone C reproducer must compile with cc and reproduce the divergence alone in a
 #    fresh test VM.
 # 3. The probe tests, inside the VM, where kprobes exist.
@@ -95,6 +96,10 @@ if divergences:
         main_replay = subprocess.run([checker, "replay", case, "--profile", "mainline"], capture_output=True)
         check("replay: the case diverges under vsock-dgram-v5", v5_replay.returncode == 1)
         check("replay: the stock kernel's observations agree with mainline", main_replay.returncode == 0)
+        live_replay = subprocess.run([checker, "vm", "--timeout", "900", "--results", os.path.join(results, "replay-live"),
+                                      "--", "replay", case, "--on", "live"], capture_output=True, text=True)
+        check("replay --on live: the case reproduces on the kernel in a fresh test VM",
+              live_replay.returncode == 1 and "# reproduced:" in live_replay.stdout, f"exit {live_replay.returncode}")
     # The standalone C reproducer of a result divergence: compiled here, run alone in a fresh test VM.
     repro = next((d.get("reproducer") for d in divergences if d.get("reproducer") and d["signature"].startswith("result")), None)
     check("v5 on the stock kernel: C reproducer written", repro is not None and os.path.exists(repro), str(repro))
