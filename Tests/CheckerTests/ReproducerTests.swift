@@ -29,6 +29,20 @@ struct ReproducerTests {
         #expect(compile.succeeded, "\(compile.tail)")
     }
 
+    @Test("a reference-count divergence reads /sys/module/*/refcnt after the divergent step")
+    func refcounts() throws {
+        let minimal: [(VsockOperation, VsockObservation)] = [
+            (.loadTransport(.vmci), VsockObservation(result: .value(0))),
+            (.socket(.dgram), VsockObservation(result: .value(3), refcounts: [.vmci: 1, .loopback: 0])),
+        ]
+        let text = VsockReproducer(minimal: minimal, mismatch: .refcount, expected: "vmci +1", title: "t").source()
+        #expect(text.contains("refcnt(\"vmw_vsock_vmci_transport\") == 1"))
+        #expect(text.contains("refcnt(\"vsock_loopback\") == 0"))
+        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
     @Test("a divergence only the probes show says so and exits 2")
     func probesOnly() throws {
         let text = Self.source(.callbacks)

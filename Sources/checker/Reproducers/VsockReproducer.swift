@@ -4,9 +4,10 @@ import Model
 /// real structs of `<linux/vm_sockets.h>`, each step's result printed, and the divergent step
 /// checked against what the kernel showed when the checker found it.
 ///
-/// Exit status: 0 reproduced (the divergent step gave the observed result again), 1 not
-/// reproduced, 2 the divergence is not visible in syscall results (a transport callback or a
-/// module reference count: only the probes show it; replay the case with the checker instead).
+/// Exit status: 0 reproduced (the divergent step gave the observed result again, or for a
+/// reference-count divergence left the observed `/sys/module/*/refcnt`), 1 not reproduced, 2 the
+/// divergence is not visible to a program (which transport callback ran: only the probes show
+/// it; replay the case with the checker instead).
 /// Transport modules are loaded with `modprobe` (dependencies, compressed modules) or, for
 /// rebuilt modules, with `finit_module` on their file; it must run as root, in a kernel like the
 /// one the divergence was found on.
@@ -36,6 +37,10 @@ struct VsockReproducer {
             check = "\treproduced = last < 0 && last_errno == \(errno.rawValue); /* \(errno.symbol) */"
         case (.result, .some):
             check = "\treproduced = last >= 0;"
+        case (.refcount, .some):
+            // The counts the kernel showed after the divergent step, read again from sysfs.
+            let counts = minimal.last!.1.refcounts.map { "refcnt(\"\($0.module.rawValue)\") == \($0.count)" }
+            check = "\t(void)last;\n\treproduced = " + (counts.isEmpty ? "1" : counts.joined(separator: " &&\n\t\t")) + ";"
         default:
             check = "\t(void)last;\n\tprintf(\"the divergence (\(mismatch.rawValue) mismatch) shows only in the probes, not in syscall results: replay the case with the checker\\n\");\n\treturn 2;"
         }
@@ -108,6 +113,23 @@ struct VsockReproducer {
             \tmemmove(&fds[position], &fds[position + 1], (nfds - position - 1) * sizeof(int));
             \tnfds--;
             \treturn ret;
+            }
+
+            /* /sys/module/<name>/refcnt, or -1 when the module is not loaded. */
+            static __attribute__((unused)) long refcnt(const char *name)
+            {
+            \tchar path[128];
+            \tlong count = -1;
+            \tFILE *file;
+            \tsnprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+            \tfile = fopen(path, "r");
+            \tif (!file)
+            \t\treturn -1;
+            \tif (fscanf(file, "%ld", &count) != 1)
+            \t\tcount = -1;
+            \tfclose(file);
+            \tprintf("    /sys/module/%s/refcnt = %ld\\n", name, count);
+            \treturn count;
             }
 
             static __attribute__((unused)) void show(int step, const char *what, long ret)
