@@ -62,7 +62,12 @@ struct MergeTests {
     @Test("the command: merges folders, writes the three reports, exit status of the whole")
     func command() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("checker-merge-\(UUID().uuidString)").path
-        for (index, report) in [Self.report(shard: "1/2", seeds: [[1]]), Self.report(shard: "2/2", seeds: [[2]], outcome: .fail)].enumerated() {
+        var failing = Self.report(shard: "2/2", seeds: [[2]], outcome: .fail)
+        let caseFile = try CheckerProcess.temporaryFile("{\"format\":\"checker-case/1\"}\n", name: "seed2-socket-result.jsonl")
+        failing.batches[0].divergences = [DivergenceReport(
+            seed: 2, signature: "result mismatch at socket", step: 1, operation: "socket", expected: "fd", observed: "ENODEV",
+            evidence: [], minimal: ["socket"], caseFile: caseFile, shrinkExecutions: 1, reproduced: "3/3")]
+        for (index, report) in [Self.report(shard: "1/2", seeds: [[1]]), failing].enumerated() {
             let folder = "\(base)/shard-\(index + 1)/20261122T050000Z"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try JSONReporter.render(report).write(toFile: folder + "/summary.json", atomically: true, encoding: .utf8)
@@ -73,6 +78,11 @@ struct MergeTests {
         for file in ["summary.json", "ktap.txt", "junit.xml"] {
             #expect(FileManager.default.fileExists(atPath: "\(base)/merged/\(file)"), "\(file)")
         }
+        let stored = try CheckerProcess.run(["merge", "\(base)/shard-1", "\(base)/shard-2", "--results", "\(base)/merged-2",
+                                             "--store", "\(base)/store"])
+        #expect(stored.status == 1)
+        #expect(FileManager.default.fileExists(atPath: "\(base)/merged-2/cases/seed2-socket-result.jsonl"))
+        #expect(FailureStore("\(base)/store").cases(target: "vsock", profile: "mainline").count == 1)
         let again = try CheckerProcess.run(["merge", "\(base)/shard-1", "--results", "\(base)/merged"])
         #expect(again.status == 2, "an existing summary is never overwritten")
     }

@@ -12,7 +12,8 @@ struct Merge: ParsableCommand {
             operation counts added, probes kept at their worst, and every case file is copied \
             into OUT/cases. A shard of I/N that is missing or given twice, or a batch in two \
             inputs, is reported as the failing test 'merge.shards': a merged report never \
-            passes on partial work. Writes summary.json, ktap.txt and junit.xml into OUT and \
+            passes on partial work. With --store, the merged cases also go into that failure \
+            store (the shards' own stores stay on their machines). Writes summary.json, ktap.txt and junit.xml into OUT and \
             prints the KTAP. Exit status as for run: 0 pass, 1 divergence or inconclusive, 2 \
             usage error, 4 skip.
             """
@@ -23,6 +24,10 @@ struct Merge: ParsableCommand {
 
     @Option(help: "The folder for the merged summary.json, ktap.txt, junit.xml and cases (created; never overwritten).")
     var results: String
+
+    @Option(help: ArgumentHelp("Also keep every merged case in this failure store, to be run first by the next run there (e.g. ~/.cache/checker/failures).",
+                               valueName: "dir"))
+    var store: String?
 
     func validate() throws {
         guard !inputs.isEmpty else { throw UsageProblem("give the shards' results folders, e.g. checker merge shard-1 shard-2 --results merged") }
@@ -37,6 +42,9 @@ struct Merge: ParsableCommand {
             batch.divergences = try batch.divergences.map { divergence in
                 var divergence = divergence
                 divergence.caseFile = try divergence.caseFile.map { try output.copyCase(from: $0) }
+                if let store, let caseFile = divergence.caseFile, FileManager.default.fileExists(atPath: caseFile) {
+                    try FailureStore(store).save(caseFile, target: merged.target, profile: merged.profile)
+                }
                 return divergence
             }
             return batch
