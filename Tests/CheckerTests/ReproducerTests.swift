@@ -43,6 +43,20 @@ struct ReproducerTests {
         #expect(compile.succeeded, "\(compile.tail)")
     }
 
+    @Test("the bench's plain-C baseline (same calls, nothing checked) compiles too")
+    func benchProgram() throws {
+        let sequences: [[VsockOperation]] = [[.loadTransport(.vmci), .socket(.dgram),
+                                              .sendto(SocketRef(0), SockAddrVM(cid: 2, port: 1234, flags: 0), length: 16),
+                                              .connect(SocketRef(0), .unspec), .getsockname(SocketRef(0)), .close(SocketRef(0)),
+                                              .unloadTransport(.vmci)]]
+        let program = VsockCProgram(sequences: sequences, modulePaths: [.vmci: "/lib/modules/x/vmw_vsock_vmci_transport.ko"])
+        for source in [program.source(), program.source(timed: 10)] {
+            let file = try CheckerProcess.temporaryFile(source, name: "bench.c")
+            let compile = try Tools.run("cc", ["-O2", "-Wall", "-Werror", "-o", file + ".out", file])
+            #expect(compile.succeeded, "\(compile.tail)")
+        }
+    }
+
     @Test("a divergence only the probes show says so and exits 2")
     func probesOnly() throws {
         let text = Self.source(.callbacks)

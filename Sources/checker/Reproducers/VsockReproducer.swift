@@ -52,20 +52,8 @@ struct VsockReproducer {
             // The kernel showed:  \(cComment(minimal.last.map { "\($0.1)" } ?? ""))
             // Build and run as root in the test VM: cc -o repro THIS.c && ./repro
             // Exit status: 0 reproduced, 1 not reproduced, 2 not visible in syscall results.
-            #define _GNU_SOURCE
-            #include <errno.h>
-            #include <fcntl.h>
-            #include <linux/vm_sockets.h>
-            #include <stdio.h>
-            #include <stdlib.h>
-            #include <string.h>
-            #include <sys/socket.h>
-            #include <sys/syscall.h>
-            #include <unistd.h>
+            \(VsockCCalls.prelude)
 
-            static int fds[64];
-            static int nfds;
-            static char payload[65537] __attribute__((unused));
             static int last_errno;
 
             /* A rebuilt module from its file, or the installed one with its dependencies. */
@@ -81,38 +69,6 @@ struct VsockReproducer {
             \t}
             \tsnprintf(command, sizeof(command), "modprobe %s", name);
             \treturn system(command) == 0 ? 0 : (errno = ENOENT, -1);
-            }
-
-            static __attribute__((unused)) long delete_module_(const char *name)
-            {
-            \treturn syscall(SYS_delete_module, name, O_NONBLOCK);
-            }
-
-            static __attribute__((unused)) struct sockaddr_vm vm(unsigned int cid, unsigned int port, unsigned char flags)
-            {
-            \tstruct sockaddr_vm addr;
-            \tmemset(&addr, 0, sizeof(addr));
-            \taddr.svm_family = AF_VSOCK;
-            \taddr.svm_cid = cid;
-            \taddr.svm_port = port;
-            \taddr.svm_flags = flags;
-            \treturn addr;
-            }
-
-            static __attribute__((unused)) long open_socket(int type)
-            {
-            \tint fd = socket(AF_VSOCK, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            \tif (fd >= 0)
-            \t\tfds[nfds++] = fd;
-            \treturn fd;
-            }
-
-            static __attribute__((unused)) long close_socket(int position)
-            {
-            \tlong ret = close(fds[position]);
-            \tmemmove(&fds[position], &fds[position + 1], (nfds - position - 1) * sizeof(int));
-            \tnfds--;
-            \treturn ret;
             }
 
             /* /sys/module/<name>/refcnt, or -1 when the module is not loaded. */
@@ -162,34 +118,12 @@ struct VsockReproducer {
     }
 
     private func expression(_ operation: VsockOperation) -> String {
-        func address(_ a: SockAddrVM) -> String { "(addr = vm(\(a.cid)U, \(a.port)U, \(a.flags)), " }
-        switch operation {
-        case let .loadTransport(module):
-            return "load(\"\(module.rawValue)\", \(replacements[module.rawValue].map(cString) ?? "NULL"))"
-        case let .unloadTransport(module):
-            return "delete_module_(\"\(module.rawValue)\")"
-        case let .socket(type):
-            return "open_socket(\(type.rawValue))"
-        case let .bind(ref, a):
-            return "\(address(a))bind(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
-        case let .connect(ref, .address(a)):
-            return "\(address(a))connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
-        case let .connect(ref, .unspec):
-            return "(addr = vm(VMADDR_CID_ANY, VMADDR_PORT_ANY, 0), addr.svm_family = AF_UNSPEC, connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
-        case let .sendto(ref, a, length):
-            return "\(address(a))sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr)))"
-        case let .send(ref, length):
-            return "send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)"
-        case let .getsockname(ref):
-            return "(len = sizeof(addr), getsockname(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
-        case let .close(ref):
-            return "close_socket(\(ref.position))"
+        VsockCCalls.expression(operation) { module in
+            "load(\"\(module.rawValue)\", \(replacements[module.rawValue].map(cString) ?? "NULL"))"
         }
     }
 
-    private func cString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
+    private func cString(_ text: String) -> String { VsockCCalls.string(text) }
 
     private func cComment(_ text: String) -> String { text.replacingOccurrences(of: "*/", with: "* /") }
 }

@@ -1,0 +1,91 @@
+import Model
+
+/// The C side of vsock operations, shared by the generated programs (the reproducer of a
+/// divergence, the bench's plain-C baseline): the same syscalls the live backend makes, with
+/// the real structs of `<linux/vm_sockets.h>`.
+enum VsockCCalls {
+    /// Includes, state and helpers every program starts with. `load` is each program's own.
+    static let prelude = """
+        #define _GNU_SOURCE
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <linux/vm_sockets.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/socket.h>
+        #include <sys/syscall.h>
+        #include <time.h>
+        #include <unistd.h>
+
+        static int fds[4096];
+        static int nfds;
+        static char payload[65537] __attribute__((unused));
+
+        static __attribute__((unused)) long delete_module_(const char *name)
+        {
+        \treturn syscall(SYS_delete_module, name, O_NONBLOCK);
+        }
+
+        static __attribute__((unused)) struct sockaddr_vm vm(unsigned int cid, unsigned int port, unsigned char flags)
+        {
+        \tstruct sockaddr_vm addr;
+        \tmemset(&addr, 0, sizeof(addr));
+        \taddr.svm_family = AF_VSOCK;
+        \taddr.svm_cid = cid;
+        \taddr.svm_port = port;
+        \taddr.svm_flags = flags;
+        \treturn addr;
+        }
+
+        static __attribute__((unused)) long open_socket(int type)
+        {
+        \tint fd = socket(AF_VSOCK, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        \tif (fd >= 0)
+        \t\tfds[nfds++] = fd;
+        \treturn fd;
+        }
+
+        static __attribute__((unused)) long close_socket(int position)
+        {
+        \tlong ret = close(fds[position]);
+        \tmemmove(&fds[position], &fds[position + 1], (nfds - position - 1) * sizeof(int));
+        \tnfds--;
+        \treturn ret;
+        }
+        """
+
+    /// The operation as one C expression whose value is the syscall's return (errno set on -1);
+    /// it uses the locals `struct sockaddr_vm addr` and `socklen_t len`. `load` gives the
+    /// expression that loads a transport module.
+    static func expression(_ operation: VsockOperation, load: (TransportModule) -> String) -> String {
+        func address(_ a: SockAddrVM) -> String { "(addr = vm(\(a.cid)U, \(a.port)U, \(a.flags)), " }
+        switch operation {
+        case let .loadTransport(module):
+            return load(module)
+        case let .unloadTransport(module):
+            return "delete_module_(\"\(module.rawValue)\")"
+        case let .socket(type):
+            return "open_socket(\(type.rawValue))"
+        case let .bind(ref, a):
+            return "\(address(a))bind(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
+        case let .connect(ref, .address(a)):
+            return "\(address(a))connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
+        case let .connect(ref, .unspec):
+            return "(addr = vm(VMADDR_CID_ANY, VMADDR_PORT_ANY, 0), addr.svm_family = AF_UNSPEC, connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
+        case let .sendto(ref, a, length):
+            return "\(address(a))sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr)))"
+        case let .send(ref, length):
+            return "send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)"
+        case let .getsockname(ref):
+            return "(len = sizeof(addr), getsockname(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
+        case let .close(ref):
+            return "close_socket(\(ref.position))"
+        }
+    }
+
+    /// A C string literal.
+    static func string(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
