@@ -211,7 +211,7 @@ import Testing
         #expect(outcome.leakedReferences == 0)
         let updates = outcome.calls.filter { $0.hasPrefix("rmpupdate") }
         let base = Self.pfn(system, 0x200)
-        #expect(updates == ["rmpupdate(\(SNPHarnessSystem.hex(base)), 2M, private ASID 1 gpa 0x200000) = 0"])
+        #expect(updates == ["rmpupdate(\(hexString(base)), 2M, private ASID 1 gpa 0x200000) = 0"])
         for offset in UInt64(0)..<512 {
             let entry = outcome.rmp[base + offset]
             #expect(entry.assigned && entry.asid == 1 && entry.gpa == (0x200 + offset) << 12 && entry.pageSize == .size2M)
@@ -229,7 +229,7 @@ import Testing
         let outcome = try Self.convert(system, 0x205, 0x206, toPrivate: false)
         #expect(outcome.result == 0)
         #expect(outcome.leakedReferences == 0)
-        let hex = SNPHarnessSystem.hex
+        let hex = hexString
         #expect(outcome.calls == [
             "get_pfn(gfn 0x205) = pfn \(hex(base + 5)) order 9",
             "lookup(\(hex(base + 5))) = assigned, 2M",
@@ -251,7 +251,7 @@ import Testing
         let outcome = try Self.convert(system, 0x200, 0x400, toPrivate: false)
         #expect(outcome.result == 0)
         #expect(outcome.leakedReferences == 0)
-        #expect(outcome.calls.filter { $0.hasPrefix("psmash") } == ["psmash(\(SNPHarnessSystem.hex(Self.pfn(system, 0x200)))) = 0"])
+        #expect(outcome.calls.filter { $0.hasPrefix("psmash") } == ["psmash(\(hexString(Self.pfn(system, 0x200)))) = 0"])
         let updates = outcome.calls.filter { $0.hasPrefix("rmpupdate") }
         #expect(updates.count == 512 && updates.allSatisfy { $0.hasSuffix(", 4K, shared) = 0") })
         #expect(outcome.rmp == RMPTable())
@@ -274,7 +274,7 @@ import Testing
         #expect(outcome.result == 0)
         let base = Self.pfn(system, 0x400)
         #expect(outcome.calls.filter { $0.hasPrefix("rmpupdate") }
-                == ["rmpupdate(\(SNPHarnessSystem.hex(base)), 2M, private ASID 1 gpa 0x400000) = 0"])
+                == ["rmpupdate(\(hexString(base)), 2M, private ASID 1 gpa 0x400000) = 0"])
         #expect(outcome.calls.filter { $0.hasPrefix("get_pfn") }.count == 1)
         #expect((0..<512).allSatisfy { outcome.rmp[base + $0].assigned })
         #expect((512..<1024).allSatisfy { !outcome.rmp[base + $0].assigned })
@@ -296,7 +296,7 @@ import Testing
         #expect(outcome.leakedReferences == 0)
         let updates = outcome.calls.filter { $0.hasPrefix("rmpupdate") }
         #expect(updates.count == 8)
-        #expect(Set(updates) == ["rmpupdate(\(SNPHarnessSystem.hex(pfn)), 2M, private ASID 1 gpa 0x400000) = 1 FAIL_INPUT"])
+        #expect(Set(updates) == ["rmpupdate(\(hexString(pfn)), 2M, private ASID 1 gpa 0x400000) = 1 FAIL_INPUT"])
         #expect(outcome.rmp == RMPTable())
         #expect(system.lastEvidence.contains { $0.hasPrefix("pr_err: sev_update_mem_attr: failed op 1 gpa 400000") && $0.hasSuffix("level 2 rc -14") })
 

@@ -59,7 +59,7 @@ public struct AttributeMap: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         runs.isEmpty ? "all 0"
-            : runs.map { "[\(hex($0.gfns.lowerBound)), \(hex($0.gfns.upperBound)))=\(hex($0.attributes))" }
+            : runs.map { "[\(hexString($0.gfns.lowerBound)), \(hexString($0.gfns.upperBound)))=\(hexString($0.attributes))" }
                 .joined(separator: " ")
     }
 }

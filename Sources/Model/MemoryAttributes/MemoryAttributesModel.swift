@@ -57,11 +57,11 @@ public struct MemoryAttributesModel: ReferenceModel {
         if let rejection = request.rejection(supported: state.supported) {
             return MemoryAttributesExpectation([MemoryAttributesBranch(.exactly(.failed(rejection.errno)),
                                                                        rule: rejection.rule)],
-                                               note: state.supportedObserved ? nil : "supported \(hex(state.supported)) assumed [\(configuration.assumption.id)]")
+                                               note: state.supportedObserved ? nil : "supported \(hexString(state.supported)) assumed [\(configuration.assumption.id)]")
         }
         let gfns = MemoryAttributesValidation.gfnRange(address: request.address, size: request.size)
         let slots = state.memslots(overlapping: gfns)
-        let note = "gfns [\(hex(gfns.lowerBound)), \(hex(gfns.upperBound))), "
+        let note = "gfns [\(hexString(gfns.lowerBound)), \(hexString(gfns.upperBound))), "
             + (slots.isEmpty ? "in no memslot" : "memslots \(slots.map { "\($0.slot)" }.joined(separator: ","))")
         if state.attributes.has(request.attributes, throughout: gfns) {
             return MemoryAttributesExpectation([MemoryAttributesBranch(.exactly(.success), rule: MemoryAttributesRules.noop)],

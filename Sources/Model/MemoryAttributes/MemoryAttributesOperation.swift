@@ -19,7 +19,7 @@ public struct MemoryAttributesRequest: Hashable, Sendable, CustomStringConvertib
     }
 
     public var description: String {
-        "{address=\(hex(address)) size=\(hex(size)) attributes=\(hex(attributes)) flags=\(hex(flags))}"
+        "{address=\(hexString(address)) size=\(hexString(size)) attributes=\(hexString(attributes)) flags=\(hexString(flags))}"
     }
 }
 
@@ -57,7 +57,7 @@ public struct Memslot: Hashable, Sendable, CustomStringConvertible {
     ]
 
     public var description: String {
-        "slot \(slot) [\(hex(guestPhysicalAddress)), \(hex(guestPhysicalAddress + size)))"
+        "slot \(slot) [\(hexString(guestPhysicalAddress)), \(hexString(guestPhysicalAddress + size)))"
     }
 }
 
@@ -151,13 +151,10 @@ extension MemoryAttributesOperation {
         case let .checkExtension(scope): try container.encode(scope.rawValue, forKey: .scope)
         case let .addMemslot(index): try container.encode(index, forKey: .memslot)
         case let .setAttributes(request):
-            try container.encode(hex(request.address), forKey: .address)
-            try container.encode(hex(request.size), forKey: .size)
-            try container.encode(hex(request.attributes), forKey: .attributes)
-            try container.encode(hex(request.flags), forKey: .flags)
+            try container.encode(hexString(request.address), forKey: .address)
+            try container.encode(hexString(request.size), forKey: .size)
+            try container.encode(hexString(request.attributes), forKey: .attributes)
+            try container.encode(hexString(request.flags), forKey: .flags)
         }
     }
 }
-
-/// `0x…` in lower case, as kernel developers write addresses.
-func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

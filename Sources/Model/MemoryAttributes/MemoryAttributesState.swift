@@ -53,7 +53,7 @@ public struct MemoryAttributesState: Hashable, Sendable, CustomStringConvertible
     }
 
     public var description: String {
-        "supported=\(hex(supported))\(supportedObserved ? "" : " (assumed)") memslots=[\(memslots.map { "\($0.slot)" }.joined(separator: ","))] attributes: \(attributes)"
+        "supported=\(hexString(supported))\(supportedObserved ? "" : " (assumed)") memslots=[\(memslots.map { "\($0.slot)" }.joined(separator: ","))] attributes: \(attributes)"
     }
 }
 
@@ -88,7 +88,7 @@ public enum AllowedResult: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case let .exactly(observation): return observation.description
         case .nonNegative: return "fd≥0"
-        case let .subset(mask): return "a subset of \(hex(mask))"
+        case let .subset(mask): return "a subset of \(hexString(mask))"
         }
     }
 }

@@ -70,5 +70,3 @@ public struct SNPTraceEvent: Hashable, Codable, Sendable, CustomStringConvertibl
         return "[\(thread)] \(call)"
     }
 }
-
-func hexString(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

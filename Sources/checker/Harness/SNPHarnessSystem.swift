@@ -143,26 +143,26 @@ final class SNPHarnessSystem: EvidencedSystem {
     private func getPFN(gfn: UInt64, pfn: UnsafeMutablePointer<UInt64>?, order: UnsafeMutablePointer<Int32>?) -> Int32 {
         guard let backing = environment.backing(of: gfn) else {
             let result = -Int32(ENOENT)
-            record("get_pfn(gfn \(Self.hex(gfn))) = \(SNPUpdateOutcome.name(result))")
+            record("get_pfn(gfn \(hexString(gfn))) = \(SNPUpdateOutcome.name(result))")
             return result
         }
         pfn?.pointee = backing.pfn
         order?.pointee = Int32(backing.order)
         referenceBalance += 1
-        record("get_pfn(gfn \(Self.hex(gfn))) = pfn \(Self.hex(backing.pfn)) order \(backing.order)")
+        record("get_pfn(gfn \(hexString(gfn))) = pfn \(hexString(backing.pfn)) order \(backing.order)")
         return 0
     }
 
     private func putPage(pfn: UInt64) {
         referenceBalance -= 1
-        record("put_page(\(Self.hex(pfn)))")
+        record("put_page(\(hexString(pfn)))")
     }
 
     /// The RMP read behind `snp_lookup_rmpentry`: 1 assigned / 0 not, level of the 2M-aligned entry.
     private func lookup(pfn: UInt64, level: UnsafeMutablePointer<Int32>?) -> Int32 {
         let entry = environment.rmp.lookup(pfn)
         level?.pointee = entry.level.x86Level
-        record("lookup(\(Self.hex(pfn))) = \(entry.assigned ? "assigned" : "not assigned"), \(entry.level.rawValue)")
+        record("lookup(\(hexString(pfn))) = \(entry.assigned ? "assigned" : "not assigned"), \(entry.level.rawValue)")
         return entry.assigned ? 1 : 0
     }
 
@@ -170,7 +170,7 @@ final class SNPHarnessSystem: EvidencedSystem {
     private func rmpupdate(pfn: UInt64, gpa: UInt64, assigned: Int32, pageSize: Int32, immutable: Int32,
                            asid: UInt32) -> Int32 {
         let size: RMPPageSize? = pageSize == 0 ? .size4K : pageSize == 1 ? .size2M : nil
-        let state = assigned != 0 ? "private ASID \(asid) gpa \(Self.hex(gpa))\(immutable != 0 ? " immutable" : "")" : "shared"
+        let state = assigned != 0 ? "private ASID \(asid) gpa \(hexString(gpa))\(immutable != 0 ? " immutable" : "")" : "shared"
         let code: Int32
         if let size {
             code = environment.rmp.rmpupdate(
@@ -178,14 +178,14 @@ final class SNPHarnessSystem: EvidencedSystem {
         } else {
             code = RMPTable.UpdateCode.failInput.rawValue
         }
-        record("rmpupdate(\(Self.hex(pfn)), \(size?.rawValue ?? "pagesize \(pageSize)"), \(state)) = \(Self.updateCodeName(code))")
+        record("rmpupdate(\(hexString(pfn)), \(size?.rawValue ?? "pagesize \(pageSize)"), \(state)) = \(Self.updateCodeName(code))")
         return code
     }
 
     /// One PSMASH: the raw hardware code.
     private func psmash(pfn: UInt64) -> Int32 {
         let code = environment.rmp.psmash(pfn: pfn).rawValue
-        record("psmash(\(Self.hex(pfn))) = \(Self.psmashCodeName(code))")
+        record("psmash(\(hexString(pfn))) = \(Self.psmashCodeName(code))")
         return code
     }
 
@@ -216,5 +216,4 @@ final class SNPHarnessSystem: EvidencedSystem {
         }
     }
 
-    static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 }
