@@ -146,23 +146,20 @@ echo "snp-live-checks: checker vm --kernel $kernel --cpus 1 --qemu-opts \"-cpu E
 status=$?
 set -e
 
-python3 - "$results/vm" "$status" <<'PY'
+python3 - "$results" "$status" <<'PY'
 import glob, json, os, re, sys
+sys.path.insert(0, "scripts")
+from checks import Checks
 
-base, status = sys.argv[1], int(sys.argv[2])
-passed = failed = 0
+results, status = sys.argv[1], int(sys.argv[2])
+checks = Checks("snp-live", results)
+check = checks.check
 
-def check(name, ok, detail=""):
-    global passed, failed
-    print(("ok     " if ok else "not ok ") + name + (f": {detail}" if detail else ""))
-    if ok: passed += 1
-    else: failed += 1
-
-folders = sorted(glob.glob(os.path.join(base, "*")))
+# `checker vm` writes into a timestamped folder under results/vm.
+folders = sorted(glob.glob(os.path.join(results, "vm", "*")))
 folder = folders[-1] if folders else None
-summary_path = os.path.join(folder, "summary.json") if folder else None
-summary = json.load(open(summary_path)) if summary_path and os.path.exists(summary_path) else None
-source = summary_path
+summary = checks.summary("vm")
+source = os.path.join(folder, "summary.json") if folder else None
 
 print(f"snp-live-checks: results in {folder} (read from {source})")
 check("summary written", summary is not None, source)
@@ -208,6 +205,5 @@ check("trace.snp SKIP: no SNP activity observed", trace.get("outcome") == "skip"
       and (trace.get("reason") or "").startswith("no SNP activity observed"), trace.get("reason") or trace.get("outcome"))
 check("no probe event lost", all(x.get("lostEvents", 0) == 0 for x in summary["batches"]))
 check("no test passed but the probe that fired", {n for n, x in batches.items() if x["outcome"] == "pass"} == {"probe.sev_gmem_invalidate"})
-print(f"snp-live: {passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+checks.finish()
 PY
