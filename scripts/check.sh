@@ -6,9 +6,7 @@
 # SEED, SEEDS, OPS, PROFILE and SNP_SEEDS override the defaults.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
+source scripts/env.sh
 
 bash scripts/setup.sh
 echo "check: swift build -c release"

@@ -22,8 +22,9 @@ program=$2
 shift 2
 load=("$@")
 ((${#load[@]})) || load=(vsock vmw_vsock_virtio_transport_common vsock_loopback vmw_vsock_virtio_transport)
-kernel=${KERNEL:-/boot/vmlinuz-6.1.0-50-amd64}
-[[ -f $kernel ]] || die "kernel image $kernel missing (bash scripts/setup.sh)"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+kernel=${KERNEL:-$checker_cache/kernels/6.1.0-50-amd64/boot/vmlinuz-6.1.0-50-amd64}
+[[ -f $kernel ]] || die "kernel image $kernel missing (checker kernel fetch 6.1.176-1)"
 command -v vng >/dev/null || die "vng (virtme-ng) missing (bash scripts/setup.sh)"
 command -v cc >/dev/null || die "cc missing (apt-get install gcc)"
 for m in "${load[@]}"; do [[ -f $modules/$m.ko ]] || die "$modules/$m.ko missing"; done

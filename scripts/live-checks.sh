@@ -13,14 +13,14 @@
 # 3. The probe tests, inside the VM, where kprobes exist.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
+source scripts/env.sh
 command -v vng >/dev/null || { echo "live-checks: error: vng (virtme-ng) missing; run scripts/setup.sh" >&2; exit 1; }
 
 echo "live-checks: swift build -c release --product checker"
 swift build -c release --product checker
 checker=$PWD/.build/release/checker
+# The stock Debian 6.1.176 kernel, fetched into the checker's cache (never installed).
+kernel=$("$checker" kernel fetch 6.1.176-1)
 results=$PWD/.checker-results/ci-$(date -u +%Y%m%dT%H%M%SZ)-$$
 mkdir -p "$results"
 
@@ -34,7 +34,7 @@ v5_status=$?
 echo "live-checks: probe tests in the test VM"
 tests=$(ls -d .build/*/debug/*PackageTests.xctest 2>/dev/null | head -n 1)
 if [[ -n "$tests" ]]; then
-    timeout 1800 vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 \
+    timeout 1800 vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 \
         --exec "$PWD/$tests --testing-library swift-testing --filter ProbesTests" > "$results/probe-tests.log" 2>&1
     probe_status=$?
     tail -n 3 "$results/probe-tests.log"
@@ -44,10 +44,10 @@ else
 fi
 set -e
 
-python3 - "$results" "$checker" "$mainline_status" "$v5_status" "$probe_status" <<'PY'
+python3 - "$results" "$checker" "$kernel" "$mainline_status" "$v5_status" "$probe_status" <<'PY'
 import glob, json, os, subprocess, sys
 
-results, checker, mainline_status, v5_status, probe_status = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+results, checker, kernel, mainline_status, v5_status, probe_status = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
 passed = failed = 0
 
 def check(name, ok, detail=""):
@@ -108,7 +108,7 @@ if divergences:
         compiled = subprocess.run(["cc", "-Wall", "-Werror", "-o", binary, repro], capture_output=True, text=True)
         check("reproducer: compiles with cc -Wall -Werror", compiled.returncode == 0, compiled.stderr[-400:])
         if compiled.returncode == 0:
-            ran = subprocess.run(["timeout", "900", "vng", "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm",
+            ran = subprocess.run(["timeout", "900", "vng", "-r", kernel, "--disable-kvm",
                                   "--memory", "1G", "--cpus", "2", "--exec", binary], capture_output=True, text=True)
             open(os.path.join(results, "repro.log"), "w").write(ran.stdout + ran.stderr)
             lines = [line.strip() for line in ran.stdout.splitlines()]

@@ -17,9 +17,7 @@
 #    once the candidate fix is applied.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
+source scripts/env.sh
 command -v vng >/dev/null || { echo "series-checks: error: vng (virtme-ng) missing; run scripts/setup.sh" >&2; exit 1; }
 patches=${PATCHES:-../shared/patches/vsock-dgram-v5}
 [[ -d "$patches" ]] || { echo "series-checks: error: the series is missing at $patches (../shared beside the project)" >&2; exit 1; }

@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian bookworm machine: Debian packages through
-# apt, and virtme-ng (not packaged in bookworm) through pip, both pinned where it matters.
-# Idempotent: run it as often as you like; it installs only what dpkg (or `vng --version`) says
-# is missing. Needs root only when an apt package is missing.
+# Installs what the project needs on a fresh Debian bookworm machine, and nothing into the places
+# a developer's machine boots from or runs its own Python from:
+# - Debian packages through apt (build and test dependencies, QEMU for the test VM);
+# - virtme-ng (not packaged in bookworm) into a virtual environment of the project's own,
+#   ${XDG_CACHE_HOME:-~/.cache}/checker/virtme-ng, made with Debian's python3-venv: the system
+#   Python gets no package (PEP 668 would refuse it anyway).
+# The kernels the test VM boots are not installed at all: `checker kernel fetch` (and `checker vm`,
+# `checker series` on demand) unpack Debian's image packages into the checker's cache, so /boot,
+# /vmlinuz, /lib/modules and the boot menu stay as they were.
+# Idempotent: run it as often as you like; it installs only what dpkg (or the venv's vng) says is
+# missing. Needs root only when an apt package is missing.
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
 
 # Build and unit-test dependencies: libbpf and its own dependencies, found through pkg-config
 # (the CLibBPF system library in Package.swift).
-# The test VM for live checks (`checker vm`, DESIGN.md "Facts measured"): QEMU (TCG), busybox
-# for virtme's guest, and the Debian 6.1.176 kernel the checks boot, pinned (`name=version`).
+# The test VM (`checker vm`, DESIGN.md "Facts measured"): QEMU (TCG), busybox for virtme's
+# initramfs, udev (virtme-ng's init starts it so the guest gets /dev/virtio-ports, through which
+# vng returns the guest command's output and exit status), kmod (depmod indexes the fetched
+# kernels' modules; modprobe in the guest), file (vng reads a kernel image's version with it).
 # `checker series` (out-of-tree module builds against Debian's headers, which name gcc-12, and
 # module BTF by pahole from dwarves; the source and headers packages themselves are fetched into
 # the checker's cache by `apt-get download`, not installed).
-# The SNP trace check (scripts/snp-live-checks.sh) boots Debian's 6.12 kernel: it has
-# KVM_AMD_SEV, guest_memfd and KVM_SET_MEMORY_ATTRIBUTES (6.1 has neither), pinned too.
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
-          qemu-system-x86 busybox-static linux-image-6.1.0-50-amd64-unsigned=6.1.176-1
-          linux-image-6.12.111+deb12-amd64-unsigned=6.12.111-1~deb12u1
+          qemu-system-x86 busybox-static udev kmod file python3-venv
           make gcc-12 libc6-dev patch xz-utils dwarves)
-kernel_image=/boot/vmlinuz-6.1.0-50-amd64
-snp_kernel_image=/boot/vmlinuz-6.12.111+deb12-amd64
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/checker
+venv=$cache/virtme-ng
 virtme_version=1.42
 
 missing=()
@@ -55,52 +61,31 @@ else
         exit 1
     fi
 fi
-if [[ ! -f "$kernel_image" ]]; then
-    echo "setup: error: $kernel_image is missing after installing linux-image-6.1.0-50-amd64-unsigned" >&2
-    exit 1
-fi
-if [[ ! -f "$snp_kernel_image" ]]; then
-    echo "setup: error: $snp_kernel_image is missing after installing linux-image-6.12.111+deb12-amd64-unsigned" >&2
-    exit 1
-fi
-
-# virtme-ng (`vng`) is not in Debian bookworm: from PyPI, pinned, through a Python that allows
-# pip installs (pyenv's on the project's machines; Debian's own python3 refuses them, PEP 668).
-vng_version() { vng --version 2>/dev/null | awk '{print $NF}' || true; }
+# virtme-ng from PyPI, pinned, in the project's own virtual environment (Debian's python3, not a
+# pyenv or conda one that may be on PATH). `checker vm` finds it there; scripts put its bin first
+# on PATH (scripts/env.sh).
+vng_version() { "$venv/bin/vng" --version 2>/dev/null | awk '{print $NF}' || true; }
 if [[ "$(vng_version)" == "$virtme_version" ]]; then
-    log "virtme-ng $virtme_version present"
+    log "virtme-ng $virtme_version present in $venv"
 else
-    python=""
-    for candidate in "$HOME/.pyenv/shims/python3" python3; do
-        if "$candidate" -m pip --version >/dev/null 2>&1 && "$candidate" -c '
-import os, sys, sysconfig
-sys.exit(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' 2>/dev/null; then
-            python=$candidate
-            break
-        fi
-    done
-    if [[ -z "$python" ]]; then
-        echo "setup: error: no python3 that may pip-install virtme-ng==$virtme_version (Debian's refuses, PEP 668); install pyenv's Python or pipx" >&2
+    log "/usr/bin/python3 -m venv $venv"
+    rm -rf "$venv"
+    if ! /usr/bin/python3 -m venv "$venv"; then
+        echo "setup: error: cannot create the virtual environment $venv (is python3-venv installed?)" >&2
         exit 1
     fi
-    log "$python -m pip install virtme-ng==$virtme_version"
-    if ! "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "virtme-ng==$virtme_version"; then
-        echo "setup: error: pip install virtme-ng==$virtme_version failed (see pip's messages above)" >&2
+    log "$venv/bin/pip install virtme-ng==$virtme_version"
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "virtme-ng==$virtme_version"; then
+        echo "setup: error: pip install virtme-ng==$virtme_version into $venv failed (see pip's messages above)" >&2
         exit 1
-    fi
-    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
-    # Where pip put `vng`; make it reachable on any PATH that has /usr/local/bin.
-    scripts=$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
-    if ! command -v vng >/dev/null 2>&1 && [[ -x "$scripts/vng" && ! -e /usr/local/bin/vng ]]; then
-        ln -s "$scripts/vng" /usr/local/bin/vng
     fi
     if [[ "$(vng_version)" != "$virtme_version" ]]; then
-        echo "setup: error: virtme-ng $virtme_version is installed in $scripts, but the vng on PATH reports '$(vng_version)'; put $scripts first on PATH" >&2
+        echo "setup: error: $venv/bin/vng reports '$(vng_version)', not $virtme_version" >&2
         exit 1
     fi
-    log "virtme-ng $virtme_version installed"
+    log "virtme-ng $virtme_version installed in $venv"
 fi
 
 log "libbpf $(pkg-config --modversion libbpf) (pkg-config)"
-log "test VM: $(vng --version), $(qemu-system-x86_64 --version | head -n 1), kernel $kernel_image"
+log "test VM: $("$venv/bin/vng" --version), $(qemu-system-x86_64 --version | head -n 1); kernels: checker kernel fetch"
 log "done"

@@ -17,18 +17,16 @@
 #    reported fixed (and moved aside) once the candidate fix is applied.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
+source scripts/env.sh
 fail() { echo "snp-checks: error: $*" >&2; exit 1; }
 seed=../shared/seeds/001_e2a542b2580ac019.txt
-kernel=/boot/vmlinuz-6.12.111+deb12-amd64
 [[ -f "$seed" ]] || fail "$seed missing: the SNP seed must be beside the project (../shared)"
-[[ -f "$kernel" ]] || fail "$kernel missing; run scripts/setup.sh (linux-image-6.12.111+deb12-amd64-unsigned)"
 for tool in cc patch python3 vng; do command -v "$tool" >/dev/null || fail "$tool missing; run scripts/setup.sh"; done
 
 echo "snp-checks: swift build -c release --product checker"
 swift build -c release --product checker
+# Debian's 6.12.111 kernel, fetched into the checker's cache (never installed).
+kernel=$(.build/release/checker kernel fetch 6.12.111-1~deb12u1) || fail "cannot fetch the 6.12.111 test kernel"
 results=$PWD/.checker-results/snp-checks-$(date -u +%Y%m%dT%H%M%SZ)-$$
 mkdir -p "$results"
 patch --quiet -o "$results/fixed-seed.txt" "$seed" series/snp-v8/findings/candidate-fix.diff \

@@ -29,12 +29,8 @@
 # non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-kernel=/boot/vmlinuz-6.12.111+deb12-amd64
+source scripts/env.sh
 fail() { echo "snp-live-checks: error: $*" >&2; exit 1; }
-[[ -f "$kernel" ]] || fail "$kernel missing; install linux-image-6.12.111+deb12-amd64-unsigned=6.12.111-1~deb12u1 (bash scripts/setup.sh)"
 command -v vng >/dev/null || fail "vng (virtme-ng) missing; run scripts/setup.sh"
 command -v cc >/dev/null || fail "cc missing (the workload is compiled at run time); apt-get install gcc"
 command -v python3 >/dev/null || fail "python3 missing"
@@ -42,6 +38,8 @@ command -v python3 >/dev/null || fail "python3 missing"
 echo "snp-live-checks: swift build -c release --product checker"
 swift build -c release --product checker
 checker=$PWD/.build/release/checker
+# Debian's 6.12.111 kernel, fetched into the checker's cache (never installed).
+kernel=$("$checker" kernel fetch 6.12.111-1~deb12u1) || fail "cannot fetch the 6.12.111 test kernel"
 results=$PWD/.checker-results/snp-$(date -u +%Y%m%dT%H%M%SZ)-$$
 mkdir -p "$results"
 

@@ -5,10 +5,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Swift lives in /opt/swift on the project's machines; CI's environment may not have it on PATH.
-if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
+# Swift (in /opt/swift on the project's machines) and the project's virtme-ng on PATH.
+source scripts/env.sh
 
 # The checks below assert exact outcomes run by run: none may replay what an earlier one (or an
 # earlier CI run on this machine) left in the failure store. snp-checks.sh tests the store itself

@@ -23,7 +23,8 @@
 #                    serves, never the local one: with vsock_loopback alone it fails with ENODEV.
 #                    GUEST_EXTRA_MODULES=vmw_vsock_virtio_transport (registers as g2h even without
 #                    a virtio-vsock device) lets the dgram tests reach the loopback data path.
-#   KERNEL           guest kernel image (default /boot/vmlinuz-6.1.0-50-amd64).
+#   KERNEL           guest kernel image (default: Debian 6.1.176 in the checker's cache,
+#                    checker kernel fetch 6.1.176-1).
 #   LINUX_SOURCE_TARBALL  where tools/include comes from when TREE lacks it
 #                    (default /usr/src/linux-source-6.1.tar.xz).
 #   PAIR_TIMEOUT     seconds one server/client pair may run (default 120).
@@ -45,7 +46,8 @@ modules=$(cd "$2" 2>/dev/null && pwd) || die "MODULES $2 is not a folder"
 mkdir -p "$3" || die "cannot create RESULTS_DIR $3"
 results=$(cd "$3" && pwd)
 
-kernel=${KERNEL:-/boot/vmlinuz-6.1.0-50-amd64}
+source "$here/env.sh"
+kernel=${KERNEL:-$checker_cache/kernels/6.1.0-50-amd64/boot/vmlinuz-6.1.0-50-amd64}
 tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 pair_timeout=${PAIR_TIMEOUT:-120}
 vm_timeout=${VM_TIMEOUT:-1800}
@@ -69,13 +71,16 @@ extra=${GUEST_EXTRA_MODULES:-}
 for ko in vsock vmw_vsock_virtio_transport_common vsock_loopback $extra; do
     [[ -f $modules/$ko.ko ]] || die "$modules/$ko.ko missing"
 done
-[[ -f $kernel ]] || die "kernel image $kernel missing"
+[[ -f $kernel ]] || die "kernel image $kernel missing (checker kernel fetch 6.1.176-1)"
 for tool in gcc make patch vng modinfo timeout tar; do
     command -v "$tool" >/dev/null || die "$tool not found on PATH${tool/vng/ (virtme-ng; bash scripts/setup.sh)}"
 done
 # The rebuilt modules must be for the guest kernel, or insmod fails late inside the VM.
 release=$(modinfo -F vermagic "$modules/vsock.ko" | awk '{print $1}')
-[[ -d /lib/modules/$release ]] || die "modules are for $release, but /lib/modules/$release is missing"
+# The guest's /lib/modules/$release: beside a fetched image (virtme-ng links it), else the host's.
+moddir=$(dirname "$kernel")/../lib/modules/$release
+[[ -d $moddir ]] || moddir=/lib/modules/$release
+[[ -d $moddir ]] || die "modules are for $release, but neither the kernel's folder nor /lib/modules has $release"
 case $kernel in *"$release"*) ;; *) die "modules are for $release, kernel image is $kernel" ;; esac
 # vng passes --rwdir and --exec paths through its own parsing: no spaces, no '='.
 for p in "$results" "$scratch" "$modules"; do

@@ -50,7 +50,7 @@ struct Series: ParsableCommand {
     var ops: Int = 100
 
     @Option(help: ArgumentHelp("Where fetched packages and builds are kept.", valueName: "dir"))
-    var cache: String = Series.defaultCache
+    var cache: String = CheckerCache.defaultPath
 
     @Option(help: ArgumentHelp("The folder under which each VM run gets a new timestamped folder.", valueName: "dir"))
     var results: String = VMResultsFolder.defaultBase
@@ -93,8 +93,9 @@ struct Series: ParsableCommand {
                                 mutant: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                 cache: URL(fileURLWithPath: cache).standardizedFileURL.path)
         let built: SeriesBuild.Built
+        let image: String
         do {
-            try kernel.ensureImage { say($0) }
+            image = try kernel.ensureImage(cache: build.cache) { say($0) }
             built = try build.build { say($0) }
         } catch let failure as SeriesFailure {
             FileHandle.standardError.write(Data("checker: \(failure.message)\n".utf8))
@@ -112,7 +113,7 @@ struct Series: ParsableCommand {
         var worst: Int32 = 0
         while next < end {
             let vm = try VM.parse([
-                "--kernel", kernel.image, "--results", results, "--timeout", String(timeout),
+                "--kernel", image, "--results", results, "--timeout", String(timeout),
             ] + (showConsole ? ["--show-console"] : []) + [
                 "--", "run", "--profile", profileName, "--modules", built.modules,
                 "--seed", String(next), "--seeds", String(end - next), "--ops", String(ops),
@@ -148,13 +149,6 @@ struct Series: ParsableCommand {
 
     private func say(_ line: String) {
         FileHandle.standardError.write(Data("checker series: \(line)\n".utf8))
-    }
-
-    /// `$XDG_CACHE_HOME/checker`, else `~/.cache/checker`.
-    static var defaultCache: String {
-        let environment = ProcessInfo.processInfo.environment
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/checker" }
-        return (environment["HOME"] ?? "/root") + "/.cache/checker"
     }
 
     /// The project's adaptations for a series it knows: `series/<patches folder name>/<base>/` in

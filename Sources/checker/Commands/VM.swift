@@ -21,8 +21,9 @@ struct VM: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The kernel image to boot.", valueName: "path"))
-    var kernel: String = VngCommand.defaultKernel
+    @Option(help: ArgumentHelp("The kernel to boot: an image's path, or a Debian version (fetched into the cache, never installed).",
+                               valueName: "path|version"))
+    var kernel: String = TestKernel.vsock.version
 
     @Option(help: "Guest memory (QEMU -m: a number with an optional K, M, G or T suffix).")
     var memory: String = "2G"
@@ -112,16 +113,10 @@ struct VM: AsyncParsableCommand {
 
     /// Checks the machine (kernel image, vng) and creates the results folder.
     func prepare() throws -> VMSession {
-        guard FileManager.default.fileExists(atPath: kernel) else {
-            if kernel == VngCommand.defaultKernel {
-                throw UsageProblem("the test kernel \(kernel) is missing; install it: apt-get install "
-                                   + "\(VngCommand.defaultKernelPackage) (or run bash scripts/setup.sh)")
-            }
-            throw UsageProblem("no kernel image at \(kernel); give --kernel the path of a bzImage or vmlinuz")
-        }
+        let image = try Self.kernelImage(kernel)
         guard let vng = Self.findVng() else {
-            throw UsageProblem("vng (virtme-ng) is not installed; install it: python3 -m pip install virtme-ng==1.42 "
-                               + "(or run bash scripts/setup.sh)")
+            throw UsageProblem("vng (virtme-ng) is not installed; run bash scripts/setup.sh (it installs virtme-ng "
+                               + "\(Self.virtmeVersion) into \(Self.virtmeEnvironment))")
         }
         let base = URL(fileURLWithPath: results, isDirectory: true).standardizedFileURL.path
         if let problem = VngCommand.rwdirProblem(base) { throw UsageProblem(problem + "; give another --results directory") }
@@ -131,7 +126,7 @@ struct VM: AsyncParsableCommand {
         }
         let checker = Self.executablePath()
         let command = VngCommand(
-            kernel: URL(fileURLWithPath: kernel).standardizedFileURL.path, memory: memory, cpus: cpus, kvm: kvm,
+            kernel: image, memory: memory, cpus: cpus, kvm: kvm,
             qemuOptions: qemuOpts, resultsFolder: folder,
             guestCommand: VngCommand.guestCommand(checker: checker, arguments: checkerArguments, resultsFolder: folder))
         return VMSession(vng: vng, command: command, guestArguments: checkerArguments, folder: folder,
@@ -145,12 +140,27 @@ struct VM: AsyncParsableCommand {
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     }
 
-    /// `vng` on PATH, or where pip puts it for root (pyenv shims, ~/.local/bin).
+    /// The image to boot: `path` itself, or the cached image of a Debian kernel version (fetched
+    /// now if it is not there yet).
+    static func kernelImage(_ path: String, cache: String = CheckerCache.defaultPath) throws -> String {
+        if FileManager.default.fileExists(atPath: path) { return URL(fileURLWithPath: path).standardizedFileURL.path }
+        guard TestKernel.looksLikeVersion(path) else {
+            throw UsageProblem("no kernel image at \(path); give --kernel the path of a bzImage or vmlinuz, or a Debian kernel version such as \(TestKernel.vsock.version)")
+        }
+        return try TestKernel.resolve(path).fetch(into: cache) { line in
+            FileHandle.standardError.write(Data("checker vm: \(line)\n".utf8))
+        }
+    }
+
+    /// The virtme-ng release the project uses, and the virtual environment scripts/setup.sh puts
+    /// it in (the system's Python is left alone).
+    static let virtmeVersion = "1.42"
+    static var virtmeEnvironment: String { CheckerCache.defaultPath + "/virtme-ng" }
+
+    /// `vng` from the project's virtual environment, else on PATH (a virtme-ng of your own).
     static func findVng() -> String? {
         let environment = ProcessInfo.processInfo.environment
-        let home = environment["HOME"] ?? "/root"
-        var folders = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        folders += ["/usr/local/bin", "\(home)/.local/bin", "\(home)/.pyenv/shims"]
+        let folders = [virtmeEnvironment + "/bin"] + (environment["PATH"] ?? "").split(separator: ":").map(String.init)
         return folders.map { URL(fileURLWithPath: $0).appendingPathComponent("vng").path }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }

@@ -59,7 +59,7 @@ struct HarnessCompiler {
     let cache: String
     let shim: URL
 
-    init(cache: String = Series.defaultCache, shim: URL? = nil) throws {
+    init(cache: String = CheckerCache.defaultPath, shim: URL? = nil) throws {
         self.cache = cache
         self.shim = try shim ?? HarnessShim.directory()
     }

@@ -47,7 +47,7 @@ final class SNPHarnessSystem: EvidencedSystem {
     ///   `sev_update_mem_attr` to sev.c, or functions that do not compile against the shim (one
     ///   line naming the missing symbols); `SystemError.unavailable` when `cc` is missing, the shim
     ///   is not found or the library does not load.
-    convenience init(patch: String, cache: String = Series.defaultCache, presentCPUs: Int = 2) throws {
+    convenience init(patch: String, cache: String = CheckerCache.defaultPath, presentCPUs: Int = 2) throws {
         let functions = try PatchFunctions(patchFile: patch)
         let compiled = try HarnessCompiler(cache: cache).compile(functions)
         try self.init(functions: functions, compiled: compiled, presentCPUs: presentCPUs)
@@ -64,7 +64,7 @@ final class SNPHarnessSystem: EvidencedSystem {
     /// The harness for `--patch` (nil: the SNP seed, ``defaultPatch()``), with the default cache.
     /// - Throws: as ``init(patch:cache:presentCPUs:)``, and ``UsageProblem`` when no patch is
     ///   given and the seed is not beside the project.
-    static func forPatch(_ path: String?, cache: String = Series.defaultCache) throws -> SNPHarnessSystem {
+    static func forPatch(_ path: String?, cache: String = CheckerCache.defaultPath) throws -> SNPHarnessSystem {
         guard let patch = path ?? defaultPatch() else {
             throw UsageProblem("the SNP seed \(defaultPatchName) is not in ../shared/seeds beside the project; "
                                + "give the patch with --patch FILE")

@@ -4,49 +4,32 @@ import Foundation
 ///
 /// The source, headers and kbuild packages are fetched with `apt-get download` and unpacked into
 /// the checker's cache, so the machine's own packages are never replaced (a developer's
-/// `linux-source-6.1` may be a newer version). The kernel image the test VM boots is an installed
-/// package: `scripts/setup.sh` installs the 6.1.176 one; for another base, `apt-get install` it.
+/// `linux-source-6.1` may be a newer version). The kernel image the test VM boots is fetched
+/// into the cache the same way (``TestKernel``), never installed.
 struct DebianBaseKernel: Equatable {
-    /// The Debian package version, e.g. `6.1.176-1`.
-    let version: String
-    /// The upstream series, e.g. `6.1` (names linux-source-6.1 and linux-kbuild-6.1).
-    let series: String
-    /// The ABI name, e.g. `6.1.0-50` (names the headers and image packages).
-    let abi: String
+    /// The image the test VM boots: its version and release.
+    let kernel: TestKernel
 
-    var release: String { "\(abi)-amd64" }
+    /// The Debian package version, e.g. `6.1.176-1`.
+    var version: String { kernel.version }
+    /// The upstream series, e.g. `6.1` (names linux-source-6.1 and linux-kbuild-6.1).
+    var series: String { version.split(separator: ".").prefix(2).joined(separator: ".") }
+    /// The ABI name, e.g. `6.1.0-50` (names the headers packages).
+    var abi: String { String(kernel.release.dropLast("-amd64".count)) }
+    var release: String { kernel.release }
     var sourcePackage: String { "linux-source-\(series)" }
     var kbuildPackage: String { "linux-kbuild-\(series)" }
     var headersPackage: String { "linux-headers-\(release)" }
     var commonHeadersPackage: String { "linux-headers-\(abi)-common" }
-    var imagePackage: String { "linux-image-\(release)-unsigned" }
-    /// The kernel the test VM boots.
-    var image: String { "/boot/vmlinuz-\(release)" }
     /// The unpacked packages the build needs, fetched into a folder of their own.
     var buildPackages: [String] { [sourcePackage, kbuildPackage, headersPackage, commonHeadersPackage] }
 
-    /// `6.1.176-1` → series `6.1`; the ABI from the archive: the `linux-image-<abi>-amd64-unsigned`
-    /// package whose version is exactly this one.
+    /// `6.1.176-1` → the image package apt has at exactly that version (``TestKernel/resolve(_:)``).
     static func resolve(_ version: String) throws -> DebianBaseKernel {
-        let parts = version.split(separator: ".")
-        guard parts.count >= 3, Int(parts[0]) != nil, Int(parts[1]) != nil, version.contains("-") else {
+        guard TestKernel.looksLikeVersion(version) else {
             throw UsageProblem("--base \(version) is not a Debian kernel version; give one like 6.1.176-1 (apt-cache madison linux-source-6.1 lists them)")
         }
-        let series = "\(parts[0]).\(parts[1])"
-        let search = try Tools.run("apt-cache", ["search", "--names-only", "^linux-image-\(series).0-[0-9]+-amd64-unsigned$"])
-        let images = search.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
-        guard !images.isEmpty else {
-            throw UsageProblem("apt knows no linux-image-\(series).0-*-amd64-unsigned package; run apt-get update, or check --base \(version)")
-        }
-        let madison = try Tools.run("apt-cache", ["madison"] + images)
-        for line in madison.stdout.split(separator: "\n") {
-            let fields = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard fields.count >= 2, fields[1] == version else { continue }
-            let abi = fields[0].replacingOccurrences(of: "linux-image-", with: "")
-                .replacingOccurrences(of: "-amd64-unsigned", with: "")
-            return DebianBaseKernel(version: version, series: series, abi: abi)
-        }
-        throw UsageProblem("no Debian kernel image has version \(version); give --base one of the versions 'apt-cache madison linux-source-\(series)' lists")
+        return DebianBaseKernel(kernel: try TestKernel.resolve(version))
     }
 
     /// Downloads and unpacks the source, headers and kbuild packages into `root` (once: a
@@ -72,18 +55,9 @@ struct DebianBaseKernel: Equatable {
         try Data().write(to: URL(fileURLWithPath: done))
     }
 
-    /// Installs the kernel image the test VM boots, if it is missing (`apt-get install`, root).
-    func ensureImage(progress: (String) -> Void) throws {
-        guard !FileManager.default.fileExists(atPath: image) else { return }
-        guard geteuid() == 0 else {
-            throw UsageProblem("the base kernel image \(image) is missing and installing it needs root; run: apt-get install \(imagePackage)=\(version)")
-        }
-        progress("apt-get install \(imagePackage)=\(version)")
-        let installed = try Tools.run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "\(imagePackage)=\(version)"],
-                                      environment: ["DEBIAN_FRONTEND": "noninteractive"])
-        guard installed.succeeded, FileManager.default.fileExists(atPath: image) else {
-            throw UsageProblem("apt-get install \(imagePackage)=\(version) failed (\(installed.tail)); install it by hand")
-        }
+    /// The kernel image the test VM boots, fetched into `cache` if it is not there.
+    func ensureImage(cache: String, progress: (String) -> Void) throws -> String {
+        try kernel.fetch(into: cache, progress: progress)
     }
 
     func isUnpacked(in root: String) -> Bool { FileManager.default.fileExists(atPath: root + "/.complete") }

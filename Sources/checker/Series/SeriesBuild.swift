@@ -66,7 +66,7 @@ struct SeriesBuild {
         try (report.joined(separator: "\n") + "\n").write(toFile: reportFile, atomically: true, encoding: .utf8)
 
         progress("building net/vmw_vsock and vhost_vsock against \(base.headersPackage) (log: \(folder)/build.log)")
-        try VsockModuleBuild(base: base, packages: packages, tree: tree, output: folder).build()
+        try VsockModuleBuild(base: base, packages: packages, image: base.kernel.image(in: cache), tree: tree, output: folder).build()
         try Data().write(to: URL(fileURLWithPath: complete))
         return Built(folder: folder, modules: modules, report: report, reused: false)
     }

@@ -18,6 +18,8 @@ struct VsockModuleBuild {
     let base: DebianBaseKernel
     /// The unpacked packages (`DebianBaseKernel.unpack`).
     let packages: String
+    /// The image the test VM boots (its vmlinux carries the base BTF for module BTF).
+    let image: String
     /// The patched source tree.
     let tree: String
     /// Where kbuild works and the modules end up.
@@ -68,11 +70,11 @@ struct VsockModuleBuild {
     /// scripts/extract-vmlinux.
     private func extractVmlinux() throws -> String {
         let vmlinux = output + "/vmlinux"
-        guard FileManager.default.fileExists(atPath: base.image) else {
-            throw UsageProblem("the base kernel image \(base.image) is missing; install it: apt-get install \(base.imagePackage)=\(base.version)")
+        guard FileManager.default.fileExists(atPath: image) else {
+            throw UsageProblem("the base kernel image \(image) is missing; fetch it: checker kernel fetch \(base.version)")
         }
-        let extracted = try Tools.run("sh", ["-c", "sh \"$0\" \"$1\" > \"$2\"", tree + "/scripts/extract-vmlinux", base.image, vmlinux])
-        guard extracted.succeeded else { throw SeriesFailure("extract-vmlinux \(base.image) failed: \(extracted.tail)") }
+        let extracted = try Tools.run("sh", ["-c", "sh \"$0\" \"$1\" > \"$2\"", tree + "/scripts/extract-vmlinux", image, vmlinux])
+        guard extracted.succeeded else { throw SeriesFailure("extract-vmlinux \(image) failed: \(extracted.tail)") }
         return vmlinux
     }
 

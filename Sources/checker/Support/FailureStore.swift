@@ -18,7 +18,7 @@ struct FailureStore {
         switch ProcessInfo.processInfo.environment["CHECKER_FAILURE_STORE"] {
         case "none"?: return nil
         case let path? where !path.isEmpty: return path
-        default: return Series.defaultCache + "/failures"
+        default: return CheckerCache.defaultPath + "/failures"
         }
     }
 

@@ -55,8 +55,13 @@ enum VMRunner {
         options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
         let teardown = options.teardownSequence
         let started = ContinuousClock.now
+        // vng starts virtme-run and friends by name: its own folder (a virtual environment's bin)
+        // goes first on PATH.
+        let folder = URL(fileURLWithPath: vng).deletingLastPathComponent().path
+        let path = folder + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         let result = try await Subprocess.run(
-            .path(FilePath(vng)), arguments: Arguments(arguments), platformOptions: options,
+            .path(FilePath(vng)), arguments: Arguments(arguments), environment: .inherit.updating(["PATH": path]),
+            platformOptions: options,
             input: .none, output: .sequence, error: .sequence
         ) { execution -> (stop: Event?, interrupted: Int32?) in
             let forwarding = SignalForwarding(processGroup: execution.processIdentifier.value)

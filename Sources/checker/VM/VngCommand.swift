@@ -1,7 +1,7 @@
 /// The virtme-ng command line that boots the test VM and runs the checker inside it. Pure: the
 /// arguments follow from the settings alone (golden-tested).
 ///
-///     vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 \
+///     vng -r ~/.cache/checker/kernels/6.1.0-50-amd64/boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 \
 ///         --rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 \
 ///         --exec '/work/main/.build/debug/checker run --seed 1 --results /work/main/.checker-results/20261121T220301Z'
 ///
@@ -18,10 +18,6 @@
 /// - `panic=-1` and QEMU's `-no-reboot` (set by virtme for scripts) make a panicking guest exit
 ///   at once instead of hanging; vng propagates the guest command's exit status (virtme-ng PR #61).
 struct VngCommand: Equatable, Sendable {
-    static let defaultKernel = "/boot/vmlinuz-6.1.0-50-amd64"
-    /// Where the default kernel comes from.
-    static let defaultKernelPackage = "linux-image-6.1.0-50-amd64-unsigned=6.1.176-1"
-
     var kernel: String
     var memory: String
     var cpus: Int
