@@ -32,10 +32,12 @@ let package = Package(
         // The eBPF side: loading, attaching, event decoding.
         .target(
             name: "Probes",
-            dependencies: ["CLibBPF"],
-            exclude: ["CLibBPF"],
+            dependencies: ["CLibBPF", "CProbeCalls"],
+            exclude: ["CLibBPF", "CProbeCalls"],
             plugins: ["BPFCompiler"]
         ),
+        // perf_event_open for trace events, which Swift cannot call (syscall(2) is variadic).
+        .target(name: "CProbeCalls", path: "Sources/Probes/CProbeCalls"),
         // Compiles bpf/*.bpf.c with `clang -target bpf`; the objects become resources of Probes.
         .plugin(name: "BPFCompiler", capability: .buildTool()),
         // finit_module, delete_module, gettid and struct sockaddr_vm, for the live backend.

@@ -12,9 +12,11 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* Events dropped because the ring buffer was full: one counter, key 0. */
+/* Events dropped because the ring buffer was full: one counter, key 0. Mmapable, so user space
+ * reads it after every operation without a bpf() syscall. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);

@@ -133,6 +133,7 @@ extension ProbeStatus.Mechanism {
     var shortName: String {
         switch self {
         case .kprobe: "kprobe"
+        case .kprobeEvent: "kprobe event"
         case .fentry: "fentry"
         case .unavailable: "unavailable"
         }

@@ -48,6 +48,11 @@ public struct KernelSymbols: Sendable {
         return nil
     }
 
+    /// Those of `functions` that `module` holds (`""` for vmlinux).
+    public func functions(named functions: [String], in module: String) -> Set<String> {
+        Set(functions.filter { self.module(of: $0) == module })
+    }
+
     /// Compiler-made copies of `function` (`function.isra.0`, `function.constprop.0`), which a
     /// kprobe by the plain name cannot reach.
     public func variants(of function: String) -> [String] {

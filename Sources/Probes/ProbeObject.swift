@@ -200,6 +200,25 @@ public final class ProbeObject {
         }.get())
     }
 
+    /// Attaches a loaded program to an open perf event (a trace event's), with a cookie. The
+    /// link owns the descriptor and closes it when destroyed.
+    ///
+    /// The corresponding C function is `bpf_program__attach_perf_event_opts`.
+    internal func attachPerfEvent(program programName: String, descriptor: CInt, cookie: UInt64,
+                                  label: String) throws(ProbeError) -> ProbeLink {
+        let program = try program(named: programName)
+        let link = withZeroedOptions(bpf_perf_event_opts.self) { options in
+            options.pointee.sz = MemoryLayout<bpf_perf_event_opts>.size
+            options.pointee.bpf_cookie = cookie
+            return pointerOrLibbpfErrno {
+                bpf_program__attach_perf_event_opts(program, descriptor, options)
+            }
+        }
+        return ProbeLink(try link.mapError {
+            ProbeError.attach(program: "\(programName)/\(label)", errno: $0)
+        }.get())
+    }
+
     /// Attaches a loaded fentry/fexit program to the function named in its section.
     ///
     /// The corresponding C function is `bpf_program__attach_trace`.

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CLibBPF
 
 /// The vsock probes of one target process: loaded once, attached per kernel function, drained
@@ -24,9 +29,11 @@ import CLibBPF
 ///   a rebuilt module that has no BTF) events carry no module names (``resolvesTransportNames``
 ///   is `false`), and a session made for one build of `vsock` must be made anew when another is
 ///   inserted.
-/// - Attach a transport's specs after its module is loaded, and ``detach(_:)`` them before it is
-///   unloaded. kprobes hold no module reference, so `rmmod` works either way, but a probe on an
-///   unloaded function stays dead when the module comes back.
+/// - Attach a transport's specs with ``attachAcrossLoads(_:module:)``, once, loaded or not: the
+///   kernel arms them at every load of the module (``KprobeEventGroup``), so loads and unloads
+///   need nothing from the session. ``attach(_:)`` binds a kprobe to a loaded function's address;
+///   it is for functions whose module stays loaded (the vsock core): once that module unloads,
+///   such a probe is gone for good.
 ///
 /// Not `Sendable`: libbpf objects are not thread-safe.
 public final class ProbeSession {
@@ -45,6 +52,10 @@ public final class ProbeSession {
     private var attachments: [ProbeSpec: Attachment] = [:]
     private var modulePut: Attachment?
     private var undecodable: UInt64 = 0
+    /// The `lost` counter, mapped; nil where the kernel cannot mmap the map (then read by lookup).
+    private let lostCounter: MappedCounter?
+    /// This session's kprobe events in tracefs, made on first use; nil without tracefs.
+    private lazy var eventGroup: KprobeEventGroup? = KprobeEventGroup(pid: getpid())
 
     /// The links of one attached spec, and the object that holds the program if it is not the
     /// session's own (the fentry `module_put` object).
@@ -52,6 +63,8 @@ public final class ProbeSession {
         var status: ProbeStatus
         var links: [ProbeLink]
         var object: ProbeObject? = nil
+        /// The trace events the links hang on (``attachAcrossLoads(_:module:)``), removed after them.
+        var events: [String] = []
 
         func destroy() {
             // Entry first, so no call is seen whose return is not.
@@ -96,12 +109,14 @@ public final class ProbeSession {
         try object.load()
         reader = try RingBufferReader(descriptor: object.descriptor(ofMap: Name.events),
                                       object: Name.object, decode: EventDecoder.record(from:))
+        lostCounter = MappedCounter(descriptor: try object.descriptor(ofMap: Name.lost))
         self.object = object
     }
 
     deinit {
         for attachment in attachments.values { attachment.destroy() }
         modulePut?.destroy()
+        // The event group goes after this: it removes the events, whose perf events are closed now.
     }
 
     /// Whether the running kernel has `function` (see ``FeatureDetection/isAvailable(function:)``).
@@ -151,7 +166,59 @@ public final class ProbeSession {
     ///
     /// - Parameter spec: A spec given to ``attach(_:)``.
     public func detach(_ spec: ProbeSpec) {
-        attachments.removeValue(forKey: spec)?.destroy()
+        guard let attachment = attachments.removeValue(forKey: spec) else { return }
+        attachment.destroy()
+        for name in attachment.events { eventGroup?.remove(name) }
+    }
+
+    /// Attaches `spec` to `module:function` through trace events the kernel arms again at every
+    /// load of `module` (``KprobeEventGroup``): attach once, whether the module is loaded or not,
+    /// and the probe works in every later load of it, from before the module's init runs.
+    /// Idempotent, like ``attach(_:)``.
+    ///
+    /// Why: arming and disarming are the kernel's business at load and unload either way (about 40
+    /// and 30 ms per function under TCG), but an address-bound kprobe must also be attached after
+    /// each load and closed after each unload, and the close waits for RCU grace periods with
+    /// `event_mutex` held (about 100 ms, blocking loads and attaches meanwhile).
+    ///
+    /// - Parameters:
+    ///   - spec: The function and how to read its first argument.
+    ///   - module: The module that holds the function (read from its `.ko` file), `""` for vmlinux.
+    /// - Returns: ``ProbeStatus/Mechanism/kprobeEvent``, or ``ProbeStatus/Mechanism/unavailable(reason:)``
+    ///   (no tracefs, or the kernel refused the definition: the reason names the errno).
+    public func attachAcrossLoads(_ spec: ProbeSpec, module: String) -> ProbeStatus {
+        if let attachment = attachments[spec] { return attachment.status }
+        guard let group = eventGroup else {
+            return ProbeStatus(function: spec.function, mechanism: .unavailable(
+                reason: "kprobe event \(spec.function): no tracefs with kprobe_events (mount -t tracefs nodev /sys/kernel/tracing)"))
+        }
+        let cookie = ProbeCookie(index: index(of: spec), flags: spec.flags).rawValue
+        var attachment = Attachment(status: ProbeStatus(function: spec.function, mechanism: .kprobeEvent), links: [])
+        do throws(ProbeError) {
+            // Return first: a call seen at entry always has its return seen too.
+            for isReturn in spec.returnOnly ? [true] : [true, false] {
+                let name = String(((isReturn ? "r_" : "p_") + spec.function).prefix(63))
+                let id = try group.define(name: name, function: spec.function, module: module, isReturn: isReturn)
+                attachment.events.append(name)
+                let descriptor = try group.open(id: id, name: name)
+                do throws(ProbeError) {
+                    attachment.links.append(try object.attachPerfEvent(
+                        program: isReturn ? Name.return : Name.entry, descriptor: descriptor, cookie: cookie,
+                        label: "\(group.group)/\(name)"))
+                } catch {
+                    close(descriptor)
+                    throw error
+                }
+            }
+            attachments[spec] = attachment
+            return attachment.status
+        } catch {
+            attachment.destroy()
+            for name in attachment.events { group.remove(name) }
+            return ProbeStatus(function: spec.function,
+                               mechanism: .unavailable(reason: "kprobe event \(spec.function) in \(module.isEmpty ? "vmlinux" : module): \(error)"),
+                               error: error)
+        }
     }
 
     /// Detaches every spec and the `module_put` probe.
@@ -265,6 +332,7 @@ public final class ProbeSession {
     ///
     /// Any loss makes a run inconclusive, never passed.
     public var lostEvents: UInt64 {
+        if let lostCounter { return lostCounter.value &+ undecodable }
         guard let dropped = try? object.lookup(map: Name.lost, key: 0) else { return .max }
         return dropped &+ undecodable
     }

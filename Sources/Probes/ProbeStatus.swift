@@ -13,6 +13,9 @@ public struct ProbeStatus: Sendable, Hashable, CustomStringConvertible {
     public enum Mechanism: Sendable, Hashable, CustomStringConvertible {
         /// A kprobe (and kretprobe) with a BPF cookie: pins no module.
         case kprobe
+        /// A kprobe defined as a trace event on `module:function` (tracefs `kprobe_events`): the
+        /// kernel arms it again at every load of the module (``KprobeEventGroup``).
+        case kprobeEvent
         /// An fentry trampoline; used for vmlinux functions only (`module_put`), because a
         /// trampoline on a module function holds a reference on that module.
         case fentry
@@ -24,6 +27,7 @@ public struct ProbeStatus: Sendable, Hashable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .kprobe: "kprobe"
+            case .kprobeEvent: "kprobe event"
             case .fentry: "fentry"
             case .unavailable(let reason): "unavailable: \(reason)"
             }

@@ -65,7 +65,7 @@ public enum SNPFunction: UInt32, CaseIterable, Sendable, Hashable, CustomStringC
         case .fentry:
             return [reportsEntry ? "fentry" : nil, reportsReturn ? "fexit" : nil]
                 .compactMap { $0 }.joined(separator: "+")
-        case .kprobe:
+        case .kprobe, .kprobeEvent:
             return reportsReturn ? "kprobe+kretprobe" : "kprobe"
         case .unavailable:
             return nil

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 @testable import Probes
 
@@ -96,6 +97,47 @@ struct ProbeSessionLiveTests {
         #expect(kept > 0 && kept <= 8192)
         #expect(lost > 0)
         #expect(UInt64(kept) + lost >= UInt64(2 * calls), "kept \(kept), lost \(lost)")
+    }
+
+    @Test("kprobe events: a probe on a module function works in every load of it, attached once",
+          .enabled(if: live, "needs root and a kernel with kprobes (the test VM)"))
+    func acrossLoads() throws {
+        // vhost_vsock's open() handler: this process calls it by opening /dev/vhost-vsock, and
+        // the module unloads once the file is closed.
+        let module = "vhost_vsock", function = "vhost_vsock_dev_open"
+        _ = Self.modprobe(["-r", module])
+        try #require(access("/sys/module/\(module)", F_OK) != 0, "\(module) is loaded and cannot be removed")
+        let session = try ProbeSession(targetProcess: getpid())
+        let spec = ProbeSpec(function: function)
+        let status = session.attachAcrossLoads(spec, module: module)
+        try #require(status.mechanism == .kprobeEvent, "\(status)")
+        #expect(session.attachAcrossLoads(spec, module: module) == status)  // idempotent
+        let tid = try #require(Self.currentThreadID())
+        for load in 1...2 {
+            try #require(Self.modprobe([module]), "modprobe \(module), load \(load)")
+            _ = session.drain()
+            let descriptor = open("/dev/vhost-vsock", O_RDWR)
+            try #require(descriptor >= 0, "open /dev/vhost-vsock: errno \(errno)")
+            close(descriptor)
+            let mine = session.drain().filter { $0.tid == tid && $0.function == function }
+            #expect(mine.map(\.kind) == [.call, .return], "load \(load): \(mine)")
+            #expect(mine.last?.returnedInt32 == 0)
+            try #require(Self.modprobe(["-r", module]), "modprobe -r \(module), load \(load)")
+        }
+        session.detach(spec)
+        let listing = (try? String(contentsOfFile: "/sys/kernel/tracing/kprobe_events", encoding: .utf8)) ?? ""
+        #expect(!listing.contains("checker_\(getpid())/"), "the events are removed with the probe: \(listing)")
+        #expect(session.lostEvents == 0)
+    }
+
+    /// Runs modprobe; whether it succeeded.
+    static func modprobe(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/modprobe")
+        process.arguments = arguments
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
     }
 
     /// gettid(2), which Glibc's Swift overlay does not export: /proc/thread-self → "PID/task/TID".

@@ -105,10 +105,12 @@ struct Run: ParsableCommand {
         return FailureStore.defaultPath.map(FailureStore.init)
     }
 
-    /// The stored cases of this target and profile, run first (nil: none stored).
+    /// The stored cases of this target and profile, run first (nil: none stored). Of a sharded
+    /// run, only shard 1 runs them: N shards (CI jobs, `checker vm --jobs N`) run them once.
     private func storedCases<Model: ReferenceModel>(_ model: Model, profile: String,
                                                     on system: some EvidencedSystem<Model>) -> BatchResult? {
-        failureStore.flatMap { StoredCases(store: $0, target: targetOptions.target, profile: profile, model: model).replay(on: system) }
+        guard shard.map({ $0.index == 1 }) ?? true else { return nil }
+        return failureStore.flatMap { StoredCases(store: $0, target: targetOptions.target, profile: profile, model: model).replay(on: system) }
     }
 
     private var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
@@ -173,9 +175,8 @@ struct Run: ParsableCommand {
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
         // Where the time went, on stderr: stdout is KTAP.
-        for (kind, entry) in system.timings.sorted(by: { $0.value.time > $1.value.time }) {
-            let milliseconds = Double(entry.time.components.seconds) * 1000 + Double(entry.time.components.attoseconds) / 1e15
-            FileHandle.standardError.write(Data("checker: time \(kind): \(entry.count) in \(Int(milliseconds)) ms (\(String(format: "%.1f", milliseconds / Double(entry.count))) ms each)\n".utf8))
+        for line in system.ledger.lines(prefix: "checker: time ") {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         try report.finish(started: started, output: output)
     }
@@ -191,7 +192,7 @@ struct Run: ParsableCommand {
     /// Operations run so far, by kind (resets and shrinking included).
     private func operationCounts(_ system: LiveVsockSystem) -> [String: Int] {
         Dictionary(uniqueKeysWithValues: VsockOperationKind.allCases.compactMap { kind in
-            system.timings[kind.rawValue].map { (kind.rawValue, $0.count) }
+            system.ledger[kind.rawValue].map { (kind.rawValue, $0.count) }
         })
     }
 

@@ -50,9 +50,9 @@ struct VsockProbeTable {
         }
     }
 
-    /// The callbacks that live in `module` according to `symbols`.
-    static func placements(in module: String, symbols: KernelSymbols) -> [Placement] {
-        callbacks.filter { symbols.module(of: $0.function) == module }.map { Placement(callback: $0, module: module) }
+    /// The callbacks that live in `module`, given the functions it defines.
+    static func placements(in module: String, functions: Set<String>) -> [Placement] {
+        callbacks.filter { functions.contains($0.function) }.map { Placement(callback: $0, module: module) }
     }
 
     /// The virtio family's shared code.
@@ -67,4 +67,9 @@ struct VsockProbeTable {
         ProbeSpec(function: "vsock_bind", flags: .arg0IsSocket),
         ProbeSpec(function: "vsock_assign_transport", flags: .reportTransportAfterReturn),
     ]
+
+    /// Where a socket is destroyed and its transport's module reference dropped
+    /// (`vsock_sk_destruct` → `vsock_deassign_transport` → `module_put`, af_vsock.c in 6.1.176).
+    /// Seen in the closing thread, it tells that a close needs no waiting for the counts to settle.
+    static let destruction = ProbeSpec(function: "vsock_sk_destruct")
 }

@@ -7,23 +7,53 @@ import Model
 /// Each sequence starts from the known state (sockets closed, transport modules unloaded), as
 /// each of the checker's runs does. `timed` prints operations per second over `repetitions`
 /// rounds of all sequences: the physical limit the checker's own speed is compared with.
+/// `breakdown` times every operation by kind (two clock reads each, so it is a separate run from
+/// the rate's) and prints one `kind count failed nanoseconds` line per kind, `reset` included.
 struct VsockCProgram {
     let sequences: [[VsockOperation]]
     /// Module file paths, by module name (`modinfo -n`), for `finit_module`.
     let modulePaths: [TransportModule: String]
+    /// Whether `reset()` waits for each transport to become unloadable, as the checker's reset
+    /// must: a closed socket's connect timeout (2 s) or virtio close timeout (8 s) keeps its
+    /// module referenced, and `delete_module(O_NONBLOCK)` fails with EWOULDBLOCK meanwhile. A
+    /// reset that does not wait leaves such a transport loaded, so the next sequence's load of it
+    /// fails at once with EEXIST where the checker's loaded it: not the same operations.
+    var resetWaits = true
 
-    func source(timed repetitions: Int? = nil) -> String {
+    /// The kinds the breakdown counts, in the order of its arrays.
+    static let breakdownKinds = VsockOperationKind.allCases.map(\.rawValue) + ["reset"]
+
+    func source(timed repetitions: Int? = nil, breakdown: Bool = false) -> String {
         var body: [String] = []
+        func timedStatement(_ kind: String, _ expression: String) -> String {
+            guard breakdown, let index = Self.breakdownKinds.firstIndex(of: kind) else { return "\t" + expression + ";" }
+            return "\tTIMED(\(index), \(expression));"
+        }
         for operations in sequences {
-            for operation in operations { body.append("\t" + statement(operation)) }
-            body.append("\treset();")
+            for operation in operations { body.append(timedStatement(operation.kindName, expression(operation))) }
+            body.append(timedStatement("reset", "reset()"))
         }
         let sequence = body.joined(separator: "\n")
         let count = sequences.reduce(0) { $0 + $1.count }
         let allModules = TransportModule.allCases.filter { modulePaths[$0] != nil }
-        let unloadAll = allModules.map { "\tdelete_module_(\"\($0.rawValue)\");" }.joined(separator: "\n")
+        let unload = resetWaits ? "unload_when_unreferenced" : "delete_module_"
+        let unloadAll = allModules.map { "\t\(unload)(\"\($0.rawValue)\");" }.joined(separator: "\n")
         let main: String
-        if let repetitions {
+        if breakdown {
+            let names = Self.breakdownKinds.map { VsockCCalls.string($0) }.joined(separator: ", ")
+            main = """
+                static const char *kind_names[] = {\(names)};
+
+                int main(void)
+                {
+                \trun_sequence();
+                \tfor (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
+                \t\tif (kind_count[k])
+                \t\t\tprintf("%s %ld %ld %lld\\n", kind_names[k], kind_count[k], kind_failed[k], kind_ns[k]);
+                \treturn 0;
+                }
+                """
+        } else if let repetitions {
             main = """
                 int main(void)
                 {
@@ -62,11 +92,40 @@ struct VsockCProgram {
             \treturn ret;
             }
 
-            static void reset(void)
+            static long kind_count[\(Self.breakdownKinds.count)] __attribute__((unused));
+            static long kind_failed[\(Self.breakdownKinds.count)] __attribute__((unused));
+            static long long kind_ns[\(Self.breakdownKinds.count)] __attribute__((unused));
+            /* Times one operation of kind k (an index into kind_names). */
+            #define TIMED(k, e) do { \\
+            \tstruct timespec a_, b_; \\
+            \tclock_gettime(CLOCK_MONOTONIC, &a_); \\
+            \tif ((long)(e) < 0) \\
+            \t\tkind_failed[k]++; \\
+            \tclock_gettime(CLOCK_MONOTONIC, &b_); \\
+            \tkind_ns[k] += (b_.tv_sec - a_.tv_sec) * 1000000000LL + (b_.tv_nsec - a_.tv_nsec); \\
+            \tkind_count[k]++; \\
+            } while (0)
+
+            /* delete_module fails with EWOULDBLOCK while the module is referenced (a closed socket's
+             * connect or close timeout): retry every 5 ms, for up to 10 s, as the checker's reset
+             * waits for the references to go. */
+            static __attribute__((unused)) long unload_when_unreferenced(const char *name)
+            {
+            \tfor (int tries = 0; tries < 2000; tries++) {
+            \t\tlong ret = delete_module_(name);
+            \t\tif (ret == 0 || errno != EWOULDBLOCK)
+            \t\t\treturn ret;
+            \t\tusleep(5000);
+            \t}
+            \treturn -1;
+            }
+
+            static long reset(void)
             {
             \twhile (nfds > 0)
             \t\tclose_socket(nfds - 1);
             \(unloadAll)
+            \treturn 0;
             }
 
             static void run_sequence(void)
@@ -83,9 +142,9 @@ struct VsockCProgram {
             """
     }
 
-    private func statement(_ operation: VsockOperation) -> String {
+    private func expression(_ operation: VsockOperation) -> String {
         VsockCCalls.expression(operation) { module in
             "load(\(VsockCCalls.string(modulePaths[module] ?? module.rawValue))) /* \(module.rawValue) */"
-        } + ";"
+        }
     }
 }
