@@ -47,22 +47,31 @@ struct LiveLoopTests {
         #expect(!phases.contains { $0.hasPrefix("  socket") }, "operation kinds are not phases")
     }
 
-    @Test("refcounts are read again from the same open file, and a vanished module reads as not loaded")
+    @Test("refcounts come from one read of the module list, read again from the same open file")
     func refcounts() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sysmodule-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: root + "/vsock_loopback", withIntermediateDirectories: true)
-        try "0\n".write(toFile: root + "/vsock_loopback/refcnt", atomically: false, encoding: .utf8)
-        let reader = ModuleRefcountReader(root: root)
-        #expect(reader.refcount("vsock_loopback") == 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("modules-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+            vsock_loopback 16384 0 - Live 0xffffffffc0a1f000
+            vmw_vsock_virtio_transport_common 53248 1 vsock_loopback, Live 0xffffffffc0a0f000
+            vsock 53248 2 vmw_vsock_virtio_transport_common,vsock_loopback, Live 0xffffffffc09ff000
+
+            """.write(toFile: file, atomically: false, encoding: .utf8)
+        let reader = ModuleRefcountReader(path: file)
+        #expect(reader.refcounts() == ["vsock_loopback": 0, "vmw_vsock_virtio_transport_common": 1, "vsock": 2])
         #expect(reader.refcount("vhost_vsock") == nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/vsock_loopback/refcnt"))
-        try handle.write(contentsOf: Data("3\n".utf8))
+        // Rewritten in place, as the kernel prints it anew: the open file shows the new counts.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        try handle.write(contentsOf: Data("vsock_loopback 16384 3 - Live 0xffffffffc0a1f000\n".utf8))
+        try handle.truncate(atOffset: UInt64("vsock_loopback 16384 3 - Live 0xffffffffc0a1f000\n".utf8.count))
         try handle.close()
-        #expect(reader.refcount("vsock_loopback") == 3)
-        reader.forget("vsock_loopback")
-        try FileManager.default.removeItem(atPath: root + "/vsock_loopback")
-        #expect(reader.refcount("vsock_loopback") == nil)
+        #expect(reader.refcounts() == ["vsock_loopback": 3])
+        // Longer than the first buffer: read whole.
+        let many = (0..<3000).map { "module_\($0) 16384 \($0 % 7) - Live 0xffffffffc0000000\n" }.joined()
+        try many.write(toFile: file, atomically: false, encoding: .utf8)
+        #expect(reader.refcounts()?.count == 3000)
+        #expect(reader.refcount("module_2999") == 2999 % 7)
+        #expect(ModuleRefcountReader(path: "/no/such/list").refcounts() == nil)
     }
 
     @Test("modules.dep names modules by file, - read as _, relative paths under the release's folder")
@@ -102,5 +111,21 @@ struct LiveLoopTests {
         #expect(program.source(breakdown: true).contains("TIMED(\(VsockCProgram.breakdownKinds.count - 1), reset());"))
         program.resetWaits = false
         #expect(program.source().contains("\tdelete_module_(\"vmw_vsock_vmci_transport\");"))
+    }
+}
+
+@Suite("progress record")
+struct ProgressRecordTests {
+    @Test("one fixed-size record per operation: a shorter line overwrites a longer one whole")
+    func fixedSize() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID()).txt").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var progress = ProgressFile(path: file)
+        progress.record("sendto(s0, len=65536, cid=4294967295 port=4294967295)")
+        progress.record("close(s0)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.utf8.count == ProgressFile.recordSize)
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "step 2: close(s0)")
+        #expect(ProgressFile.record(step: 1, String(repeating: "x", count: 900)).count == ProgressFile.recordSize)
     }
 }

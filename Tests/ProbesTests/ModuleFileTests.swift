@@ -78,3 +78,25 @@ struct KprobeEventGroupTests {
         #expect(stale == ["checker_100/r_vmci_transport_dgram_bind", "checker_100/p_virtio_transport_dgram_allow"])
     }
 }
+
+@Suite("the kernel's registered kprobes, from debugfs")
+struct RegisteredKprobesTests {
+    @Test("type, function, module and liveness per line; vmlinux probes have no module")
+    func parse() {
+        let list = RegisteredKprobes(list: """
+            ffffffffc0a98f00  r  vmci_transport_connect+0x0  vmw_vsock_vmci_transport [FTRACE]
+            ffffffffc0a98000  k  vmci_transport_stream_allow+0x0  vmw_vsock_vmci_transport [GONE][FTRACE]
+            ffffffffc0a98010  r  vmci_transport_dgram_allow+0x0  vmw_vsock_vmci_transport [DISABLED][FTRACE]
+            ffffffff856be1c0  k  __do_sys_getppid+0x0    [FTRACE]
+            ffffffffc0b00000  k  vsock_bind+0x5  vsock
+
+            """)
+        #expect(list.probes.count == 5)
+        #expect(list.isLive("vmci_transport_connect", in: "vmw_vsock_vmci_transport", isReturn: true))
+        #expect(!list.isLive("vmci_transport_connect", in: "vmw_vsock_vmci_transport", isReturn: false))
+        #expect(!list.isLive("vmci_transport_stream_allow", in: "vmw_vsock_vmci_transport", isReturn: false), "gone")
+        #expect(!list.isLive("vmci_transport_dgram_allow", in: "vmw_vsock_vmci_transport", isReturn: true), "disabled")
+        #expect(list.isLive("__do_sys_getppid", in: "", isReturn: false))
+        #expect(list.isLive("vsock_bind", in: "vsock", isReturn: false))
+    }
+}

@@ -174,10 +174,11 @@ struct Run: ParsableCommand {
         try seedBatches.run(on: system, into: &report, started: started) { $0.operationCounts = operationCounts(system) }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
-        // Where the time went, on stderr: stdout is KTAP.
-        for line in system.ledger.lines(prefix: "checker: time ") {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
+        // Where the time went: on stderr (stdout is KTAP), and in timing.txt (a guest's stderr
+        // reaches the host through its serial console, which can drop lines).
+        let timing = system.ledger.lines()
+        for line in timing { FileHandle.standardError.write(Data(("checker: time " + line + "\n").utf8)) }
+        try output?.write(timing.joined(separator: "\n") + "\n", to: "timing.txt")
         try report.finish(started: started, output: output)
     }
 

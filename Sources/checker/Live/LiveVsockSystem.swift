@@ -30,8 +30,8 @@ import SystemPackage
 ///   probe on `vsock_sk_destruct` fired in this thread, which is where the module reference is
 ///   dropped); only a socket that outlives its close (a connect or close timeout holds it) is
 ///   waited for by polling.
-/// - Reference counts are read with one `pread` per module (``ModuleRefcountReader``), the lost
-///   counter through a mapped page: no syscall when nothing was lost.
+/// - Reference counts are read with one `pread` of `/proc/modules` (``ModuleRefcountReader``), the
+///   lost counter through a mapped page: no syscall when nothing was lost.
 final class LiveVsockSystem: SystemUnderTest {
     typealias Model = VsockModel
 
@@ -43,7 +43,9 @@ final class LiveVsockSystem: SystemUnderTest {
     /// How each probe attached, by function.
     private(set) var probeStatuses: [String: ProbeStatus] = [:]
     /// The probe events of the last operation, in words, for reports.
-    private(set) var lastEvidence: [String] = []
+    var lastEvidence: [String] { lastEvents.map(\.description) }
+    /// The last operation's events, described only when a report asks (most steps agree).
+    private var lastEvents: [ProbeEvent] = []
     /// Where the time went: per operation kind, and the phases inside (probe attach, module load
     /// and unload, settling, resets, observing).
     private(set) var ledger = TimeLedger()
@@ -124,20 +126,21 @@ final class LiveVsockSystem: SystemUnderTest {
         defer { ledger.add(operation.kindName, clock.now - start) }
         _ = probes.drain()
         let result = try perform(operation)
-        return try timed("observe (events, refcounts)") {
+        let (events, calls) = try timed("observe: probe events") {
             let events = probes.drain()
             let lost = probes.lostEvents
             if lost != lostSoFar {
                 defer { lostSoFar = lost }
                 throw SystemError.unreliable("the ring buffer lost \(lost - lostSoFar) probe events during \(operation)")
             }
-            lastEvidence = events.map(\.description)
-            let calls = try transportCalls(from: events, during: operation)
-            if case .close = operation, !destroyedInCall(events) {
-                try timed("settle (close outlived by its socket)") { try settleAll() }
-            }
-            return VsockObservation(result: result, calls: calls, refcounts: refcounts())
+            return (events, try transportCalls(from: events, during: operation))
         }
+        lastEvents = events
+        if case .close = operation, !destroyedInCall(events) {
+            try timed("settle (close outlived by its socket)") { try settleAll() }
+        }
+        let counts = try timed("observe: refcounts") { try refcounts() }
+        return VsockObservation(result: result, calls: calls, refcounts: counts)
     }
 
     /// Runs `body` and books its time under `name` (phases nest: `body` may book its own).
@@ -162,6 +165,7 @@ final class LiveVsockSystem: SystemUnderTest {
             if result.isSuccess && unplaced.contains(module.rawValue) {
                 try timed("probe attach (once per session)") { try attachCallbacks(in: module.rawValue) }
             }
+            if result.isSuccess { try timed("probe check (armed at load)") { try checkArmed(module.rawValue) } }
             return result
         case let .unloadTransport(module):
             return unload(module.rawValue)
@@ -221,13 +225,13 @@ final class LiveVsockSystem: SystemUnderTest {
         return calls
     }
 
-    private func refcounts() -> ModuleRefcounts {
+    private func refcounts() throws -> ModuleRefcounts {
+        guard let all = refcountReader.refcounts() else {
+            throw SystemError.unreliable("cannot read /proc/modules: the reference counts are unknown")
+        }
         var counts = ModuleRefcounts()
         for module in transports + [.hyperv] {
-            // refcnt exists only while the module is loaded: one read per module per step.
-            if let count = refcountReader.refcount(module.rawValue) {
-                counts[module] = count
-            }
+            if let count = all[module.rawValue] { counts[module] = count }
         }
         return counts
     }
@@ -235,10 +239,10 @@ final class LiveVsockSystem: SystemUnderTest {
     /// A closed socket's module reference is dropped when the socket is destroyed, which a
     /// transport's worker can delay briefly: wait until the counts stop moving (at most 1 s).
     private func settleAll() throws {
-        var previous = refcounts()
+        var previous = try refcounts()
         for _ in 0..<50 {
             usleep(20_000)
-            let now = refcounts()
+            let now = try refcounts()
             if now == previous { return }
             previous = now
         }
@@ -256,9 +260,7 @@ final class LiveVsockSystem: SystemUnderTest {
 
     /// `delete_module`; the kernel disarms the module's probes (they come back with its next load).
     private func unload(_ module: String) -> SyscallResult {
-        let result = timed("module unload (delete_module)") { modules.unload(module) }
-        if result.isSuccess { refcountReader.forget(module) }
-        return result
+        timed("module unload (delete_module)") { modules.unload(module) }
     }
 
     // MARK: Benchmark support
@@ -334,6 +336,25 @@ final class LiveVsockSystem: SystemUnderTest {
                 throw SystemError.unavailable("\(function) in \(module): \(reason)")
             }
             attached[function] = placement
+        }
+    }
+
+    /// The kernel arms a module's kprobe events at its load, or logs that it could not: the
+    /// registered kprobes must show every probe of `module` live, or its calls could go unseen.
+    private func checkArmed(_ module: String) throws {
+        let probed = attached.values.filter { $0.module == module }
+        guard !probed.isEmpty else { return }
+        guard let registered = RegisteredKprobes.current() else {
+            throw SystemError.unreliable("cannot read /sys/kernel/debug/kprobes/list to check that loading \(module) armed its probes")
+        }
+        let unarmed = probed.filter { placement in
+            let spec = placement.spec
+            return !registered.isLive(spec.function, in: module, isReturn: true)
+                || (!spec.returnOnly && !registered.isLive(spec.function, in: module, isReturn: false))
+        }
+        guard unarmed.isEmpty else {
+            throw SystemError.unreliable("loading \(module) did not arm the probes on "
+                                         + unarmed.map(\.callback.function).sorted().joined(separator: ", "))
         }
     }
 
