@@ -34,24 +34,36 @@ struct Merge: ParsableCommand {
     }
 
     func run() throws {
-        let reports = try inputs.map { input in (input, try Self.summary(of: input)) }
+        let reports = try inputs.map { input in try Self.summary(of: input) }
         let output = try ResultsDirectory(creating: results)
-        var merged = try Self.merge(reports.map(\.1))
+        let merged = try Self.write(reports, into: output, store: store.map(FailureStore.init))
+        print(KTAPReporter.render(merged), terminator: "")
+        print(merged.closingLine)
+        if merged.exitStatus != .pass { throw merged.exitStatus.exitCode }
+    }
+
+    /// Merges the shards' reports into `output`, as `checker merge` and the VM pool
+    /// (`checker vm --jobs N`) both do: every case file is copied into `output/cases` (and kept in
+    /// `store` when given), and summary.json, ktap.txt and junit.xml are written. Returns the
+    /// merged report; its duration is the longest shard's (they ran side by side).
+    static func write(_ reports: [CheckReport], into output: ResultsDirectory, store: FailureStore?) throws -> CheckReport {
+        var merged = try merge(reports)
         merged.batches = try merged.batches.map { batch in
             var batch = batch
             batch.divergences = try batch.divergences.map { divergence in
                 var divergence = divergence
                 divergence.caseFile = try divergence.caseFile.map { try output.copyCase(from: $0) }
                 if let store, let caseFile = divergence.caseFile, FileManager.default.fileExists(atPath: caseFile) {
-                    try FailureStore(store).save(caseFile, target: merged.target, profile: merged.profile)
+                    try store.save(caseFile, target: merged.target, profile: merged.profile)
                 }
                 return divergence
             }
             return batch
         }
-        try JUnitReporter.render(merged).write(toFile: output.file("junit.xml"), atomically: true, encoding: .utf8)
-        // The merged duration is the longest shard's (they ran side by side), not this command's.
-        try merged.finish(started: Date().addingTimeInterval(-merged.durationSeconds), output: output)
+        try output.write(JSONReporter.render(merged), to: "summary.json")
+        try output.write(KTAPReporter.render(merged), to: "ktap.txt")
+        try output.write(JUnitReporter.render(merged), to: "junit.xml")
+        return merged
     }
 
     /// The summary an input names: the file itself, or the newest summary.json in the folder or

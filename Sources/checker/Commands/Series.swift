@@ -14,9 +14,12 @@ struct Series: ParsableCommand {
             vhost_vsock out of tree with module BTF, and caches the build by the base and the \
             contents of the series. Then boots the base kernel in the test VM ('checker vm') and \
             runs 'checker run --modules <the build>' with the profile. \
+            With --jobs N, N test VMs run at once, each a shard of the seeds, and their reports are \
+            merged (as 'checker vm --jobs N' does). \
             Exit status: that of the run (0 pass, 1 divergence or inconclusive, 4 skip); 2 for bad \
             input (a hunk without adaptation names patch, file and hunk); 1 when the series does not build.
             Example: checker series --patches ../shared/patches/vsock-dgram-v5 --upto 3
+            Example: checker series --patches ../shared/patches/vsock-dgram-v5 --seeds 100 --jobs 2 --keep-going
             """
     )
 
@@ -67,11 +70,21 @@ struct Series: ParsableCommand {
     @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
     var stopAtFirstDivergence = false
 
-    @Flag(help: "When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).")
+    @Flag(help: ArgumentHelp("When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).",
+                             discussion: """
+                                 With --jobs N, each guest runs one seed per test; the seeds a crashed guest left \
+                                 unrun (every Nth after the crashed one) run in a new round of the pool, split \
+                                 over up to N guests, until none is left. Each round prints its merged report.
+                                 """))
     var keepGoing = false
+
+    @Option(help: ArgumentHelp("Run N test VMs at once, each a shard of the seeds, and merge their reports (as checker vm --jobs N).",
+                               valueName: "N"))
+    var jobs: Int = 1
 
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
+        guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of test VMs, not \(jobs)") }
         if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
             throw UsageProblem("--mutant \(mutant) cannot be read; give the path of a patch file")
         }
@@ -108,26 +121,89 @@ struct Series: ParsableCommand {
             print(built.modules)
             return
         }
+        let runArguments = ["run", "--profile", profileName, "--modules", built.modules, "--ops", String(ops)]
+            + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : [])
+        let vm = try VM.parse(["--kernel", image, "--results", results, "--timeout", String(timeout)]
+                              + (showConsole ? ["--show-console"] : []) + ["--"] + runArguments)
+        let accelerator = try VM.blocking { try await vm.chooseAccelerator() }
+        let worst: Int32
+        if jobs > 1 {
+            worst = try keepGoing ? runPoolRounds(vm, runArguments, accelerator: accelerator)
+                                  : runPool(vm, runArguments, accelerator: accelerator)
+        } else {
+            worst = try runOneVMAtATime(vm, runArguments, accelerator: accelerator)
+        }
+        if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// One VM for the seeds; with --keep-going, a new one from the seed after each crash.
+    private func runOneVMAtATime(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice) throws -> Int32 {
         var next = seed
         let end = seed + UInt64(seeds)
         var worst: Int32 = 0
         while next < end {
-            let vm = try VM.parse([
-                "--kernel", image, "--results", results, "--timeout", String(timeout),
-            ] + (showConsole ? ["--show-console"] : []) + [
-                "--", "run", "--profile", profileName, "--modules", built.modules,
-                "--seed", String(next), "--seeds", String(end - next), "--ops", String(ops),
-            ] + (keepGoing ? ["--batch", "1"] : [])
-              + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : []))
-            let session = try vm.prepare()
+            let arguments = runArguments + ["--seed", String(next), "--seeds", String(end - next)]
+                + (keepGoing ? ["--batch", "1"] : [])
+            let session = try vm.prepare(accelerator: accelerator, arguments: arguments)
             let status = try VM.wait(for: session)
-            try vm.bringStoreHome(from: session.folder)
+            try vm.bringStoreHome(from: [session.folder])
             worst = Self.worse(worst, status)
             guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
             say("seed \(crashed) crashed the guest kernel (reported above); going on from seed \(crashed + 1) in a new VM")
             next = crashed + 1
         }
-        if worst != 0 { throw ExitCode(worst) }
+        return worst
+    }
+
+    /// --jobs N: one pool, guest i running shard i/N of the seeds; a crash is reported, its
+    /// shard's later seeds are not run.
+    private func runPool(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice) throws -> Int32 {
+        let arguments = runArguments + ["--seed", String(seed), "--seeds", String(seeds)]
+        let pool = try vm.preparePool(VMPool.shardJobs(arguments, count: jobs), accelerator: accelerator)
+        say("\(jobs) test VMs at once, VM i running shard i/\(jobs); merged results in \(pool.folder)")
+        let outcome = try VM.blocking { try await pool.run(note: VM.printError) }
+        VM.say(outcome.conclusion)
+        try vm.bringStoreHome(from: pool.sessions.map(\.folder))
+        return outcome.conclusion.status
+    }
+
+    /// --jobs N --keep-going: rounds of the pool. Each guest runs a share of the seeds one per
+    /// test (``SeedProgression``); the seeds a crashed guest left unrun make the next round.
+    private func runPoolRounds(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice) throws -> Int32 {
+        var shares = SeedProgression.split(from: seed, to: seed + UInt64(seeds), into: jobs)
+        var worst: Int32 = 0
+        var round = 1
+        while !shares.isEmpty {
+            let poolJobs = shares.enumerated().map { index, share in
+                VMPool.Job(name: "shard-\(index + 1)", arguments: runArguments + share.arguments, shard: nil)
+            }
+            let pool = try vm.preparePool(poolJobs, accelerator: accelerator)
+            say("round \(round): \(shares.count) test VMs at once (" + zip(poolJobs, shares).map { "\($0.name): \($1)" }
+                .joined(separator: "; ") + "); merged results in \(pool.folder)")
+            let outcome = try VM.blocking { try await pool.run(note: VM.printError) }
+            VM.say(outcome.conclusion)
+            try vm.bringStoreHome(from: pool.sessions.map(\.folder))
+            worst = Self.worse(worst, outcome.conclusion.status)
+            var leftovers: [SeedProgression] = []
+            for (job, (share, guest)) in zip(poolJobs, zip(shares, outcome.guests)) {
+                guard let report = guest.report, let crashed = Self.crashedSeed(in: report, of: share) else { continue }
+                let rest = share.after(crashed)
+                say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name))"
+                    + (rest.map { "; its \($0) go on in the next round" } ?? ""))
+                if let rest { leftovers.append(rest) }
+            }
+            shares = SeedProgression.nextRound(leftovers, guests: jobs)
+            round += 1
+        }
+        return worst
+    }
+
+    /// The seed a crashed guest of a pool round was on, or nil when it did not crash (a guest
+    /// test that failed: an oops, panic, BUG or WARNING; a timeout is inconclusive, not a crash).
+    static func crashedSeed(in report: CheckReport, of share: SeedProgression) -> UInt64? {
+        let isGuestTest = { (batch: BatchResult) in batch.name.hasPrefix(VMSession.guestBatchName) }
+        guard report.batches.contains(where: { isGuestTest($0) && $0.outcome == .fail }) else { return nil }
+        return share.crashedSeed(finished: report.batches.filter { !isGuestTest($0) }.flatMap(\.seeds))
     }
 
     /// The more serious of two exit statuses: divergence (1) over skip (4) over pass (0); a

@@ -9,15 +9,25 @@ struct VM: AsyncParsableCommand {
         commandName: "vm",
         abstract: "Boot the test kernel with virtme-ng and run the checker inside it.",
         discussion: """
-            Runs 'vng -r KERNEL --disable-kvm --memory M --cpus C --exec "<this checker> <arguments>"' \
-            under TCG. The guest sees the host's filesystem read-only with copy-on-write overlays; \
+            Runs 'vng -r KERNEL --memory M --cpus C --exec "<this checker> <arguments>"' under KVM \
+            when it can run the guest, else under TCG (--disable-kvm), and says which on its first \
+            line: --accel auto opens /dev/kvm, creates a VM, then starts the kernel under KVM with \
+            QEMU for at most 5 s (the CPU model and machine of the boot; a --qemu-opts -cpu model \
+            must be given whole); --accel kvm|tcg forces one (kvm: a usage error when KVM cannot). \
+            The guest sees the host's filesystem read-only with copy-on-write overlays; \
             only the results folder (a new <results>/<UTC timestamp>/ per run, never reused) is \
             shared writable. 'run' gets '--results FOLDER' and writes summary.json, ktap.txt and \
             case files there; the host adds console.log, junit.xml, prints the KTAP and the closing \
             line. A kernel oops, panic, BUG, WARNING or hang on the guest console, or a guest that \
-            runs past --timeout (the VM is killed), is reported as the 'vm.guest' test. Exit status: \
-            the guest's (0 pass, 1 divergence, 2 usage error, 4 skip); 1 for a guest finding.
+            runs past --timeout (the VM is killed), is reported as the 'vm.guest' test. \
+            With --jobs N (run only), N guests start at once, guest i running 'run ... --shard i/N' \
+            in <results>/<timestamp>/shard-i/; their reports are merged as 'checker merge' does into \
+            <results>/<timestamp>/ and the merged KTAP is printed. A guest that crashes is reported as \
+            'vm.guest.shard-i' and the others go on; the failure store's cases run in shard 1 only, \
+            and every guest's new cases come home. Exit status: the guest's (0 pass, 1 divergence, \
+            2 usage error, 4 skip); 1 for a guest finding; with --jobs, the merged report's.
             Example: checker vm -- run --profile mainline --seeds 20
+            Example: checker vm --cpus 1 --jobs 2 -- run --profile mainline --seeds 20
             """
     )
 
@@ -42,8 +52,16 @@ struct VM: AsyncParsableCommand {
             help: ArgumentHelp("Extra QEMU arguments, e.g. --qemu-opts \"-cpu EPYC\" (repeatable).", valueName: "opts"))
     var qemuOpts: [String] = []
 
-    @Flag(help: "Use KVM instead of TCG (/dev/kvm is not usable for guests on the project's machines).")
+    @Option(help: ArgumentHelp("The accelerator: auto (KVM when it can run the guest, else TCG), kvm or tcg.",
+                               valueName: "auto|kvm|tcg"))
+    var accel: AcceleratorRequest = .auto
+
+    @Flag(help: ArgumentHelp("Deprecated: use --accel kvm.", visibility: .hidden))
     var kvm = false
+
+    @Option(help: ArgumentHelp("Run N guests at once, guest i running 'run ... --shard i/N', and merge their reports (run only).",
+                               valueName: "N"))
+    var jobs: Int?
 
     @Flag(help: "Echo the guest console to stderr as it arrives.")
     var showConsole = false
@@ -64,7 +82,20 @@ struct VM: AsyncParsableCommand {
         if VngCommand.option("--results", in: checkerArguments) != nil {
             throw UsageProblem("the guest's --results is chosen by checker vm; give --results DIR before the --")
         }
+        if kvm, accel == .tcg { throw UsageProblem("--kvm (the old spelling of --accel kvm) contradicts --accel tcg; give one of them") }
+        if let jobs {
+            guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of guests, not \(jobs)") }
+            guard checkerArguments.first == "run" else {
+                throw UsageProblem("--jobs splits a 'run' into shards, one per guest, and cannot split '\(checkerArguments[0])'; drop --jobs, or give -- run ...")
+            }
+            if VngCommand.option("--shard", in: checkerArguments) != nil {
+                throw UsageProblem("--jobs \(jobs) gives guest i the shard i/\(jobs) itself; drop the guest's --shard (or drop --jobs to run one shard of a CI split)")
+            }
+        }
     }
+
+    /// `--accel`, with the deprecated `--kvm` read as `--accel kvm`.
+    var acceleratorRequest: AcceleratorRequest { kvm ? .kvm : accel }
 
     static func isMemorySize(_ text: String) -> Bool {
         var digits = Substring(text)
@@ -73,63 +104,135 @@ struct VM: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try prepare()
-        let status = try await session.run()
-        try bringStoreHome(from: session.folder)
+        let accelerator = try await chooseAccelerator()
+        let status: Int32
+        if let jobs, jobs > 1 {
+            let pool = try preparePool(VMPool.shardJobs(checkerArguments, count: jobs), accelerator: accelerator)
+            note("\(jobs) guests at once, guest i running shard i/\(jobs) (\(cpus) CPUs each); merged results in \(pool.folder)")
+            let outcome = try await pool.run(note: Self.printError)
+            Self.say(outcome.conclusion)
+            try bringStoreHome(from: pool.sessions.map(\.folder))
+            status = outcome.conclusion.status
+        } else {
+            let session = try prepare(accelerator: accelerator)
+            status = try await session.run()
+            try bringStoreHome(from: [session.folder])
+        }
         if status != 0 { throw ExitCode(status) }
     }
 
     /// The root command may still call the synchronous `run()`: run the async one to completion.
     mutating func run() throws {
-        let session = try prepare()
-        let status = try Self.wait(for: session)
-        try bringStoreHome(from: session.folder)
-        if status != 0 { throw ExitCode(status) }
+        let command = self
+        try Self.blocking { try await command.run() }
     }
 
+    /// Finds out whether KVM can run the guest (unless `--accel tcg`), decides, and says so: the
+    /// first line `checker vm` prints (only fetching the kernel, which the KVM trial boots, may
+    /// come before it, on the kernel's first use).
+    func chooseAccelerator(devicePath: String = KVMDevice.defaultPath) async throws -> AcceleratorChoice {
+        let kernel = self.kernel
+        let qemuOptions = qemuOpts
+        let probe = KVMProbe(devicePath: devicePath, boot: {
+            await KVMBootProbe(kernel: try Self.kernelImage(kernel), qemuOptions: qemuOptions).problem()
+        })
+        let choice = try await acceleratorRequest.choose(probe: probe)
+        Self.note(choice.announcement)
+        return choice
+    }
+
+    /// Prints a finished run's stdout and notes.
+    static func say(_ conclusion: VMSession.Conclusion) {
+        print(conclusion.stdout, terminator: "")
+        conclusion.stderr.forEach(printError)
+    }
+
+    /// A line on stderr, as it is.
+    @Sendable static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func note(_ text: String) { printError("checker vm: " + text) }
+
+    private func note(_ text: String) { Self.note(text) }
+
     /// The failure store travels with a guest `run` that names none: the host's is copied into the
-    /// results folder before the boot (the guest's run uses `<results>/store`) and back after.
+    /// results folder before the boot (the guest's run uses `<results>/store`) and back after. In a
+    /// pool it goes to the first guest only, and every guest's new cases come back (``PoolStore``).
     private var carriesStore: Bool {
         checkerArguments.first == "run" && VngCommand.option("--store", in: checkerArguments) == nil
             && FailureStore.defaultPath != nil
     }
 
-    func bringStoreHome(from folder: String) throws {
+    func bringStoreHome(from guestFolders: [String]) throws {
         guard carriesStore, let home = FailureStore.defaultPath else { return }
-        try FailureStore(folder + "/store").copy(to: home)
+        try PoolStore.bringHome(guestFolders: guestFolders, to: home)
     }
 
-    /// Runs a prepared session to completion from synchronous code; its exit status.
-    static func wait(for session: VMSession) throws -> Int32 {
-        let box = StatusBox()
+    /// Runs async work to completion from synchronous code.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>()
         let done = DispatchSemaphore(value: 0)
         Task {
-            do { box.result = .success(try await session.run()) } catch { box.result = .failure(error) }
+            do { box.result = .success(try await body()) } catch { box.result = .failure(error) }
             done.signal()
         }
         done.wait()
         return try box.result!.get()
     }
 
-    /// Checks the machine (kernel image, vng) and creates the results folder.
-    func prepare() throws -> VMSession {
+    /// Runs a prepared session to completion from synchronous code; its exit status.
+    static func wait(for session: VMSession) throws -> Int32 {
+        try blocking { try await session.run() }
+    }
+
+    /// Checks the machine (kernel image, vng), creates the results folder, and carries the store,
+    /// for a guest running `arguments` (default: the ones after --).
+    func prepare(accelerator: AcceleratorChoice, arguments: [String]? = nil) throws -> VMSession {
+        let (vng, image) = try machine()
+        let folder = try newRunFolder()
+        if carriesStore, let home = FailureStore.defaultPath {
+            try PoolStore.carry(from: home, toFirstGuest: folder)
+        }
+        return session(vng: vng, image: image, folder: folder, arguments: arguments ?? checkerArguments, accelerator: accelerator)
+    }
+
+    /// The same for a pool of guests running `jobs`, each in a subfolder of the run's folder.
+    func preparePool(_ jobs: [VMPool.Job], accelerator: AcceleratorChoice) throws -> VMPool {
+        let (vng, image) = try machine()
+        let folder = try newRunFolder()
+        let template = session(vng: vng, image: image, folder: folder, arguments: checkerArguments, accelerator: accelerator)
+        let pool = try VMPool(folder: folder, jobs: jobs, template: template, checker: Self.executablePath())
+        if carriesStore, let home = FailureStore.defaultPath, let first = pool.sessions.first {
+            try PoolStore.carry(from: home, toFirstGuest: first.folder)
+        }
+        return pool
+    }
+
+    /// The kernel image to boot and vng, or the usage problem that stops the boot.
+    private func machine() throws -> (vng: String, image: String) {
         let image = try Self.kernelImage(kernel)
         guard let vng = Self.findVng() else {
             throw UsageProblem("vng (virtme-ng) is not installed; run bash scripts/setup.sh (it installs virtme-ng "
                                + "\(Self.virtmeVersion) into \(Self.virtmeEnvironment))")
         }
+        return (vng, image)
+    }
+
+    /// A new `<results>/<timestamp>/` folder.
+    private func newRunFolder() throws -> String {
         let base = URL(fileURLWithPath: results, isDirectory: true).standardizedFileURL.path
         if let problem = VngCommand.rwdirProblem(base) { throw UsageProblem(problem + "; give another --results directory") }
-        let folder = try VMResultsFolder.create(under: base)
-        if carriesStore, let home = FailureStore.defaultPath {
-            try FailureStore(home).copy(to: folder + "/store")
-        }
-        let checker = Self.executablePath()
+        return try VMResultsFolder.create(under: base)
+    }
+
+    private func session(vng: String, image: String, folder: String, arguments: [String],
+                         accelerator: AcceleratorChoice) -> VMSession {
         let command = VngCommand(
-            kernel: image, memory: memory, cpus: cpus, kvm: kvm,
+            kernel: image, memory: memory, cpus: cpus, kvm: accelerator.kvm,
             qemuOptions: qemuOpts, resultsFolder: folder,
-            guestCommand: VngCommand.guestCommand(checker: checker, arguments: checkerArguments, resultsFolder: folder))
-        return VMSession(vng: vng, command: command, guestArguments: checkerArguments, folder: folder,
+            guestCommand: VngCommand.guestCommand(checker: Self.executablePath(), arguments: arguments, resultsFolder: folder))
+        return VMSession(vng: vng, command: command, guestArguments: arguments, folder: folder,
                          timeoutSeconds: timeout, echoConsole: showConsole)
     }
 
@@ -166,7 +269,7 @@ struct VM: AsyncParsableCommand {
     }
 }
 
-/// The async run's result, handed to the thread that waits for it.
-private final class StatusBox: @unchecked Sendable {
-    var result: Result<Int32, any Error>?
+/// The async work's result, handed to the thread that waits for it.
+private final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }

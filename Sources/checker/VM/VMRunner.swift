@@ -206,16 +206,22 @@ actor ConsoleSink {
 /// While the VM runs, SIGINT and SIGTERM sent to the checker stop the VM's process group (vng
 /// runs in a session of its own, so the terminal's Ctrl-C does not reach it): SIGTERM, then
 /// SIGKILL 5 s later. The run then ends as `interrupted`, its reports are written, and the
-/// checker exits with the shell's status for the signal (128 + signal).
+/// checker exits with the shell's status for the signal (128 + signal). Several VMs at once (a
+/// pool) each forward to their own group; the default actions come back when the last one ends,
+/// so a Ctrl-C after the first guest finished still stops the others rather than the checker.
 final class SignalForwarding: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
     private let lock = NSLock()
     private var caught: Int32?
+    /// Forwardings alive in this process.
+    nonisolated(unsafe) private static var active = 0
+    private static let activeLock = NSLock()
 
     /// The signal that stopped the VM, if one did.
     var received: Int32? { lock.withLock { caught } }
 
     init(processGroup: pid_t) {
+        Self.activeLock.withLock { Self.active += 1 }
         var sources: [any DispatchSourceSignal] = []
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
@@ -236,7 +242,12 @@ final class SignalForwarding: @unchecked Sendable {
 
     func cancel() {
         for source in sources { source.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        Self.activeLock.withLock {
+            Self.active -= 1
+            if Self.active == 0 {
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
+            }
+        }
     }
 }

@@ -21,36 +21,44 @@ struct VMSession: Sendable {
     var folder: String
     var timeoutSeconds: Int
     var echoConsole: Bool
+    /// The name of the batch that reports on this guest: ``guestBatchName``, or one per guest of
+    /// a pool (`vm.guest.shard-2`), so that merged shards keep them apart.
+    var guestTestName: String = VMSession.guestBatchName
 
     func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
 
-    /// Runs the VM; returns the exit status for the checker.
+    /// Runs the VM, prints what came back; returns the exit status for the checker.
     func run() async throws -> Int32 {
-        try (command.commandLine + "\n").write(toFile: file("command.txt"), atomically: true, encoding: .utf8)
-        let accelerator = command.kvm ? "KVM" : "TCG"
-        note("booting \(command.kernel) (\(accelerator), \(command.cpus) CPUs, \(command.memory)); results in \(folder)")
-        let outcome: VMRunner.Outcome
-        do {
-            outcome = try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
-                                             consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
-                                             echo: echoConsole)
-        } catch let problem as UsageProblem {
-            throw problem
-        } catch {
-            throw UsageProblem("cannot run \(vng): \(error); check the virtme-ng install (bash scripts/setup.sh)")
-        }
-        let conclusion = try conclude(outcome)
+        let conclusion = try conclude(try await boot())
         print(conclusion.stdout, terminator: "")
         for line in conclusion.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         return conclusion.status
     }
 
+    /// Boots the VM and waits for it; the guest's files are in the folder afterwards.
+    func boot() async throws -> VMRunner.Outcome {
+        try (command.commandLine + "\n").write(toFile: file("command.txt"), atomically: true, encoding: .utf8)
+        let accelerator = command.kvm ? "KVM" : "TCG"
+        note("booting \(command.kernel) (\(accelerator), \(command.cpus) CPUs, \(command.memory)); results in \(folder)")
+        do {
+            return try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
+                                          consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
+                                          echo: echoConsole)
+        } catch let problem as UsageProblem {
+            throw problem
+        } catch {
+            throw UsageProblem("cannot run \(vng): \(error); check the virtme-ng install (bash scripts/setup.sh)")
+        }
+    }
+
     /// What the host makes of a finished VM: the exit status, what to print on stdout (the
-    /// guest's output or the KTAP and the closing line) and on stderr.
+    /// guest's output or the KTAP and the closing line) and on stderr, and the report written
+    /// (nil when the guest's command writes none, or refused its arguments).
     struct Conclusion: Equatable, Sendable {
         var status: Int32
         var stdout: String
         var stderr: [String]
+        var report: CheckReport? = nil
     }
 
     /// Reads what the guest left, writes the reports, and picks the exit status.
@@ -67,8 +75,9 @@ struct VMSession: Sendable {
                 summaryProblem = "the guest wrote no summary.json"
             }
         }
+        // A fixed-size record: the line, then spaces (ProgressFile).
         let progress = (try? String(contentsOfFile: file("progress.txt"), encoding: .utf8))?
-            .split(whereSeparator: \.isNewline).last.map(String.init)
+            .split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) }
         let status = Self.guestStatus(outcome.ending)
         let guestUsageError = outcome.ending == .exited(ExitStatus.usage.rawValue) && scan.worst == nil
 
@@ -82,7 +91,7 @@ struct VMSession: Sendable {
             return conclusion
         }
 
-        let batch = Self.guestBatch(scan: scan, ending: outcome.ending, timeoutSeconds: timeoutSeconds,
+        let batch = Self.guestBatch(name: guestTestName, scan: scan, ending: outcome.ending, timeoutSeconds: timeoutSeconds,
                                     summaryProblem: reporting ? summaryProblem : nil, progress: progress,
                                     consoleTail: Self.tail(console, lines: 20), seconds: outcome.seconds)
         var report = summary
@@ -109,6 +118,7 @@ struct VMSession: Sendable {
             try JSONReporter.render(report).write(toFile: file("summary.json"), atomically: true, encoding: .utf8)
         }
         try JUnitReporter.render(report).write(toFile: file("junit.xml"), atomically: true, encoding: .utf8)
+        conclusion.report = report
         conclusion.stdout += ktap + (ktap.hasSuffix("\n") ? "" : "\n") + report.closingLine + "\n"
         if case .interrupted = outcome.ending {
             conclusion.status = status
@@ -121,7 +131,7 @@ struct VMSession: Sendable {
     }
 
     /// The batch that reports on the guest itself, or nil when the guest ran and reported cleanly.
-    static func guestBatch(scan: ConsoleScanner.Scan, ending: VMRunner.Ending, timeoutSeconds: Int,
+    static func guestBatch(name: String = guestBatchName, scan: ConsoleScanner.Scan, ending: VMRunner.Ending, timeoutSeconds: Int,
                            summaryProblem: String?, progress: String?, consoleTail: [String],
                            seconds: Double) -> BatchResult? {
         let timedOut = ending == .timedOut
@@ -153,7 +163,7 @@ struct VMSession: Sendable {
         } else if let progress, !progress.isEmpty {
             reasons.append("last operation: \(progress)")
         }
-        return BatchResult(name: guestBatchName, seeds: [], operations: 0, outcome: outcome,
+        return BatchResult(name: name, seeds: [], operations: 0, outcome: outcome,
                            reason: reasons.joined(separator: "; "), durationSeconds: seconds, lostEvents: 0,
                            divergences: [], diagnostics: diagnostics)
     }

@@ -13,8 +13,10 @@
 ///   `loglevel=` wins) keeps the console to warnings and worse: oopses, `WARNING:`, `BUG:`,
 ///   panics, hung tasks and RCU stalls are printed, boot chatter is not. The guest command's own
 ///   stdout arrives on vng's stdout, apart.
-/// - `--disable-kvm` unless KVM is asked for: /dev/kvm exists on the project's machines but is
-///   unusable for ordinary guests (DESIGN.md, "Facts measured"); TCG it is.
+/// - `--disable-kvm` (TCG) unless KVM was chosen (``AcceleratorRequest``): /dev/kvm exists on the
+///   project's machines but QEMU cannot run a guest on it (DESIGN.md, "Facts measured"), and vng
+///   would use it whenever it can open it. With KVM, vng picks `-cpu host` (and QEMU's default
+///   machine) itself; a `-cpu` in `--qemu-opts` comes later and wins.
 /// - `panic=-1` and QEMU's `-no-reboot` (set by virtme for scripts) make a panicking guest exit
 ///   at once instead of hanging; vng propagates the guest command's exit status (virtme-ng PR #61).
 struct VngCommand: Equatable, Sendable {
