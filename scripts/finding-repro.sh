@@ -53,7 +53,7 @@ GUEST
 # A guest whose kernel oopsed in a syscall usually never finishes: stop the VM 10 s after the
 # console shows the oops instead of waiting for the timeout (240 s).
 set +e
-setsid timeout -k 10 240 vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 --verbose --append=loglevel=5 \
+setsid timeout -k 10 240 vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 --verbose --append=loglevel=5 \
     --exec "bash $work/guest.sh $modules $work" < /dev/null > "$work/console.log" 2>&1 &
 vm=$!
 while kill -0 "$vm" 2>/dev/null; do

@@ -34,7 +34,7 @@ v5_status=$?
 echo "live-checks: probe tests in the test VM"
 tests=$(ls -d .build/*/debug/*PackageTests.xctest 2>/dev/null | head -n 1)
 if [[ -n "$tests" ]]; then
-    timeout 1800 vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 \
+    timeout 1800 vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 \
         --exec "$PWD/$tests --testing-library swift-testing --filter ProbesTests" > "$results/probe-tests.log" 2>&1
     probe_status=$?
     tail -n 3 "$results/probe-tests.log"
@@ -108,7 +108,7 @@ if divergences:
         compiled = subprocess.run(["cc", "-Wall", "-Werror", "-o", binary, repro], capture_output=True, text=True)
         check("reproducer: compiles with cc -Wall -Werror", compiled.returncode == 0, compiled.stderr[-400:])
         if compiled.returncode == 0:
-            ran = subprocess.run(["timeout", "900", "vng", "-r", kernel, "--disable-kvm",
+            ran = subprocess.run(["timeout", "900", "vng", "-r", kernel, "--disable-kvm", "--force-9p",
                                   "--memory", "1G", "--cpus", "2", "--exec", binary], capture_output=True, text=True)
             open(os.path.join(results, "repro.log"), "w").write(ran.stdout + ran.stderr)
             lines = [line.strip() for line in ran.stdout.splitlines()]

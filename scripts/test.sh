@@ -13,8 +13,22 @@ source scripts/env.sh
 # with a store of its own.
 export CHECKER_FAILURE_STORE=none
 
+# setup.sh must leave a developer's machine as it was (issue 11): no kernel image installed, /boot
+# and /vmlinuz untouched, nothing pip-installed into the system Python.
+boot_state() {
+    { ls -la /boot; ls -la / | grep -E 'vmlinuz|initrd'; dpkg-query -W 'linux-image-*' 2>/dev/null; } | md5sum
+}
+boot_before=$(boot_state)
 echo "test: scripts/setup.sh"
 bash scripts/setup.sh
+if [[ "$(boot_state)" != "$boot_before" ]]; then
+    echo "test: error: scripts/setup.sh changed /boot, /vmlinuz or the installed kernel images" >&2
+    exit 1
+fi
+if /usr/bin/python3 -c 'import virtme' 2>/dev/null; then
+    echo "test: error: virtme-ng is importable from the system Python; setup.sh must keep it in its virtual environment" >&2
+    exit 1
+fi
 
 echo "test: swift build"
 swift build --build-tests

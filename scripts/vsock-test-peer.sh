@@ -262,7 +262,7 @@ echo "vsock-test-peer: running vsock_test in the VM ($kernel, TCG); logs in $res
 t0=$(date +%s)
 set +e
 # timeout signals the whole process group (vng and the QEMU it starts) when the VM overruns.
-timeout -k 30 "$vm_timeout" vng -r "$kernel" --disable-kvm --memory 2G --cpus 2 --rwdir "$results" \
+timeout -k 30 "$vm_timeout" vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 --rwdir "$results" \
     --exec "bash $work/guest.sh $bin $modules $results $work $pair_timeout" \
     < /dev/null > "$results/vm.log" 2>&1
 vm_status=$?

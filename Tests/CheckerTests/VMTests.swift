@@ -104,11 +104,13 @@ struct VngCommandTests {
                                                   resultsFolder: Self.folder))
         #expect(command.arguments == [
             "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm", "--memory", "2G", "--cpus", "2",
-            "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
+            "--force-9p", "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
+            "--append=rcupdate.rcu_expedited=1",
             "--exec", "/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20",
         ])
         #expect(command.commandLine == "vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 "
-                + "--rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 "
+                + "--force-9p --rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 "
+                + "--append=rcupdate.rcu_expedited=1 "
                 + "--exec '/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20'")
     }
 
@@ -121,7 +123,8 @@ struct VngCommandTests {
                                                   resultsFolder: Self.folder))
         #expect(command.arguments == [
             "-r", "/srv/bzImage", "--memory", "4G", "--cpus", "1", "--qemu-opts=-cpu EPYC",
-            "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
+            "--force-9p", "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
+            "--append=rcupdate.rcu_expedited=1",
             "--exec", #"/opt/checker replay 'my case.jsonl' 'it'\''s'"#,
         ])
     }
