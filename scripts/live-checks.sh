@@ -19,8 +19,9 @@ command -v vng >/dev/null || { echo "live-checks: error: vng (virtme-ng) missing
 echo "live-checks: swift build -c release --product checker"
 swift build -c release --product checker
 checker=$PWD/.build/release/checker
-# The stock Debian 6.1.176 kernel, fetched into the checker's cache (never installed).
-kernel=$("$checker" kernel fetch 6.1.176-1)
+# The stock Debian 6.1.176 kernel, fetched into the checker's cache (never installed); every VM
+# below is booted by checker vm (its kernel arguments, console watch and accelerator choice).
+"$checker" kernel fetch 6.1.176-1 > /dev/null
 results=$PWD/.checker-results/ci-$(date -u +%Y%m%dT%H%M%SZ)-$$
 mkdir -p "$results"
 
@@ -34,7 +35,7 @@ v5_status=$?
 echo "live-checks: probe tests in the test VM"
 tests=$(ls -d .build/*/debug/*PackageTests.xctest 2>/dev/null | head -n 1)
 if [[ -n "$tests" ]]; then
-    timeout 1800 vng -r "$kernel" --disable-kvm --force-9p --memory 2G --cpus 2 \
+    "$checker" vm --timeout 1800 --results "$results/probe-tests" \
         --exec "$PWD/$tests --testing-library swift-testing --filter ProbesTests" > "$results/probe-tests.log" 2>&1
     probe_status=$?
     tail -n 3 "$results/probe-tests.log"
@@ -44,10 +45,10 @@ else
 fi
 set -e
 
-python3 - "$results" "$checker" "$kernel" "$mainline_status" "$v5_status" "$probe_status" <<'PY'
+python3 - "$results" "$checker" "$mainline_status" "$v5_status" "$probe_status" <<'PY'
 import glob, json, os, subprocess, sys
 
-results, checker, kernel, mainline_status, v5_status, probe_status = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
+results, checker, mainline_status, v5_status, probe_status = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 passed = failed = 0
 
 def check(name, ok, detail=""):
@@ -108,8 +109,8 @@ if divergences:
         compiled = subprocess.run(["cc", "-Wall", "-Werror", "-o", binary, repro], capture_output=True, text=True)
         check("reproducer: compiles with cc -Wall -Werror", compiled.returncode == 0, compiled.stderr[-400:])
         if compiled.returncode == 0:
-            ran = subprocess.run(["timeout", "900", "vng", "-r", kernel, "--disable-kvm", "--force-9p",
-                                  "--memory", "1G", "--cpus", "2", "--exec", binary], capture_output=True, text=True)
+            ran = subprocess.run([checker, "vm", "--timeout", "900", "--memory", "1G", "--results", os.path.join(results, "repro-vm"),
+                                  "--exec", binary], capture_output=True, text=True)
             open(os.path.join(results, "repro.log"), "w").write(ran.stdout + ran.stderr)
             lines = [line.strip() for line in ran.stdout.splitlines()]
             check("reproducer: reproduces the divergence on its own in the test VM",

@@ -98,7 +98,7 @@ struct VMPoolTests {
         #expect(second.command.arguments == [
             "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm", "--memory", "2G", "--cpus", "1",
             "--force-9p", "--rwdir=\(pool.folder)/shard-2", "--verbose", "--append=loglevel=5",
-            "--append=rcupdate.rcu_expedited=1",
+            "--append=rcupdate.rcu_expedited=1", "--append=modprobe.blacklist=" + VngCommand.coldplugDrivers.joined(separator: ","),
             "--exec", "/work/main/.build/debug/checker run --results \(pool.folder)/shard-2 --shard 2/2 --profile mainline --seeds 4 --batch 1",
         ])
     }

@@ -105,12 +105,12 @@ struct VngCommandTests {
         #expect(command.arguments == [
             "-r", "/boot/vmlinuz-6.1.0-50-amd64", "--disable-kvm", "--memory", "2G", "--cpus", "2",
             "--force-9p", "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
-            "--append=rcupdate.rcu_expedited=1",
+            "--append=rcupdate.rcu_expedited=1", "--append=modprobe.blacklist=" + VngCommand.coldplugDrivers.joined(separator: ","),
             "--exec", "/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20",
         ])
         #expect(command.commandLine == "vng -r /boot/vmlinuz-6.1.0-50-amd64 --disable-kvm --memory 2G --cpus 2 "
                 + "--force-9p --rwdir=/work/main/.checker-results/20261121T220301Z --verbose --append=loglevel=5 "
-                + "--append=rcupdate.rcu_expedited=1 "
+                + "--append=rcupdate.rcu_expedited=1 --append=modprobe.blacklist=" + VngCommand.coldplugDrivers.joined(separator: ",") + " "
                 + "--exec '/work/main/.build/debug/checker run --results /work/main/.checker-results/20261121T220301Z --profile mainline --seeds 20'")
     }
 
@@ -124,9 +124,20 @@ struct VngCommandTests {
         #expect(command.arguments == [
             "-r", "/srv/bzImage", "--memory", "4G", "--cpus", "1", "--qemu-opts=-cpu EPYC",
             "--force-9p", "--rwdir=/work/main/.checker-results/20261121T220301Z", "--verbose", "--append=loglevel=5",
-            "--append=rcupdate.rcu_expedited=1",
+            "--append=rcupdate.rcu_expedited=1", "--append=modprobe.blacklist=" + VngCommand.coldplugDrivers.joined(separator: ","),
             "--exec", #"/opt/checker replay 'my case.jsonl' 'it'\''s'"#,
         ])
+    }
+
+    @Test("--exec: a command of its own instead of the checker, run through the guest's shell")
+    func execCommand() throws {
+        #expect(try VM.parse(["--exec", "./probe-tests --filter Probes"]).exec == "./probe-tests --filter Probes")
+        #expect(throws: (any Error).self) { try VM.parse(["--exec", "true", "--", "run"]) }
+        #expect(throws: (any Error).self) { try VM.parse(["--exec", "true", "--jobs", "2"]) }
+        #expect(throws: (any Error).self) { try VM.parse([]) }
+        let command = VngCommand(kernel: "/k", memory: "1G", cpus: 1, kvm: false, qemuOptions: [], resultsFolder: Self.folder,
+                                 guestCommand: ["sh", "-c", "/tmp/repro && echo done"])
+        #expect(command.arguments.suffix(2) == ["--exec", "sh -c '/tmp/repro && echo done'"])
     }
 
     @Test("--results goes only to subcommands that write results, right after the subcommand")

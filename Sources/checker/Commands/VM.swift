@@ -66,12 +66,20 @@ struct VM: AsyncParsableCommand {
     @Flag(help: "Echo the guest console to stderr as it arrives.")
     var showConsole = false
 
+    @Option(help: ArgumentHelp("Run this shell command in the guest instead of the checker (a test binary, a C reproducer): same VM, console watched for kernel findings; its stdout is printed and its status returned.",
+                               valueName: "command"))
+    var exec: String?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The checker's arguments for the guest, after --.",
                                                            valueName: "checker arguments"))
     var checkerArguments: [String] = []
 
     func validate() throws {
-        guard !checkerArguments.isEmpty else {
+        if exec != nil {
+            guard checkerArguments.isEmpty, jobs == nil else {
+                throw UsageProblem("--exec runs its command instead of the checker: give no checker arguments after -- and no --jobs")
+            }
+        } else if checkerArguments.isEmpty {
             throw UsageProblem("give the checker's arguments after --, e.g. checker vm -- run --profile mainline")
         }
         guard cpus > 0 else { throw UsageProblem("--cpus must be a positive number of CPUs, not \(cpus)") }
@@ -228,10 +236,11 @@ struct VM: AsyncParsableCommand {
 
     private func session(vng: String, image: String, folder: String, arguments: [String],
                          accelerator: AcceleratorChoice) -> VMSession {
+        let guestCommand = exec.map { ["sh", "-c", $0] }
+            ?? VngCommand.guestCommand(checker: Self.executablePath(), arguments: arguments, resultsFolder: folder)
         let command = VngCommand(
             kernel: image, memory: memory, cpus: cpus, kvm: accelerator.kvm,
-            qemuOptions: qemuOpts, resultsFolder: folder,
-            guestCommand: VngCommand.guestCommand(checker: Self.executablePath(), arguments: arguments, resultsFolder: folder))
+            qemuOptions: qemuOpts, resultsFolder: folder, guestCommand: guestCommand)
         return VMSession(vng: vng, command: command, guestArguments: arguments, folder: folder,
                          timeoutSeconds: timeout, echoConsole: showConsole)
     }
