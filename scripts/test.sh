@@ -16,7 +16,7 @@ export CHECKER_FAILURE_STORE=none
 # setup.sh must leave a developer's machine as it was (issue 11): no kernel image installed, /boot
 # and /vmlinuz untouched, nothing pip-installed into the system Python.
 boot_state() {
-    { ls -la /boot; ls -la / | grep -E 'vmlinuz|initrd'; dpkg-query -W 'linux-image-*' 2>/dev/null; } | md5sum
+    { ls -la /boot || true; ls -la / | grep -E 'vmlinuz|initrd' || true; dpkg-query -W 'linux-image-*' 2>/dev/null || true; } | md5sum
 }
 boot_before=$(boot_state)
 echo "test: scripts/setup.sh"
