@@ -186,18 +186,14 @@ public final class ProbeObject {
     /// The corresponding C function is `bpf_program__attach_kprobe_opts`.
     internal func attachKprobe(program programName: String, to function: String, cookie: UInt64,
                                isReturn: Bool) throws(ProbeError) -> ProbeLink {
-        let program = try program(named: programName)
-        let link = withZeroedOptions(bpf_kprobe_opts.self) { options in
-            options.pointee.sz = MemoryLayout<bpf_kprobe_opts>.size
-            options.pointee.bpf_cookie = cookie
-            options.pointee.retprobe = isReturn
-            return pointerOrLibbpfErrno {
-                bpf_program__attach_kprobe_opts(program, function, options)
+        try link(programName, label: function) { program in
+            withZeroedOptions(bpf_kprobe_opts.self) { options in
+                options.pointee.sz = MemoryLayout<bpf_kprobe_opts>.size
+                options.pointee.bpf_cookie = cookie
+                options.pointee.retprobe = isReturn
+                return pointerOrLibbpfErrno { bpf_program__attach_kprobe_opts(program, function, options) }
             }
         }
-        return ProbeLink(try link.mapError {
-            ProbeError.attach(program: "\(programName)/\(function)", errno: $0)
-        }.get())
     }
 
     /// Attaches a loaded program to an open perf event (a trace event's), with a cookie. The
@@ -206,27 +202,29 @@ public final class ProbeObject {
     /// The corresponding C function is `bpf_program__attach_perf_event_opts`.
     internal func attachPerfEvent(program programName: String, descriptor: CInt, cookie: UInt64,
                                   label: String) throws(ProbeError) -> ProbeLink {
-        let program = try program(named: programName)
-        let link = withZeroedOptions(bpf_perf_event_opts.self) { options in
-            options.pointee.sz = MemoryLayout<bpf_perf_event_opts>.size
-            options.pointee.bpf_cookie = cookie
-            return pointerOrLibbpfErrno {
-                bpf_program__attach_perf_event_opts(program, descriptor, options)
+        try link(programName, label: label) { program in
+            withZeroedOptions(bpf_perf_event_opts.self) { options in
+                options.pointee.sz = MemoryLayout<bpf_perf_event_opts>.size
+                options.pointee.bpf_cookie = cookie
+                return pointerOrLibbpfErrno { bpf_program__attach_perf_event_opts(program, descriptor, options) }
             }
         }
-        return ProbeLink(try link.mapError {
-            ProbeError.attach(program: "\(programName)/\(label)", errno: $0)
-        }.get())
     }
 
     /// Attaches a loaded fentry/fexit program to the function named in its section.
     ///
     /// The corresponding C function is `bpf_program__attach_trace`.
     internal func attachTrace(program programName: String) throws(ProbeError) -> ProbeLink {
+        try link(programName, label: nil) { program in pointerOrLibbpfErrno { bpf_program__attach_trace(program) } }
+    }
+
+    /// Runs one of libbpf's attach functions on the named program and wraps the link; a failure
+    /// is ``ProbeError/attach(program:errno:)`` naming `program/label`.
+    private func link(_ programName: String, label: String?,
+                      attach: (OpaquePointer) -> Result<OpaquePointer, LibbpfErrno>) throws(ProbeError) -> ProbeLink {
         let program = try program(named: programName)
-        let link = pointerOrLibbpfErrno { bpf_program__attach_trace(program) }
-        return ProbeLink(try link.mapError {
-            ProbeError.attach(program: programName, errno: $0)
+        return ProbeLink(try attach(program).mapError {
+            ProbeError.attach(program: label.map { "\(programName)/\($0)" } ?? programName, errno: $0)
         }.get())
     }
 
