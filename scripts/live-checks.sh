@@ -11,6 +11,8 @@
 #    Its standalone C reproducer must compile with cc and reproduce the divergence alone in a
 #    fresh test VM.
 # 3. The probe tests, inside the VM, where kprobes exist.
+# 4. The stock kernel's findings (series/mainline-6.1/findings): each case agrees with `mainline`,
+#    from its recorded observations and replayed live.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -115,6 +117,18 @@ if divergences:
             lines = [line.strip() for line in ran.stdout.splitlines()]
             check("reproducer: reproduces the divergence on its own in the test VM",
                   ran.returncode == 0 and "reproduced" in lines, f"exit {ran.returncode}; " + " | ".join(lines[-4:]))
+
+# Findings about the stock kernel that were mistakes of the mainline model (series/mainline-6.1):
+# each case now agrees with the model, offline and replayed live in a fresh test VM.
+for case in sorted(glob.glob("series/mainline-6.1/findings/*.jsonl")):
+    name = os.path.basename(case)
+    offline = subprocess.run([checker, "replay", case, "--profile", "mainline"], capture_output=True)
+    check(f"mainline finding {name}: the recorded observations agree with mainline", offline.returncode == 0,
+          f"exit {offline.returncode}")
+    live = subprocess.run([checker, "vm", "--timeout", "900", "--results", os.path.join(results, "replay-" + name),
+                           "--", "replay", case, "--on", "live", "--profile", "mainline"], capture_output=True, text=True)
+    check(f"mainline finding {name}: replayed live, the kernel agrees with mainline", live.returncode == 0,
+          f"exit {live.returncode}; " + " | ".join(live.stdout.strip().splitlines()[-2:]))
 
 check("probe tests passed inside the test VM", probe_status == 0, f"exit {probe_status}")
 print(f"live: {passed} passed, {failed} failed")

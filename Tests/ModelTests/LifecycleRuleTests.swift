@@ -115,6 +115,55 @@ struct LifecycleRuleTests {
         #expect(driver.judge(observed(.address(vm(2, 1234)), refcounts: [:]), of: .getsockname(s0)).mismatchKind == .result)
     }
 
+    // virtio_transport_common.c:1385 virtio_transport_recv_pkt(): the socket a packet reaches
+    // takes the packet's destination CID as its local CID. Through vsock_loopback a connect to
+    // (VMADDR_CID_ANY, p) reaches a socket bound at p; if it is on loopback (the sender itself,
+    // here) or listening, its CID becomes ANY. Found by the nightly mainline run (docs/findings.md, F-mainline-1):
+    // the minimal sequence below is its case, seed 47.
+    @Test("vsock.getsockname.readdressed-any → CID ANY allowed after a loopback connect to (ANY, p)", arguments: VsockProfile.all)
+    func getsocknameReaddressed(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.loopback))
+        driver.run(.socket(.stream))
+        driver.run(.socket(.stream))
+        driver.run(.loadTransport(.virtio))
+        driver.run(.bind(s0, vm(1, 1024)))
+        driver.run(.bind(s1, vm(1, 1025)))
+        // Before any packet: the bound CID only.
+        #expect(driver.judge(observed(.address(vm(cidAny, 1024)), refcounts: [.loopback: 0, .virtio: 0]),
+                             of: .getsockname(s0)).mismatchKind == .result)
+        // virtio without a device answers CID ANY as its own: a connect to ANY goes through loopback.
+        let verdict = driver.run(.connect(s0, .address(vm(cidAny, 1024))),
+                                 observing: observed(.failure(.nowInProgress),
+                                                     [call(.loopback, .streamAllow, 1), call(.loopback, .connect, 0)],
+                                                     refcounts: [.loopback: 1, .virtio: 0]))
+        #expect(!verdict.isDivergence, "\(verdict)")
+        let refs: [TransportModule: Int] = [.loopback: 1, .virtio: 0]
+        // The socket at port 1024 may read either CID; the one at 1025 only its own.
+        #expect(driver.judge(observed(.address(vm(1, 1024)), refcounts: refs), of: .getsockname(s0))
+                == .agrees(rule: "vsock.getsockname.local"))
+        #expect(driver.judge(observed(.address(vm(cidAny, 1024)), refcounts: refs), of: .getsockname(s0))
+                == .agrees(rule: "vsock.getsockname.readdressed-any"))
+        #expect(driver.judge(observed(.address(vm(2, 1024)), refcounts: refs), of: .getsockname(s0)).mismatchKind == .result)
+        #expect(driver.judge(observed(.address(vm(cidAny, 1025)), refcounts: refs), of: .getsockname(s1)).mismatchKind == .result)
+        // Once seen as ANY, it stays ANY.
+        driver.run(.getsockname(s0), observing: observed(.address(vm(cidAny, 1024)), refcounts: refs))
+        #expect(driver.judge(observed(.address(vm(1, 1024)), refcounts: refs), of: .getsockname(s0)).mismatchKind == .result)
+
+        // A socket bound at the port but on no transport is sent a reset, not re-addressed
+        // (6.1.176:1371): s1 keeps its CID when s0 connects to (ANY, 1025).
+        var other = ModelDriver(profile)
+        other.run(.loadTransport(.loopback))
+        other.run(.socket(.stream))
+        other.run(.socket(.stream))
+        other.run(.loadTransport(.virtio))
+        other.run(.bind(s1, vm(1, 1025)))
+        other.run(.connect(s0, .address(vm(cidAny, 1025))),
+                  observing: observed(.failure(.nowInProgress), [call(.loopback, .streamAllow, 1), call(.loopback, .connect, 0)],
+                                      refcounts: refs))
+        #expect(other.judge(observed(.address(vm(cidAny, 1025)), refcounts: refs), of: .getsockname(s1)).mismatchKind == .result)
+    }
+
     // af_vsock.c:427 vsock_deassign_transport() from vsock_sk_destruct(): module_put() on the
     // socket's transport; vsock_remove_sock() drops its binding.
     @Test("vsock.close.releases → 0, transport reference dropped, port free again", arguments: VsockProfile.all)

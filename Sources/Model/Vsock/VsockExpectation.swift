@@ -150,6 +150,12 @@ public enum VsockEffect: Hashable, Sendable {
     case close
     /// `getsockname()` revealed the ephemeral port: from now on the model knows it.
     case learnLocalPort
+    /// A transport that delivers inside this VM sent a packet to `(VMADDR_CID_ANY, port)`: every
+    /// socket on that transport bound at that port (or at a port the model has not seen) may be
+    /// the one that receives it.
+    case packetToCidAny(port: UInt32, via: TransportModule)
+    /// `getsockname()` showed the target's local CID rewritten to `VMADDR_CID_ANY`.
+    case readdressedToAny
 
     /// What a kernel developer wants to read of the change, if anything.
     public var summary: String? {
@@ -163,7 +169,8 @@ public enum VsockEffect: Hashable, Sendable {
         case .setConnected(true): return "connected"
         case .setConnected(false): return "unconnected"
         case .close: return "closed (its reference dropped)"
-        case .setRemote, .markConnectAttempted, .learnLocalPort: return nil
+        case .readdressedToAny: return "local CID rewritten to ANY by a loopback packet"
+        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny: return nil
         }
     }
 }

@@ -95,9 +95,12 @@ extension VsockModel {
         }.then { prefix in
             autobindConnectible(position, after: prefix, in: state)
         }.then { prefix in
+            // The request goes out; through loopback it comes back to a socket of this VM.
+            let delivered: [VsockEffect] = transport == .loopback && address.cid == VMAddr.cidAny
+                ? [.packetToCidAny(port: address.port, via: transport)] : []
             return [
                 .done(prefix.finish(.oneOf(Self.nonBlockingConnectAnswers), calls: [ExpectedCall(transport, .connect, .success)],
-                                    rule: VsockRules.connectCallback)),
+                                    effects: delivered, rule: VsockRules.connectCallback)),
                 .done(prefix.finish(.propagated, calls: [ExpectedCall(transport, .connect, .failure)],
                                     rule: VsockRules.connectCallback)),
             ]

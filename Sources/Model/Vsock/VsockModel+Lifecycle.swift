@@ -23,15 +23,20 @@ extension VsockModel {
     }
 
     /// `getsockname()`: `vsock_getname(peer = 0)`.
-    func getsockname(_ position: Int, in state: VsockState) -> VsockBranch {
+    func getsockname(_ position: Int, in state: VsockState) -> [VsockBranch] {
         let socket = state.sockets[position]
-        let expected: ExpectedResult
-        if let local = socket.local {
-            expected = .address(cid: local.cid, port: local.port.map(PortExpectation.exactly)
-                                    ?? .ephemeral(minimum: local.ephemeralMinimum))
-        } else {
-            expected = .address(cid: VMAddr.cidAny, port: .exactly(VMAddr.portAny))
+        guard let local = socket.local else {
+            return [VsockBranch(result: .address(cid: VMAddr.cidAny, port: .exactly(VMAddr.portAny)),
+                                rule: VsockRules.getsockname)]
         }
-        return VsockBranch(result: expected, effects: [.learnLocalPort], rule: VsockRules.getsockname)
+        let port = local.port.map(PortExpectation.exactly) ?? .ephemeral(minimum: local.ephemeralMinimum)
+        var branches = [VsockBranch(result: .address(cid: local.cid, port: port), effects: [.learnLocalPort],
+                                    rule: VsockRules.getsockname)]
+        if socket.mayBeReaddressedToAny {
+            branches.append(VsockBranch(result: .address(cid: VMAddr.cidAny, port: port),
+                                        effects: [.learnLocalPort, .readdressedToAny],
+                                        rule: VsockRules.getsocknameReaddressed))
+        }
+        return branches
     }
 }

@@ -58,7 +58,7 @@ public struct VsockModel: ReferenceModel {
         case let .send(ref, _):
             return VsockExpectation(send(ref.position, to: nil, in: state))
         case let .getsockname(ref):
-            return VsockExpectation([getsockname(ref.position, in: state)])
+            return VsockExpectation(getsockname(ref.position, in: state))
         case let .close(ref):
             let socket = state.sockets[ref.position]
             let lingers = socket.type.isConnectible && socket.connectAttempted && socket.transport != nil

@@ -38,6 +38,18 @@ extension VsockState {
                 guard let target, case let .address(address) = observed,
                       sockets[target].local != nil, sockets[target].local?.port == nil else { continue }
                 sockets[target].local?.port = address.port
+            case let .packetToCidAny(port, transport):
+                // virtio_transport_recv_pkt() (6.1.176:1371-1386): a socket on another transport,
+                // or on none, is sent a reset instead; a listener is not modelled (no listen()).
+                for index in sockets.indices where sockets[index].transport == transport {
+                    guard let local = sockets[index].local, local.table == .connectible,
+                          local.cid != VMAddr.cidAny, local.port == nil || local.port == port else { continue }
+                    sockets[index].mayBeReaddressedToAny = true
+                }
+            case .readdressedToAny:
+                guard let target else { continue }
+                sockets[target].local?.cid = VMAddr.cidAny
+                sockets[target].mayBeReaddressedToAny = false
             }
         }
     }

@@ -42,6 +42,9 @@ public struct VsockSocket: Hashable, Sendable {
     /// A connectible socket whose `connect()` reached its transport: the rest is asynchronous
     /// (peer reset, timeout), and the model does not state later connects.
     public var connectAttempted = false
+    /// A loopback packet addressed to `(VMADDR_CID_ANY, port)` may have reached this bound socket,
+    /// which then takes `VMADDR_CID_ANY` as its local CID (`VsockRules.getsocknameReaddressed`).
+    public var mayBeReaddressedToAny = false
 
     public init(serial: Int, type: SocketType, transport: TransportModule?) {
         self.serial = serial
