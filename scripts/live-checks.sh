@@ -126,7 +126,7 @@ for case in sorted(glob.glob("series/mainline-6.1/findings/*.jsonl")):
     check(f"mainline finding {name}: the recorded observations agree with mainline", offline.returncode == 0,
           f"exit {offline.returncode}")
     live = subprocess.run([checker, "vm", "--timeout", "900", "--results", os.path.join(results, "replay-" + name),
-                           "--", "replay", case, "--on", "live", "--profile", "mainline"], capture_output=True, text=True)
+                           "--", "replay", os.path.abspath(case), "--on", "live", "--profile", "mainline"], capture_output=True, text=True)
     check(f"mainline finding {name}: replayed live, the kernel agrees with mainline", live.returncode == 0,
           f"exit {live.returncode}; " + " | ".join(live.stdout.strip().splitlines()[-2:]))
 
