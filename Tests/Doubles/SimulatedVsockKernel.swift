@@ -74,6 +74,10 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         case let .getsockname(ref):
             let socket = sockets[ref.position]
             return .address(socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any)
+        case let .getpeername(ref):
+            // vsock_getname(peer = 1), 6.1.176 af_vsock.c:1016-1020.
+            let socket = sockets[ref.position]
+            return socket.connected ? .address(socket.remote) : .failure(.socketNotConnected)
         case let .close(ref):
             let socket = sockets.remove(at: ref.position)
             if let transport = socket.transport { put(transport) }

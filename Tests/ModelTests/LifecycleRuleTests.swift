@@ -164,6 +164,29 @@ struct LifecycleRuleTests {
         #expect(other.judge(observed(.address(vm(cidAny, 1025)), refcounts: refs), of: .getsockname(s1)).mismatchKind == .result)
     }
 
+    // af_vsock.c:1015-1020 vsock_getname(peer = 1): ENOTCONN unless sock->state == SS_CONNECTED,
+    // then the remote address in force, flags included.
+    @Test("vsock.getpeername → ENOTCONN unconnected, the remote once connected, ENOTCONN after AF_UNSPEC",
+          arguments: VsockProfile.all)
+    func getpeername(profile: VsockProfile) throws {
+        var driver = ConnectRuleTests.connectedVMCISocket(profile)
+        let refs: [TransportModule: Int] = [.vmci: 1]
+        #expect(driver.judge(observed(.address(vm(3, 1234)), refcounts: refs), of: .getpeername(s0))
+                == .agrees(rule: "vsock.getpeername.remote"))
+        #expect(driver.judge(observed(.address(vm(3, 1235)), refcounts: refs), of: .getpeername(s0)).mismatchKind == .result)
+        #expect(driver.judge(observed(.address(vm(3, 1234, flags: VMAddr.flagToHost)), refcounts: refs),
+                             of: .getpeername(s0)).mismatchKind == .result)
+        #expect(driver.judge(observed(.failure(.socketNotConnected), refcounts: refs), of: .getpeername(s0)).mismatchKind == .result)
+        driver.run(.connect(s0, .unspec))
+        #expect(driver.judge(observed(.failure(.socketNotConnected), refcounts: refs), of: .getpeername(s0))
+                == .agrees(rule: "vsock.getpeername.enotconn"))
+        // A new socket has no peer either, connectible or not.
+        driver.run(.socket(.stream))
+        #expect(driver.judge(observed(.failure(.socketNotConnected), refcounts: refs), of: .getpeername(s1))
+                == .agrees(rule: "vsock.getpeername.enotconn"))
+        #expect(driver.judge(observed(.address(.any), refcounts: refs), of: .getpeername(s1)).mismatchKind == .result)
+    }
+
     // af_vsock.c:427 vsock_deassign_transport() from vsock_sk_destruct(): module_put() on the
     // socket's transport; vsock_remove_sock() drops its binding.
     @Test("vsock.close.releases → 0, transport reference dropped, port free again", arguments: VsockProfile.all)

@@ -185,10 +185,11 @@ struct ModelInvariantTests {
             guard let last = calls.last else { return nil }
             result = SyscallResult(kernelReturn: last.returned)
         case .anyFailure: result = .failure(source.pick(errors))
-        case let .address(cid, port):
+        case let .address(cid, port, flags):
             switch port {
-            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value))
-            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum + UInt32(source.draw(below: 50_000))))
+            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
+            case let .ephemeral(minimum):
+                result = .address(SockAddrVM(cid: cid, port: minimum + UInt32(source.draw(below: 50_000)), flags: flags))
             }
         }
         return VsockObservation(result: result, calls: calls)

@@ -18,7 +18,8 @@ struct RuleInventoryTests {
         "vsock.connect.stream.allow", "vsock.connect.stream.callback",
         "vsock.dgram.send.socket-transport", "vsock.dgram.send.port-any", "vsock.dgram.send.not-connected",
         "vsock.dgram.send.allow",
-        "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
+        "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.getpeername.remote", "vsock.getpeername.enotconn",
+        "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
     ]
     /// Rules of the v5 profiles (patch 03 onwards).
     static let v5: Set<String> = [

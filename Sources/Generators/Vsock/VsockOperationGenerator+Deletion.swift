@@ -49,6 +49,7 @@ extension VsockOperation {
         case let .sendto(_, address, length): return .sendto(ref, address, length: length)
         case let .send(_, length): return .send(ref, length: length)
         case .getsockname: return .getsockname(ref)
+        case .getpeername: return .getpeername(ref)
         case .close: return .close(ref)
         }
     }

@@ -18,8 +18,9 @@ public struct VsockOperationGenerator: OperationGenerator {
     public var kinds: [String] { VsockOperationKind.allCases.map(\.rawValue) }
     public var essentialKinds: Set<String> { [VsockOperationKind.loadTransport.rawValue, VsockOperationKind.socket.rawValue] }
 
-    /// Canonical CIDs, simplest first; others simplify toward these.
-    static let canonicalCIDs: [UInt32] = [VMAddr.cidLocal, VMAddr.cidHost, 3, VMAddr.cidAny, VMAddr.cidHypervisor]
+    /// Canonical CIDs, simplest first; others simplify toward these. ANY comes first: a bind to
+    /// it needs no transport that owns a CID, so a shrink can drop the load that made CID 1 valid.
+    static let canonicalCIDs: [UInt32] = [VMAddr.cidAny, VMAddr.cidLocal, VMAddr.cidHost, 3, VMAddr.cidHypervisor]
     static let drawnCIDs: [(weight: UInt64, value: UInt32)] =
         [(4, VMAddr.cidLocal), (4, VMAddr.cidHost), (3, 3), (2, VMAddr.cidAny), (1, VMAddr.cidHypervisor), (1, 100)]
     static let drawnPorts: [(weight: UInt64, value: UInt32)] =
@@ -49,6 +50,7 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.sendto, 5, when: !dgrams.isEmpty)
         offer(.send, 2, when: !dgrams.isEmpty)
         offer(.getsockname, 1, when: !sockets.isEmpty)
+        offer(.getpeername, 1, when: !sockets.isEmpty)
         offer(.close, 2, when: !sockets.isEmpty)
         if menu.isEmpty { menu = [(1, .socket)] }
 
@@ -65,6 +67,7 @@ public struct VsockOperationGenerator: OperationGenerator {
             return .sendto(SocketRef(source.pick(dgrams)), address(&source), length: source.weighted(Self.drawnLengths))
         case .send: return .send(SocketRef(source.pick(dgrams)), length: source.weighted(Self.drawnLengths))
         case .getsockname: return .getsockname(SocketRef(source.pick(sockets)))
+        case .getpeername: return .getpeername(SocketRef(source.pick(sockets)))
         case .close: return .close(SocketRef(source.pick(sockets)))
         }
     }
@@ -98,6 +101,7 @@ public struct VsockOperationGenerator: OperationGenerator {
             return Self.simpler(socket).map { .send($0, length: length) }
                 + Self.simpler(length).map { .send(socket, length: $0) }
         case let .getsockname(socket): return Self.simpler(socket).map(VsockOperation.getsockname)
+        case let .getpeername(socket): return Self.simpler(socket).map(VsockOperation.getpeername)
         case let .close(socket): return Self.simpler(socket).map(VsockOperation.close)
         }
     }

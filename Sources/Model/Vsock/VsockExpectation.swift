@@ -96,8 +96,8 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
     case propagated
     /// Any failure: the model does not know which errno is intended (said in the rule).
     case anyFailure
-    /// `getsockname()`: this CID and a port as specified.
-    case address(cid: UInt32, port: PortExpectation)
+    /// `getsockname()`/`getpeername()`: this CID, a port as specified, these flags.
+    case address(cid: UInt32, port: PortExpectation, flags: UInt8 = 0)
 
     public var description: String {
         switch self {
@@ -106,7 +106,8 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
         case let .oneOf(results): return results.map(\.description).joined(separator: " | ")
         case .propagated: return "(callback's result)"
         case .anyFailure: return "-1 (any errno)"
-        case let .address(cid, port): return "{cid=\(VMAddr.cidName(cid)) port=\(port)}"
+        case let .address(cid, port, flags):
+            return "{cid=\(VMAddr.cidName(cid)) port=\(port)\(flags == VMAddr.flagToHost ? " TO_HOST" : flags == 0 ? "" : " flags=\(flags)")}"
         }
     }
 }

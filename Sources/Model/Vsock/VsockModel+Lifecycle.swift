@@ -39,4 +39,17 @@ extension VsockModel {
         }
         return branches
     }
+
+    /// `getpeername()`: `vsock_getname(peer = 1)`. A connectible socket is never connected in
+    /// the operations the model states (nothing listens), so only a connected datagram socket
+    /// has a peer.
+    func getpeername(_ position: Int, in state: VsockState) -> VsockBranch {
+        let socket = state.sockets[position]
+        guard socket.connected else {
+            return VsockBranch(result: .exactly(.failure(.socketNotConnected)), rule: VsockRules.getpeernameNotConnected)
+        }
+        return VsockBranch(result: .address(cid: socket.remote.cid, port: .exactly(socket.remote.port),
+                                            flags: socket.remote.flags),
+                           rule: VsockRules.getpeername)
+    }
 }

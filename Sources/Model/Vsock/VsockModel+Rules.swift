@@ -25,7 +25,8 @@ extension VsockModel {
         rules += [VsockRules.sendSocketTransport, VsockRules.sendPortAny, VsockRules.sendNotConnected,
                   VsockRules.sendAllow]
         if v5 { rules.append(VsockRules.sendNullTransport) }
-        rules += [VsockRules.getsockname, VsockRules.getsocknameReaddressed, VsockRules.close, VsockRules.closeLingers]
+        rules += [VsockRules.getsockname, VsockRules.getsocknameReaddressed,
+                  VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.close, VsockRules.closeLingers]
         return rules
     }
 }

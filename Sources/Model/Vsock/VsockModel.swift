@@ -59,6 +59,8 @@ public struct VsockModel: ReferenceModel {
             return VsockExpectation(send(ref.position, to: nil, in: state))
         case let .getsockname(ref):
             return VsockExpectation(getsockname(ref.position, in: state))
+        case let .getpeername(ref):
+            return VsockExpectation([getpeername(ref.position, in: state)])
         case let .close(ref):
             let socket = state.sockets[ref.position]
             let lingers = socket.type.isConnectible && socket.connectAttempted && socket.transport != nil
@@ -104,10 +106,10 @@ public struct VsockModel: ReferenceModel {
         case let .oneOf(values): result = values[0]
         case .propagated: result = SyscallResult(kernelReturn: calls.last?.returned ?? 0)
         case .anyFailure: result = .failure(.invalidArgument)
-        case let .address(cid, port):
+        case let .address(cid, port, flags):
             switch port {
-            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value))
-            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum))
+            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
+            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum, flags: flags))
             }
         }
         var after = state
@@ -150,9 +152,9 @@ extension VsockBranch {
             guard let last = observation.calls.last else { return false }
             return observation.result == SyscallResult(kernelReturn: last.returned)
         case .anyFailure: return !observation.result.isSuccess
-        case let .address(cid, port):
+        case let .address(cid, port, flags):
             if case let .address(address) = observation.result {
-                return address.cid == cid && port.admits(address.port) && address.flags == 0
+                return address.cid == cid && port.admits(address.port) && address.flags == flags
             }
             return false
         }

@@ -46,6 +46,7 @@ extension VsockOperation {
         case .sendto: self = .sendto(try socket(), try address(), length: try container.decode(Int.self, forKey: .length))
         case .send: self = .send(try socket(), length: try container.decode(Int.self, forKey: .length))
         case .getsockname: self = .getsockname(try socket())
+        case .getpeername: self = .getpeername(try socket())
         case .close: self = .close(try socket())
         }
     }
@@ -70,7 +71,7 @@ extension VsockOperation {
             try encode(address)
             try container.encode(length, forKey: .length)
         case let .send(_, length): try container.encode(length, forKey: .length)
-        case .getsockname, .close: break
+        case .getsockname, .getpeername, .close: break
         }
     }
 }

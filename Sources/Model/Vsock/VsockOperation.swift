@@ -33,6 +33,7 @@ public enum VsockOperation: KindedOperation {
     case sendto(SocketRef, SockAddrVM, length: Int)
     case send(SocketRef, length: Int)
     case getsockname(SocketRef)
+    case getpeername(SocketRef)
     case close(SocketRef)
 
     /// The operation's kind, as it appears in divergence signatures and swarm configurations.
@@ -46,6 +47,7 @@ public enum VsockOperation: KindedOperation {
         case .sendto: return .sendto
         case .send: return .send
         case .getsockname: return .getsockname
+        case .getpeername: return .getpeername
         case .close: return .close
         }
     }
@@ -57,7 +59,7 @@ public enum VsockOperation: KindedOperation {
         switch self {
         case .loadTransport, .unloadTransport, .socket: return nil
         case let .bind(socket, _), let .connect(socket, _), let .sendto(socket, _, _),
-             let .send(socket, _), let .getsockname(socket), let .close(socket):
+             let .send(socket, _), let .getsockname(socket), let .getpeername(socket), let .close(socket):
             return socket
         }
     }
@@ -72,6 +74,7 @@ public enum VsockOperation: KindedOperation {
         case let .sendto(socket, address, length): return "sendto(\(socket), len=\(length), \(address))"
         case let .send(socket, length): return "send(\(socket), len=\(length))"
         case let .getsockname(socket): return "getsockname(\(socket))"
+        case let .getpeername(socket): return "getpeername(\(socket))"
         case let .close(socket): return "close(\(socket))"
         }
     }
@@ -81,5 +84,5 @@ public enum VsockOperation: KindedOperation {
 public enum VsockOperationKind: String, CaseIterable, Hashable, Sendable, Codable {
     case loadTransport = "load"
     case unloadTransport = "unload"
-    case socket, bind, connect, sendto, send, getsockname, close
+    case socket, bind, connect, sendto, send, getsockname, getpeername, close
 }

@@ -144,6 +144,14 @@ enum VsockRules {
         summary: "a loopback packet addressed to (VMADDR_CID_ANY, p) that reaches a socket bound at p on that transport (or listening) sets its local CID to VMADDR_CID_ANY (\"update CID after a transport reset\"); which of several such sockets, and when, the model does not state",
         source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/virtio_transport_common.c", line: 1385,
                         function: "virtio_transport_recv_pkt"))
+    static let getpeername = Rule(
+        id: "vsock.getpeername.remote",
+        summary: "getpeername() on a connected socket returns the remote address in force",
+        source: mainline(1020, "vsock_getname"))
+    static let getpeernameNotConnected = Rule(
+        id: "vsock.getpeername.enotconn",
+        summary: "getpeername() on a socket that is not connected (sock->state != SS_CONNECTED) → ENOTCONN",
+        source: mainline(1016, "vsock_getname"))
     static let closeLingers = Rule(
         id: "vsock.close.lingering",
         summary: "a closed connectible socket whose connect reached its transport may hold its reference a while (connect timeout 2 s, virtio close timeout 8 s)",

@@ -179,6 +179,7 @@ final class LiveVsockSystem: SystemUnderTest {
         case let .sendto(ref, address, length): return VsockSockets.sendto(descriptors[ref.position], address, length: length)
         case let .send(ref, length): return VsockSockets.send(descriptors[ref.position], length: length)
         case let .getsockname(ref): return VsockSockets.getsockname(descriptors[ref.position])
+        case let .getpeername(ref): return VsockSockets.getpeername(descriptors[ref.position])
         case let .close(ref): return VsockSockets.close(descriptors.remove(at: ref.position))
         }
     }

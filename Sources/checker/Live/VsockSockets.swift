@@ -45,10 +45,21 @@ enum VsockSockets {
     }
 
     static func getsockname(_ descriptor: Int32) -> SyscallResult {
+        name(of: descriptor, by: Glibc.getsockname)
+    }
+
+    static func getpeername(_ descriptor: Int32) -> SyscallResult {
+        name(of: descriptor, by: Glibc.getpeername)
+    }
+
+    /// `getsockname()` or `getpeername()` into a `sockaddr_vm`.
+    private static func name(of descriptor: Int32,
+                             by call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32)
+        -> SyscallResult {
         var address = sockaddr_vm()
         var size = socklen_t(MemoryLayout<sockaddr_vm>.size)
         let status = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(descriptor, $0, &size) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(descriptor, $0, &size) }
         }
         guard status == 0 else { return failure() }
         return .address(SockAddrVM(cid: address.svm_cid, port: address.svm_port, flags: address.svm_flags))

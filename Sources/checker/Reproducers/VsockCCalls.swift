@@ -79,6 +79,8 @@ enum VsockCCalls {
             return "send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)"
         case let .getsockname(ref):
             return "(len = sizeof(addr), getsockname(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
+        case let .getpeername(ref):
+            return "(len = sizeof(addr), getpeername(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
         case let .close(ref):
             return "close_socket(\(ref.position))"
         }

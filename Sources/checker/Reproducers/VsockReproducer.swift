@@ -35,6 +35,9 @@ struct VsockReproducer {
         switch (mismatch, observed) {
         case (.result, let .failure(errno)?):
             check = "\treproduced = last < 0 && last_errno == \(errno.rawValue); /* \(errno.symbol) */"
+        case (.result, let .address(address)?):
+            // getsockname/getpeername: the address the kernel showed, not just success.
+            check = "\treproduced = last >= 0 && addr.svm_cid == \(address.cid)U && addr.svm_port == \(address.port)U;"
         case (.result, .some):
             check = "\treproduced = last >= 0;"
         case (.refcount, .some):
