@@ -56,6 +56,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     }
 
     private var isV5: Bool { profile.dgramLookup == .connectibleThenFallback }
+    private var isSeed: Bool { profile.dgramCreation == .seedIntent }
 
     private func run(_ operation: VsockOperation) -> SyscallResult {
         switch operation {
@@ -178,7 +179,10 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private func create(_ type: SocketType) -> SyscallResult {
         let socket = Socket(type: type)
         if type == .dgram {
-            let transport = dgramLookup(VMAddr.cidAny, 0)
+            var transport = dgramLookup(VMAddr.cidAny, 0)
+            // The whole series' intent (docs/vsock-dgram-v5-intent.md, 2.3): with loopback
+            // loaded, a datagram socket can be created; this kernel puts it on loopback.
+            if transport == nil, isV5, !isSeed, loaded.contains(.loopback) { transport = .loopback }
             if let transport {
                 get(transport)
                 socket.transport = transport
@@ -279,12 +283,26 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         let bound = autobind(socket)
         if bound != 0 { return bound }
         if isV5 {
+            // The series' intent (docs/vsock-dgram-v5-intent.md, 2.5): a failed connect leaves
+            // the remote, the state and a connected socket's transport as they were.
+            let (oldRemote, oldTransport, wasConnected) = (socket.remote, socket.transport, socket.connected)
             socket.remote = address
             if mutant != .connectKeepsTransport {
                 let assigned = assign(socket)
-                if assigned != 0 { return assigned }
+                if assigned != 0 {
+                    socket.remote = oldRemote
+                    return assigned
+                }
             }
-            if !dgramAllow(socket.transport!, address.cid, address.port) { return neg(.invalidArgument) }
+            if !dgramAllow(socket.transport!, address.cid, address.port) {
+                socket.remote = oldRemote
+                if wasConnected, let oldTransport, socket.transport != oldTransport {
+                    put(socket.transport!)
+                    get(oldTransport)
+                    socket.transport = oldTransport
+                }
+                return neg(.invalidArgument)
+            }
         } else {
             if !dgramAllow(socket.transport!, address.cid, address.port) { return neg(.invalidArgument) }
             socket.remote = address

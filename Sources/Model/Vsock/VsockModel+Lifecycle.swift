@@ -5,21 +5,36 @@ extension VsockModel {
             return [VsockBranch(result: .anyValue, effects: [.open(type, transport: nil)],
                                 rule: VsockRules.createConnectible)]
         }
-        let transport: TransportModule?
-        let rule: Rule
-        switch profile.dgramLookup {
-        case .dgramSlotOnly:
-            transport = state.transport(in: .dgram)
-            rule = VsockRules.createDgramSlot
-        case .connectibleThenFallback:
-            // The remote address of a new socket is (VMADDR_CID_ANY, VMADDR_PORT_ANY), flags 0.
-            transport = lookup(in: state).dgram(cid: VMAddr.cidAny, flags: 0, profile: profile)
-            rule = VsockRules.createDgramLookup
+        let enodev = VsockBranch(result: .exactly(.failure(.operationNotSupportedByDevice)), rule: VsockRules.assignNoTransport)
+        func opened(_ transport: TransportModule?, _ rule: Rule) -> VsockBranch {
+            VsockBranch(result: .anyValue, effects: [.open(.dgram, transport: transport)], rule: rule)
         }
-        guard let transport else {
-            return [VsockBranch(result: .exactly(.failure(.operationNotSupportedByDevice)), rule: VsockRules.assignNoTransport)]
+        if profile.dgramCreation == .dgramSlot {
+            return [state.transport(in: .dgram).map { opened($0, VsockRules.createDgramSlot) } ?? enodev]
         }
-        return [VsockBranch(result: .anyValue, effects: [.open(.dgram, transport: transport)], rule: rule)]
+        // The remote address of a new socket is (VMADDR_CID_ANY, VMADDR_PORT_ANY), flags 0.
+        let chosen = lookup(in: state).dgram(cid: VMAddr.cidAny, flags: 0, profile: profile)
+        let carriers = [state.slots.local, state.slots.g2h, state.slots.h2g].compactMap { $0 }
+        if carriers.isEmpty {
+            // Only the fallback, or nothing: patch 03's message says the fallback "needs to be used".
+            if let fallback = chosen { return [opened(fallback, VsockRules.createDgramLookup)] }
+            return [enodev, opened(nil, VsockRules.createDgramNoTransport)]
+        }
+        switch profile.dgramCreation {
+        case .dgramSlot, .seedIntent:
+            var branches = [VsockBranch(result: enodev.result, rule: VsockRules.createDgramSeedUnclear)]
+            if let chosen { branches.append(opened(chosen, VsockRules.createDgramSeedUnclear)) }
+            branches.append(opened(nil, VsockRules.createDgramSeedUnclear))
+            return branches
+        case .seriesIntent:
+            var transports: [TransportModule] = []
+            for candidate in [chosen, chosen == nil ? state.slots.local : nil, state.slots.dgram].compactMap({ $0 })
+                where !transports.contains(candidate) {
+                transports.append(candidate)
+            }
+            return transports.map { opened($0, $0 == chosen ? VsockRules.createDgramLookup : VsockRules.createDgramSupported) }
+                + [opened(nil, VsockRules.createDgramNoTransport)]
+        }
     }
 
     /// `getsockname()`: `vsock_getname(peer = 0)`.

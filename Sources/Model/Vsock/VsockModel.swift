@@ -71,10 +71,27 @@ public struct VsockModel: ReferenceModel {
 
     public func judge(_ observation: VsockObservation, of operation: VsockOperation,
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
-        guard let branch = expectation.branches.first(where: { $0.admits(observation) }) else {
-            return .diverges(classify(observation, against: expectation))
+        let target = operation.socket?.position
+        var admitting = 0
+        for branch in expectation.branches where branch.admits(observation) { admitting += 1 }
+        guard admitting > 0 else { return .diverges(classify(observation, against: expectation)) }
+        if admitting > 1 {
+            // Branches that differ only in their effects (which transport a socket took, where
+            // intent is unclear): the reference counts decide; the first that agrees is taken.
+            for branch in expectation.branches where branch.admits(observation) {
+                var candidate = state
+                candidate.apply(branch.effects, target: target, observed: observation.result)
+                if candidate.refcountsEqual(observation.refcounts) {
+                    candidate.forgetReleasedReferences(observation.refcounts)
+                    state = candidate
+                    return .agrees(rule: branch.rule.id)
+                }
+            }
         }
-        state.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
+        // One branch admits the result (the common case, judged in place), or none of several
+        // agrees on the counts: the first is reported.
+        let branch = expectation.branches.first(where: { $0.admits(observation) })!
+        state.apply(branch.effects, target: target, observed: observation.result)
         if !state.refcountsEqual(observation.refcounts) {
             let lingering = state.lingering.isEmpty ? ""
                 : " (+ up to \(state.lingering.map(\.shortName).joined(separator: ", ")) lingering)"
