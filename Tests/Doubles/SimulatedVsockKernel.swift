@@ -28,6 +28,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private var loaded: [TransportModule] = []
     private var slots: [TransportSlot: TransportModule] = [:]
     private var sockets: [Socket] = []
+    private var learnedPorts = LearnedPorts()
     private var references: [TransportModule: Int] = [:]
     private var calls: [TransportCall] = []
     private var nextEphemeralPort: UInt32 = 40_000
@@ -42,6 +43,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         loaded = []
         slots = [:]
         sockets = []
+        learnedPorts = LearnedPorts()
         references = [:]
         nextEphemeralPort = 40_000
         nextVMCIPort = 60_000
@@ -72,9 +74,13 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], address, length))
         case let .send(ref, length):
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], nil, length))
+        case let .bindLearned(ref, cid, learned, offset):
+            return run(.bind(ref, SockAddrVM(cid: cid, port: learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny)))
         case let .getsockname(ref):
             let socket = sockets[ref.position]
-            return .address(socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any)
+            let address = socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any
+            learnedPorts.learn(address.port)
+            return .address(address)
         case let .getpeername(ref):
             // vsock_getname(peer = 1), 6.1.176 af_vsock.c:1016-1020.
             let socket = sockets[ref.position]

@@ -116,19 +116,22 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
 public enum PortExpectation: Hashable, Sendable, CustomStringConvertible {
     case exactly(UInt32)
     /// Chosen by the kernel: greater than `minimum - 1`, never `VMADDR_PORT_ANY`.
-    case ephemeral(minimum: UInt32)
+    /// `taken`: ports other sockets of the same table hold (with colliding CIDs), which a free
+    /// port cannot be (`vsock.bind.ephemeral`).
+    case ephemeral(minimum: UInt32, taken: [UInt32] = [])
 
     public func admits(_ port: UInt32) -> Bool {
         switch self {
         case let .exactly(expected): return port == expected
-        case let .ephemeral(minimum): return port >= minimum && port != VMAddr.portAny
+        case let .ephemeral(minimum, taken): return port >= minimum && port != VMAddr.portAny && !taken.contains(port)
         }
     }
 
     public var description: String {
         switch self {
         case let .exactly(port): return VMAddr.portName(port)
-        case let .ephemeral(minimum): return "ephemeral≥\(minimum)"
+        case let .ephemeral(minimum, taken):
+            return "ephemeral≥\(minimum)" + (taken.isEmpty ? "" : " not " + taken.map(String.init).joined(separator: ","))
         }
     }
 }

@@ -22,9 +22,10 @@ extension VsockModel {
         }
         switch profile.dgramCreation {
         case .dgramSlot, .seedIntent:
-            var branches = [VsockBranch(result: enodev.result, rule: VsockRules.createDgramSeedUnclear)]
-            if let chosen { branches.append(opened(chosen, VsockRules.createDgramSeedUnclear)) }
+            // The lookup's transport first: it is the nominal outcome replays and tests take.
+            var branches = chosen.map { [opened($0, VsockRules.createDgramSeedUnclear)] } ?? []
             branches.append(opened(nil, VsockRules.createDgramSeedUnclear))
+            branches.append(VsockBranch(result: enodev.result, rule: VsockRules.createDgramSeedUnclear))
             return branches
         case .seriesIntent:
             var transports: [TransportModule] = []
@@ -44,7 +45,8 @@ extension VsockModel {
             return [VsockBranch(result: .address(cid: VMAddr.cidAny, port: .exactly(VMAddr.portAny)),
                                 rule: VsockRules.getsockname)]
         }
-        let port = local.port.map(PortExpectation.exactly) ?? .ephemeral(minimum: local.ephemeralMinimum)
+        let port = local.port.map(PortExpectation.exactly)
+            ?? .ephemeral(minimum: local.ephemeralMinimum, taken: portsTaken(against: local, except: position, in: state))
         var branches = [VsockBranch(result: .address(cid: local.cid, port: port), effects: [.learnLocalPort],
                                     rule: VsockRules.getsockname)]
         if socket.mayBeReaddressedToAny {
@@ -53,6 +55,20 @@ extension VsockModel {
                                         rule: VsockRules.getsocknameReaddressed))
         }
         return branches
+    }
+
+    /// The known ports an ephemeral binding of `local` cannot have: those other sockets hold in
+    /// the same core table with a colliding CID (`__vsock_find_bound_socket`'s match). VMCI's own
+    /// bindings are its business.
+    private func portsTaken(against local: LocalBinding, except position: Int, in state: VsockState) -> [UInt32] {
+        guard local.table != .transport else { return [] }
+        var taken: [UInt32] = []
+        for (index, other) in state.sockets.enumerated() where index != position {
+            guard let binding = other.local, binding.table == local.table, let port = binding.port,
+                  binding.cid == local.cid || binding.cid == VMAddr.cidAny || local.cid == VMAddr.cidAny else { continue }
+            taken.append(port)
+        }
+        return taken
     }
 
     /// `getpeername()`: `vsock_getname(peer = 1)`. A connectible socket is never connected in

@@ -33,6 +33,8 @@ public struct VsockModel: ReferenceModel {
         case .sendto, .send:
             // Connectible send paths are outside this model.
             return socket.type == .dgram
+        case let .bindLearned(_, _, learned, _):
+            return learned < state.learnedPorts.count
         case .connect:
             // A connectible socket's later connects depend on asynchronous peer answers.
             return !(socket.type.isConnectible && (socket.connectAttempted || socket.connected))
@@ -51,6 +53,9 @@ public struct VsockModel: ReferenceModel {
             return VsockExpectation(create(type, in: state))
         case let .bind(ref, address):
             return VsockExpectation(bind(ref.position, to: address, in: state))
+        case let .bindLearned(ref, cid, learned, offset):
+            let port = state.learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
+            return VsockExpectation(bind(ref.position, to: SockAddrVM(cid: cid, port: port), in: state))
         case let .connect(ref, target):
             return VsockExpectation(connect(ref.position, to: target, in: state))
         case let .sendto(ref, address, _):
@@ -126,7 +131,10 @@ public struct VsockModel: ReferenceModel {
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
-            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum, flags: flags))
+            case let .ephemeral(minimum, taken):
+                var port = minimum
+                while taken.contains(port) { port += 1 }
+                result = .address(SockAddrVM(cid: cid, port: port, flags: flags))
             }
         }
         var after = state

@@ -82,8 +82,8 @@ enum VsockRules {
         source: v5(5, "@@ -722,11 +763,19 @@", "vsock_bind_dgram"))
     static let tableEphemeral = Rule(
         id: "vsock.bind.ephemeral",
-        summary: "VMADDR_PORT_ANY gets a free port above LAST_RESERVED_PORT",
-        source: mainline(684, "__vsock_bind_connectible"))
+        summary: "VMADDR_PORT_ANY gets a port above LAST_RESERVED_PORT that no socket of the same table holds (checked when getsockname reveals it)",
+        source: mainline(695, "__vsock_bind_connectible"))
     static let tableReserved = Rule(
         id: "vsock.bind.eacces",
         summary: "a port ≤ 1023 without CAP_NET_BIND_SERVICE → EACCES",

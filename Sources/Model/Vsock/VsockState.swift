@@ -66,6 +66,8 @@ public struct VsockState: Hashable, Sendable {
     /// established socket for up to 8 s. Each entry is one reference that may or may not still be
     /// there; observations tell, and the model forgets the ones that are gone.
     public var lingering: [TransportModule] = []
+    /// The ports `getsockname()` has shown, for `bind-learned`.
+    public var learnedPorts = LearnedPorts()
     var nextSerial = 0
 
     public init() {}
