@@ -36,9 +36,9 @@ struct Series: ParsableCommand {
                                valueName: "dir"))
     var adaptations: String?
 
-    @Option(help: ArgumentHelp("A patch of your own applied after the series, exactly (e.g. a mutant from series/vsock-dgram-v5/mutants).",
+    @Option(help: ArgumentHelp("A patch of your own applied after the series, exactly (e.g. a mutant from series/vsock-dgram-v5/mutants, or a finding's candidate fix); repeat it to apply several, in order.",
                                valueName: "file"))
-    var mutant: String?
+    var mutant: [String] = []
 
     @Option(help: "The semantics profile (default: vsock-dgram-v5-03 for --upto 3 or 4, vsock-dgram-v5 otherwise).")
     var profile: String?
@@ -85,8 +85,8 @@ struct Series: ParsableCommand {
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
         guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of test VMs, not \(jobs)") }
-        if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
-            throw UsageProblem("--mutant \(mutant) cannot be read; give the path of a patch file")
+        for file in mutant where !FileManager.default.isReadableFile(atPath: file) {
+            throw UsageProblem("--mutant \(file) cannot be read; give the path of a patch file")
         }
         if let adaptations {
             var isDirectory: ObjCBool = false
@@ -103,7 +103,7 @@ struct Series: ParsableCommand {
         let kernel = try DebianBaseKernel.resolve(base)
         let adaptationFolder = adaptations ?? Self.bundledAdaptations(series: series.folder, base: base)
         let build = SeriesBuild(base: kernel, series: series, adaptations: adaptationFolder,
-                                mutant: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                mutants: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                 cache: URL(fileURLWithPath: cache).standardizedFileURL.path)
         let built: SeriesBuild.Built
         let image: String
