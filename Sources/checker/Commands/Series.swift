@@ -70,6 +70,10 @@ struct Series: ParsableCommand {
     @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
     var stopAtFirstDivergence = false
 
+    @Option(help: ArgumentHelp("Cap on executions while shrinking one divergence (passed to run; each is a live run in the guest).",
+                               valueName: "n"))
+    var shrinkExecutions: Int?
+
     @Flag(help: ArgumentHelp("When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).",
                              discussion: """
                                  With --jobs N, each guest runs one seed per test; the seeds a crashed guest left \
@@ -84,6 +88,9 @@ struct Series: ParsableCommand {
 
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
+        if let shrinkExecutions, shrinkExecutions <= 0 {
+            throw UsageProblem("--shrink-executions must be a positive number of runs, not \(shrinkExecutions)")
+        }
         guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of test VMs, not \(jobs)") }
         for file in mutant where !FileManager.default.isReadableFile(atPath: file) {
             throw UsageProblem("--mutant \(file) cannot be read; give the path of a patch file")
@@ -123,6 +130,7 @@ struct Series: ParsableCommand {
         }
         let runArguments = ["run", "--profile", profileName, "--modules", built.modules, "--ops", String(ops)]
             + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : [])
+            + (shrinkExecutions.map { ["--shrink-executions", String($0)] } ?? [])
         let vm = try VM.parse(["--kernel", image, "--results", results, "--timeout", String(timeout)]
                               + (showConsole ? ["--show-console"] : []) + ["--"] + runArguments)
         let accelerator = try VM.blocking { try await vm.chooseAccelerator() }
