@@ -339,7 +339,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             destination = address
         } else if socket.connected {
             // The real v5 kernel dereferences a NULL transport here; the simulation fails instead.
-            guard transport != nil else { return neg(.badAddress) }
+            guard let current = transport else { return neg(.badAddress) }
+            // af_vsock.c:1259: CID ANY becomes the transport's own (VMCI: the host context, 2, as
+            // in the test VM).
+            if socket.remote.cid == VMAddr.cidAny {
+                socket.remote.cid = current == .vmci ? VMAddr.cidHost : VsockConfiguration().localCID(of: current)
+            }
             if socket.remote.port == VMAddr.portAny { return neg(.invalidArgument) }
             destination = socket.remote
         } else {

@@ -180,6 +180,34 @@ struct LifecycleRuleTests {
         #expect(driver.judge(observed(.address(.any), refcounts: refs), of: .getpeername(s1)).mismatchKind == .result)
     }
 
+    // af_vsock.c:1259 vsock_dgram_sendmsg(): a connected send finds the remote CID ANY and
+    // replaces it with the transport's own, for good. VMCI's own is its context id (the
+    // environment's): getpeername then shows some CID, which the model learns. Found by the
+    // live mainline run of Dec 2026 (seed 13), which the model without this rule failed.
+    @Test("vsock.dgram.send.resolves-cid-any: getpeername after a connected send to CID ANY", arguments: VsockProfile.all)
+    func sendResolvesCidAny(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.vmci))
+        driver.run(.socket(.dgram))
+        driver.run(.connect(s0, .address(vm(cidAny, 50_000))))
+        let refs: [TransportModule: Int] = [.vmci: 1]
+        // Before any send: the remote as connected.
+        #expect(driver.judge(observed(.address(vm(cidAny, 50_000)), refcounts: refs), of: .getpeername(s0))
+                == .agrees(rule: "vsock.getpeername.remote"))
+        // The send fails in VMCI (no device) or not: the CID is replaced before either.
+        let sent = driver.run(.send(s0, length: 1),
+                              observing: observed(.failure(.notPermitted),
+                                       [call(.vmci, .dgramAllow, 1), call(.vmci, .dgramEnqueue, -1)],
+                                       refcounts: refs))
+        #expect(!sent.isDivergence, "\(sent)")
+        #expect(driver.judge(observed(.address(vm(2, 50_000)), refcounts: refs), of: .getpeername(s0))
+                == .agrees(rule: "vsock.dgram.send.resolves-cid-any"))
+        #expect(driver.judge(observed(.address(vm(2, 50_001)), refcounts: refs), of: .getpeername(s0)).mismatchKind == .result)
+        // Learned: from now on exactly that CID.
+        driver.run(.getpeername(s0), observing: observed(.address(vm(2, 50_000)), refcounts: refs))
+        #expect(driver.judge(observed(.address(vm(3, 50_000)), refcounts: refs), of: .getpeername(s0)).mismatchKind == .result)
+    }
+
     // af_vsock.c:427 vsock_deassign_transport() from vsock_sk_destruct(): module_put() on the
     // socket's transport; vsock_remove_sock() drops its binding.
     @Test("vsock.close.releases → 0, transport reference dropped, port free again", arguments: VsockProfile.all)

@@ -186,6 +186,7 @@ struct ModelInvariantTests {
             guard let last = calls.last else { return nil }
             result = SyscallResult(kernelReturn: last.returned)
         case .anyFailure: result = .failure(source.pick(errors))
+        case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: source.pick([1, 2, 3]), port: port, flags: flags))
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))

@@ -19,6 +19,7 @@ struct RuleInventoryTests {
         "vsock.dgram.send.socket-transport", "vsock.dgram.send.port-any", "vsock.dgram.send.not-connected",
         "vsock.dgram.send.allow",
         "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.getpeername.remote", "vsock.getpeername.enotconn",
+        "vsock.dgram.send.resolves-cid-any",
         "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
     ]
     /// Rules of the v5 profiles (patch 03 onwards).

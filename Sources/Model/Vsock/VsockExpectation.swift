@@ -98,6 +98,9 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
     case anyFailure
     /// `getsockname()`/`getpeername()`: this CID, a port as specified, these flags.
     case address(cid: UInt32, port: PortExpectation, flags: UInt8 = 0)
+    /// `getpeername()` after a connected send resolved CID ANY to the transport's own CID, which
+    /// is the environment's (VMCI's context id): any CID, this port and flags.
+    case addressAnyCID(port: UInt32, flags: UInt8)
 
     public var description: String {
         switch self {
@@ -106,6 +109,8 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
         case let .oneOf(results): return results.map(\.description).joined(separator: " | ")
         case .propagated: return "(callback's result)"
         case .anyFailure: return "-1 (any errno)"
+        case let .addressAnyCID(port, flags):
+            return "{cid=(the transport's own) port=\(VMAddr.portName(port))\(flags == 0 ? "" : " flags=\(flags)")}"
         case let .address(cid, port, flags):
             return "{cid=\(VMAddr.cidName(cid)) port=\(port)\(flags == VMAddr.flagToHost ? " TO_HOST" : flags == 0 ? "" : " flags=\(flags)")}"
         }
@@ -160,6 +165,11 @@ public enum VsockEffect: Hashable, Sendable {
     case packetToCidAny(port: UInt32, via: TransportModule)
     /// `getsockname()` showed the target's local CID rewritten to `VMADDR_CID_ANY`.
     case readdressedToAny
+    /// A connected send found the remote CID ANY and replaced it with the transport's own CID,
+    /// which the model does not know: `getpeername()` will tell (`learnRemoteCID`).
+    case remoteCIDResolved
+    /// `getpeername()` showed the resolved remote CID: from now on the model knows it.
+    case learnRemoteCID
 
     /// What a kernel developer wants to read of the change, if anything.
     public var summary: String? {
@@ -174,7 +184,7 @@ public enum VsockEffect: Hashable, Sendable {
         case .setConnected(false): return "unconnected"
         case .close: return "closed (its reference dropped)"
         case .readdressedToAny: return "local CID rewritten to ANY by a loopback packet"
-        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny: return nil
+        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny, .remoteCIDResolved, .learnRemoteCID: return nil
         }
     }
 }

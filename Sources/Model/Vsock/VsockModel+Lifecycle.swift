@@ -79,6 +79,10 @@ extension VsockModel {
         guard socket.connected else {
             return VsockBranch(result: .exactly(.failure(.socketNotConnected)), rule: VsockRules.getpeernameNotConnected)
         }
+        if socket.remoteCIDUnknown {
+            return VsockBranch(result: .addressAnyCID(port: socket.remote.port, flags: socket.remote.flags),
+                               effects: [.learnRemoteCID], rule: VsockRules.sendResolvesCidAny)
+        }
         return VsockBranch(result: .address(cid: socket.remote.cid, port: .exactly(socket.remote.port),
                                             flags: socket.remote.flags),
                            rule: VsockRules.getpeername)

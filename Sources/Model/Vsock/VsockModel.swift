@@ -128,6 +128,7 @@ public struct VsockModel: ReferenceModel {
         case let .oneOf(values): result = values[0]
         case .propagated: result = SyscallResult(kernelReturn: calls.last?.returned ?? 0)
         case .anyFailure: result = .failure(.invalidArgument)
+        case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: VMAddr.cidHost, port: port, flags: flags))
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
@@ -177,6 +178,9 @@ extension VsockBranch {
             guard let last = observation.calls.last else { return false }
             return observation.result == SyscallResult(kernelReturn: last.returned)
         case .anyFailure: return !observation.result.isSuccess
+        case let .addressAnyCID(port, flags):
+            if case let .address(address) = observation.result { return address.port == port && address.flags == flags }
+            return false
         case let .address(cid, port, flags):
             if case let .address(address) = observation.result {
                 return address.cid == cid && port.admits(address.port) && address.flags == flags

@@ -175,6 +175,10 @@ enum VsockRules {
         id: "vsock.getpeername.remote",
         summary: "getpeername() on a connected socket returns the remote address in force",
         source: mainline(1020, "vsock_getname"))
+    static let sendResolvesCidAny = Rule(
+        id: "vsock.dgram.send.resolves-cid-any",
+        summary: "a send() on a socket connected to CID ANY replaces the remote CID with the transport's own (get_local_cid), for good: getpeername() shows it afterwards (loopback 1, vhost 2, VMCI its context id, the environment's)",
+        source: mainline(1259, "vsock_dgram_sendmsg"))
     static let getpeernameNotConnected = Rule(
         id: "vsock.getpeername.enotconn",
         summary: "getpeername() on a socket that is not connected (sock->state != SS_CONNECTED) → ENOTCONN",

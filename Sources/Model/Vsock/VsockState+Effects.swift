@@ -48,6 +48,13 @@ extension VsockState {
                           local.cid != VMAddr.cidAny, local.port == nil || local.port == port else { continue }
                     sockets[index].mayBeReaddressedToAny = true
                 }
+            case .remoteCIDResolved:
+                guard let target else { continue }
+                sockets[target].remoteCIDUnknown = true
+            case .learnRemoteCID:
+                guard let target, case let .address(address) = observed else { continue }
+                sockets[target].remote.cid = address.cid
+                sockets[target].remoteCIDUnknown = false
             case .readdressedToAny:
                 guard let target else { continue }
                 sockets[target].local?.cid = VMAddr.cidAny
