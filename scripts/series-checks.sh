@@ -43,7 +43,7 @@ echo "series-checks: checker series --upto 3 (the seed subset)"
 upto3_status=$?
 tail -n 2 "$results/upto3.log"
 echo "series-checks: checker series (the whole series)"
-"$checker" series --patches "$patches" --seed 1 --seeds 6 --ops 60 --shrink-executions 60 --results "$results/whole" \
+"$checker" series --patches "$patches" --seed 1 --seeds 12 --ops 60 --shrink-executions 60 --results "$results/whole" \
     > "$results/whole.log" 2>&1
 whole_status=$?
 tail -n 2 "$results/whole.log"

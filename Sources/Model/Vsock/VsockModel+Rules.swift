@@ -34,7 +34,8 @@ extension VsockModel {
                   VsockRules.sendAllow]
         if v5 { rules.append(VsockRules.sendNullTransport) }
         rules += [VsockRules.getsockname, VsockRules.getsocknameReaddressed,
-                  VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.sendResolvesCidAny, VsockRules.close, VsockRules.closeLingers]
+                  VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.sendResolvesCidAny,
+                  VsockRules.close, VsockRules.closeLingers]
         return rules
     }
 }

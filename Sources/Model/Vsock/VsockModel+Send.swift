@@ -46,11 +46,12 @@ extension VsockModel {
         // af_vsock.c:1259: CID ANY becomes the transport's own CID, whatever follows.
         var prefix = prefix
         if socket.remote.cid == VMAddr.cidAny {
-            let own = transport == .vmci ? VMAddr.cidAny : configuration.localCID(of: transport)
             if transport == .vmci {
+                // VMCI's own CID is its context id, the environment's: getpeername() will tell.
                 prefix = prefix.adding(effects: [.remoteCIDResolved])
-            } else if own != VMAddr.cidAny {
-                prefix = prefix.adding(effects: [.setRemote(SockAddrVM(cid: own, port: socket.remote.port, flags: socket.remote.flags))])
+            } else if case let own = configuration.localCID(of: transport), own != VMAddr.cidAny {
+                prefix = prefix.adding(effects: [.setRemote(SockAddrVM(cid: own, port: socket.remote.port,
+                                                                       flags: socket.remote.flags))])
             }
         }
         if socket.remote.port == VMAddr.portAny {

@@ -89,7 +89,7 @@ public struct VsockConfiguration: Hashable, Sendable {
         case .loopback: return VMAddr.cidLocal          // vsock_loopback_get_local_cid
         case .vhost: return VMAddr.cidHost               // vhost_transport_get_local_cid
         case .virtio, .hyperv: return g2hLocalCID
-        case .vmci: return VMAddr.cidAny                 // vmci_get_context_id(); unused by the core's decisions
+        case .vmci: return VMAddr.cidAny                 // vmci_get_context_id(): the environment's, not known here
         }
     }
 }
