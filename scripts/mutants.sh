@@ -7,6 +7,10 @@
 #   bash scripts/mutants.sh [MUTANT-NAME...]      (default: every mutant)
 #   SEEDS=20 OPS=60 bash scripts/mutants.sh 01-fallback-first
 #
+# Each mutant is applied on top of the candidate fixes of the series' crash findings
+# (series/vsock-dgram-v5/findings/*.fix.patch), so that a run looks past the known crashes
+# instead of ending in one; FIXES= (empty) runs the mutant on the series alone.
+#
 # Exit status: 0 when every mutant run was detected, 1 otherwise. Build it first
 # (swift build -c release); needs root (the VM loads modules) and the base kernel (scripts/setup.sh).
 set -euo pipefail
@@ -18,6 +22,10 @@ mutants=series/vsock-dgram-v5/mutants
 seeds=${SEEDS:-20}
 ops=${OPS:-60}
 results=${RESULTS:-.checker-results/mutants}
+fixes=()
+if [[ "${FIXES-all}" == all ]]; then
+    for file in series/vsock-dgram-v5/findings/*.fix.patch; do fixes+=(--mutant "$file"); done
+fi
 
 [[ -x "$checker" ]] || { echo "mutants: $checker is missing; run: swift build -c release" >&2; exit 1; }
 [[ -d "$patches" ]] || { echo "mutants: no series at $patches; set PATCHES=DIR" >&2; exit 1; }
@@ -36,7 +44,7 @@ for name in "${names[@]}"; do
     log="$results/$name.log"
     echo "mutants: $name ($seeds seeds x $ops operations at most)" >&2
     status=0
-    "$checker" series --patches "$patches" --mutant "$file" --seeds "$seeds" --ops "$ops" \
+    "$checker" series --patches "$patches" "${fixes[@]}" --mutant "$file" --seeds "$seeds" --ops "$ops" \
         --stop-at-first-divergence --results "$results" >"$log" 2>&1 || status=$?
     folder=$(sed -n 's/^checker vm: booting .*results in \(.*\)$/\1/p' "$log" | tail -n 1)
     if [[ -z "$folder" || ! -f "$folder/summary.json" ]]; then

@@ -7,14 +7,17 @@
 # 1. A hunk that does not apply and has no adaptation stops with status 2, naming patch, file, hunk.
 # 2. The seed subset (patches 01-03, profile vsock-dgram-v5-03) and the whole series (profile
 #    vsock-dgram-v5), bounded: the rebuilt modules are the ones loaded, no lost events, the
-#    probes attached, and the outcome is pass.
+#    probes attached, and the outcome is pass or a divergence that is a documented finding about
+#    the series' intent (findings 3 and 4; shrinking capped at 60 runs so CI stays bounded);
+#    finding 4's case replays live on the patched modules and reproduces.
 # 3. Two mutants of the patched core (series/vsock-dgram-v5/mutants) are detected and shrunk.
 # 4. The series' own vsock_test (patch 14) as a peer suite, loopback mode, on the rebuilt
 #    modules: the eleven stream/seqpacket tests must pass; the dgram tests are reported (they
 #    fail on this series, docs/vsock-dgram-v5.md says why).
-# 5. Regression case for the finding about the series (a NULL pointer call in
-#    vsock_dgram_recvmsg on loopback): its C reproducer oopses the patched kernel, and does not
-#    once the candidate fix is applied.
+# 5. Regression cases for the findings about the series (a NULL pointer call in
+#    vsock_dgram_recvmsg on loopback; a wild call in virtio_transport_dgram_enqueue): each C
+#    reproducer oopses the patched kernel, and does not once its candidate fix is applied. The
+#    mutants run on top of both fixes (scripts/mutants.sh), so they look past the crashes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -35,12 +38,12 @@ mkdir -p "$results/no-adaptations"
     > "$results/no-adaptations.log" 2>&1
 missing_status=$?
 echo "series-checks: checker series --upto 3 (the seed subset)"
-"$checker" series --patches "$patches" --upto 3 --seed 1 --seeds 6 --ops 60 --results "$results/upto3" \
+"$checker" series --patches "$patches" --upto 3 --seed 1 --seeds 6 --ops 60 --shrink-executions 60 --results "$results/upto3" \
     > "$results/upto3.log" 2>&1
 upto3_status=$?
 tail -n 2 "$results/upto3.log"
 echo "series-checks: checker series (the whole series)"
-"$checker" series --patches "$patches" --seed 1 --seeds 6 --ops 60 --results "$results/whole" \
+"$checker" series --patches "$patches" --seed 1 --seeds 12 --ops 60 --shrink-executions 60 --results "$results/whole" \
     > "$results/whole.log" 2>&1
 whole_status=$?
 tail -n 2 "$results/whole.log"
@@ -65,6 +68,17 @@ bash scripts/finding-repro.sh "$modules" "$wild.c" vsock vmw_vsock_vmci_transpor
     vsock_loopback > "$results/finding-wild.log" 2>&1
 wild_status=$?
 tail -n 1 "$results/finding-wild.log"
+wild_fixed=$("$checker" series --patches "$patches" --mutant "$wild.fix.patch" --build-only 2>/dev/null)
+bash scripts/finding-repro.sh "$wild_fixed" "$wild.c" vsock vmw_vsock_vmci_transport vmw_vsock_virtio_transport_common \
+    vsock_loopback > "$results/finding-wild-fixed.log" 2>&1
+wild_fixed_status=$?
+tail -n 1 "$results/finding-wild-fixed.log"
+echo "series-checks: finding 4: a refused datagram connect moves a connected socket's transport"
+refused=$PWD/series/vsock-dgram-v5/findings/refused-connect-moves-transport.jsonl
+"$checker" vm --timeout 900 --results "$results/refused-connect" -- replay "$refused" --on live --modules "$modules" \
+    > "$results/refused-connect.log" 2>&1
+refused_status=$?
+tail -n 1 "$results/refused-connect.log"
 fixed=$("$checker" series --patches "$patches" --mutant "$finding.fix.patch" --build-only 2>/dev/null)
 bash scripts/finding-repro.sh "$fixed" "$finding.c" > "$results/finding-fixed.log" 2>&1
 fixed_status=$?
@@ -72,10 +86,11 @@ tail -n 1 "$results/finding-fixed.log"
 set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
-    "$finding_status" "$fixed_status" "$wild_status" <<'PY'
+    "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" <<'PY'
 import glob, json, os, sys
 
-results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status = \
+results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status, \
+    wild_fixed_status, refused_status = \
     sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
@@ -90,15 +105,25 @@ check("no adaptation: exit status 2", missing_status == 2, f"exit {missing_statu
 check("no adaptation: names patch, file and hunk",
       "0001-af_vsock-generalize" in log and "hunk #1 of net/vmw_vsock/af_vsock.c" in log, log.strip()[-300:])
 
+# Divergences the bounded runs may meet, each a documented finding about the series' intent
+# (docs/vsock-dgram-v5.md): any other divergence fails the check.
+finding4 = {"refcount mismatch at connect", "result mismatch at getpeername"}   # a refused connect moves the socket
+finding3 = {"result mismatch at socket"}                                        # no datagram socket with loopback alone
+known = {"upto3": finding4, "whole": finding4 | finding3}
+
 for name, status, patches, adapted in (("upto3", upto3_status, 3, 1), ("whole", whole_status, 14, 4)):
     text = open(os.path.join(results, f"{name}.log")).read()
     check(f"{name}: {adapted} hunks adapted", text.count(" adapted by ") == adapted, f"{text.count(' adapted by ')}")
     found = sorted(glob.glob(os.path.join(results, name, "*", "summary.json")))
-    check(f"{name}: exit status 0 (pass)", status == 0, f"exit {status}")
     if not found:
         check(f"{name}: summary written", False)
         continue
     summary = json.load(open(found[-1]))
+    divergences = [d for b in summary["batches"] for d in b["divergences"]]
+    unknown = [d["signature"] for d in divergences if d["signature"] not in known[name]]
+    check(f"{name}: passes, or diverges only as the known findings", status in (0, 1) and not unknown
+          and all(b["outcome"] in ("pass", "fail") for b in summary["batches"]),
+          f"exit {status}; divergences: {[d['signature'] for d in divergences]}")
     console = open(os.path.join(os.path.dirname(found[-1]), "console.log"), errors="replace").read()
     ops = sum(b["operations"] for b in summary["batches"])
     counts = summary.get("operationCounts") or {}
@@ -131,6 +156,11 @@ check("finding: with the candidate fix it no longer reproduces", fixed_status ==
 wild = open(os.path.join(results, "finding-wild.log"), errors="replace").read()
 check("finding: a VMCI datagram socket sending to CID 1 oopses in virtio_transport_dgram_enqueue",
       wild_status == 0 and "virtio_transport_dgram_enqueue" in wild, wild.strip().splitlines()[-1] if wild.strip() else "")
+check("finding: with its candidate fix (a mitigation) the wild call no longer happens", wild_fixed_status == 1,
+      f"exit {wild_fixed_status}")
+refused = open(os.path.join(results, "refused-connect.log"), errors="replace").read()
+check("finding 4: its case reproduces live on the patched modules", refused_status == 1 and "# reproduced:" in refused,
+      f"exit {refused_status}; " + " | ".join(refused.strip().splitlines()[-2:]))
 print(f"series: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
 PY

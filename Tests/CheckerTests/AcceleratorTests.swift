@@ -156,8 +156,13 @@ struct AcceleratorTests {
     @Test("stage two against stand-ins: no banner in time is a no with the last console line")
     func hangIsNo() async throws {
         let qemu = try Self.fakeQEMU("echo 'Probing EDD (edd=off to disable)... ok'; exec sleep 30")
-        #expect(await Self.bootProbe(qemu, timeout: .seconds(1)).problem()
-                == "QEMU with KVM did not start the kernel within 1 s (last console line: Probing EDD (edd=off to disable)... ok)")
+        let problem = await Self.bootProbe(qemu, timeout: .seconds(1)).problem()
+        // On a busy machine the stand-in may not have printed its line within the second: the
+        // verdict must hold either way, and the line, when read, is the one printed.
+        #expect(problem?.hasPrefix("QEMU with KVM did not start the kernel within 1 s") == true, "\(problem ?? "nil")")
+        if let problem, problem.contains("last console line") {
+            #expect(problem.hasSuffix("(last console line: Probing EDD (edd=off to disable)... ok)"))
+        }
     }
 
     @Test("no QEMU at all is a no")

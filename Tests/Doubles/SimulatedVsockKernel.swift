@@ -28,6 +28,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private var loaded: [TransportModule] = []
     private var slots: [TransportSlot: TransportModule] = [:]
     private var sockets: [Socket] = []
+    private var learnedPorts = LearnedPorts()
     private var references: [TransportModule: Int] = [:]
     private var calls: [TransportCall] = []
     private var nextEphemeralPort: UInt32 = 40_000
@@ -42,6 +43,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         loaded = []
         slots = [:]
         sockets = []
+        learnedPorts = LearnedPorts()
         references = [:]
         nextEphemeralPort = 40_000
         nextVMCIPort = 60_000
@@ -56,6 +58,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     }
 
     private var isV5: Bool { profile.dgramLookup == .connectibleThenFallback }
+    private var isSeed: Bool { profile.dgramCreation == .seedIntent }
 
     private func run(_ operation: VsockOperation) -> SyscallResult {
         switch operation {
@@ -71,9 +74,13 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], address, length))
         case let .send(ref, length):
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], nil, length))
+        case let .bindLearned(ref, cid, learned, offset):
+            return run(.bind(ref, SockAddrVM(cid: cid, port: learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny)))
         case let .getsockname(ref):
             let socket = sockets[ref.position]
-            return .address(socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any)
+            let address = socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any
+            learnedPorts.learn(address.port)
+            return .address(address)
         case let .getpeername(ref):
             // vsock_getname(peer = 1), 6.1.176 af_vsock.c:1016-1020.
             let socket = sockets[ref.position]
@@ -178,7 +185,10 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private func create(_ type: SocketType) -> SyscallResult {
         let socket = Socket(type: type)
         if type == .dgram {
-            let transport = dgramLookup(VMAddr.cidAny, 0)
+            var transport = dgramLookup(VMAddr.cidAny, 0)
+            // The whole series' intent (docs/vsock-dgram-v5-intent.md, 2.3): with loopback
+            // loaded, a datagram socket can be created; this kernel puts it on loopback.
+            if transport == nil, isV5, !isSeed, loaded.contains(.loopback) { transport = .loopback }
             if let transport {
                 get(transport)
                 socket.transport = transport
@@ -279,12 +289,26 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         let bound = autobind(socket)
         if bound != 0 { return bound }
         if isV5 {
+            // The series' intent (docs/vsock-dgram-v5-intent.md, 2.5): a failed connect leaves
+            // the remote, the state and a connected socket's transport as they were.
+            let (oldRemote, oldTransport, wasConnected) = (socket.remote, socket.transport, socket.connected)
             socket.remote = address
             if mutant != .connectKeepsTransport {
                 let assigned = assign(socket)
-                if assigned != 0 { return assigned }
+                if assigned != 0 {
+                    socket.remote = oldRemote
+                    return assigned
+                }
             }
-            if !dgramAllow(socket.transport!, address.cid, address.port) { return neg(.invalidArgument) }
+            if !dgramAllow(socket.transport!, address.cid, address.port) {
+                socket.remote = oldRemote
+                if wasConnected, let oldTransport, socket.transport != oldTransport {
+                    put(socket.transport!)
+                    get(oldTransport)
+                    socket.transport = oldTransport
+                }
+                return neg(.invalidArgument)
+            }
         } else {
             if !dgramAllow(socket.transport!, address.cid, address.port) { return neg(.invalidArgument) }
             socket.remote = address
@@ -315,7 +339,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             destination = address
         } else if socket.connected {
             // The real v5 kernel dereferences a NULL transport here; the simulation fails instead.
-            guard transport != nil else { return neg(.badAddress) }
+            guard let current = transport else { return neg(.badAddress) }
+            // af_vsock.c:1259: CID ANY becomes the transport's own (VMCI: the host context, 2, as
+            // in the test VM).
+            if socket.remote.cid == VMAddr.cidAny {
+                socket.remote.cid = current == .vmci ? VMAddr.cidHost : VsockConfiguration().localCID(of: current)
+            }
             if socket.remote.port == VMAddr.portAny { return neg(.invalidArgument) }
             destination = socket.remote
         } else {

@@ -73,8 +73,10 @@ public enum VsockMutant: String, CaseIterable, Sendable {
             // load virtio, load loopback, socket → virtio instead of loopback; later steps need four.
             return [at(.socket, .refcount): 3, at(.sendto, .transport): 4, at(.connect, .transport): 4]
         case .sharedBindTable:
-            // load, socket STREAM, socket DGRAM, bind, bind (either order).
-            return [at(.bind, .result): 5]
+            // load, socket STREAM, socket DGRAM, bind, bind (either order); or through a port the
+            // kernel chose: load, two sockets, an auto-bind (send or bind to port ANY),
+            // getsockname, bind-learned to that port.
+            return [at(.bind, .result): 5, at(.bindLearned, .result): 6]
         case .portAnyAccepted:
             return [at(.sendto, .callbacks): 3]
         }

@@ -17,12 +17,15 @@ struct CaseFileTests {
                                              calls: [TransportCall(.virtio, .dgramAllow, returned: 0)],
                                              refcounts: [.vhost: 1])),
             .init(op: .getsockname(SocketRef(0)), observed: VsockObservation(result: .address(SockAddrVM(cid: 1, port: 7)))),
+            .init(op: .bindLearned(SocketRef(0), cid: VMAddr.cidAny, learned: 0, offset: 1)),
+            .init(op: .getpeername(SocketRef(0)), observed: VsockObservation(result: .failure(.socketNotConnected))),
         ]
         let original = VsockCase(header: .init(target: "vsock", profile: "vsock-dgram-v5", seed: 9,
                                                signature: DivergenceSignature(operationKind: "sendto", mismatch: .transport),
                                                system: "simulated"), steps: steps)
         let text = try original.encoded()
-        #expect(text.split(separator: "\n").count == 6)
+        #expect(text.split(separator: "\n").count == 8)
+        #expect(text.contains(#""op":"bind-learned""#) && text.contains(#""learned":0"#))
         #expect(text.contains(#""errno":"EINVAL""#))
         #expect(text.contains(#"{"flags":1,"cid":3"#) || text.contains(#""cid":3"#))
         let read = try VsockCase(decoding: text)

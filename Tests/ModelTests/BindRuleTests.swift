@@ -219,6 +219,37 @@ struct BindRuleTests {
         #expect(driver.expectation(name).sole()?.result == .address(cid: cidAny, port: .exactly(40_000)))
     }
 
+    // af_vsock.c:695 __vsock_bind_connectible(): the ephemeral loop takes the next port that
+    // __vsock_find_bound_socket(&new_addr) does not find, so a chosen port is never one another
+    // socket of the table holds. v5 04 says it only generalizes the table functions (mainline
+    // applies), yet its loop searches the requested address's bucket: this rule catches that.
+    // bind-learned binds next to a port the kernel chose (the next one it would choose).
+    @Test("vsock.bind.ephemeral: a chosen port is free in its table; bind-learned binds next to a learned one",
+          arguments: VsockProfile.all)
+    func ephemeralFree(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.virtio))
+        driver.run(.socket(.stream))
+        driver.run(.socket(.stream))
+        driver.run(.socket(.stream))
+        driver.run(.bind(s0, vm(cidAny, portAny)))
+        driver.run(.getsockname(s0), observing: observed(.address(vm(cidAny, 40_000)), refcounts: [.virtio: 0]))
+        #expect(driver.state.learnedPorts.ports == [40_000])
+        // bind-learned: the learned port + 1, resolved from the state.
+        let near = VsockOperation.bindLearned(s1, cid: cidAny, learned: 0, offset: 1)
+        #expect(driver.model.isApplicable(near, in: driver.state))
+        #expect(!driver.model.isApplicable(.bindLearned(s1, cid: cidAny, learned: 1, offset: 0), in: driver.state))
+        #expect(driver.expectation(near).sole()?.binding == LocalBinding(cid: cidAny, port: 40_001, table: .connectible))
+        driver.run(near)
+        // s2's ephemeral port may be anything free: 40,002, not 40,001 (s1) or 40,000 (s0).
+        driver.run(.bind(s2, vm(cidAny, portAny)))
+        let name = VsockOperation.getsockname(s2)
+        #expect(driver.judge(observed(.address(vm(cidAny, 40_002)), refcounts: [.virtio: 0]), of: name)
+                == .agrees(rule: "vsock.getsockname.local"))
+        #expect(driver.judge(observed(.address(vm(cidAny, 40_001)), refcounts: [.virtio: 0]), of: name).mismatchKind == .result)
+        #expect(driver.judge(observed(.address(vm(cidAny, 40_000)), refcounts: [.virtio: 0]), of: name).mismatchKind == .result)
+    }
+
     // af_vsock.c:707 __vsock_bind_connectible(): port <= LAST_RESERVED_PORT without
     // CAP_NET_BIND_SERVICE → -EACCES.
     @Test("vsock.bind.eacces: port ≤ 1023 unprivileged → EACCES", arguments: VsockProfile.all)

@@ -63,8 +63,9 @@ struct ConnectRuleTests {
     }
 
     // af_vsock.c:1315 (mainline) vsock_dgram_connect(): !dgram_allow → -EINVAL, the remote is not
-    // stored; true → remote stored, SS_CONNECTED. v5 03 @@ -1256,13 +1291,18 @@ moves the memcpy
-    // before vsock_assign_transport(), so v5 stores the remote even when dgram_allow refuses.
+    // stored; true → remote stored, SS_CONNECTED. v5 03's code stores the remote first, but the
+    // series' intent (cover letter: "the transport and remote_addr are always in sync") keeps a
+    // failed call without effect: the remote stays as it was (docs/vsock-dgram-v5-intent.md, 2.5).
     @Test("vsock.connect.dgram.allow: dgram_allow false → EINVAL, not connected", arguments: VsockProfile.all)
     func dgramAllow(profile: VsockProfile) throws {
         var driver = ModelDriver(profile)
@@ -73,7 +74,8 @@ struct ConnectRuleTests {
         let connect = VsockOperation.connect(s0, .address(vm(VMAddr.cidHypervisor, 1234)))
         let expectation = driver.expectation(connect)
         let refused = try #require(expectation.branches.first { $0.calls.last == ExpectedCall(.vmci, .dgramAllow, .failure) })
-        #expect(refused.rule.id == "vsock.connect.dgram.allow")
+        let refusedRule = profile == .mainline ? "vsock.connect.dgram.allow" : "vsock.connect.dgram.failed-unchanged"
+        #expect(refused.rule.id == refusedRule)
         #expect(refused.result == .exactly(.failure(.invalidArgument)))
         // Autobind through VMCI's dgram_bind first, then VMCI's dgram_allow.
         #expect(refused.calls == [ExpectedCall(.vmci, .dgramBind, .success), ExpectedCall(.vmci, .dgramAllow, .failure)])
@@ -81,7 +83,7 @@ struct ConnectRuleTests {
 
         let calls = [call(.vmci, .dgramBind, 0), call(.vmci, .dgramAllow, 0)]
         #expect(driver.judge(observed(.failure(.invalidArgument), calls, refcounts: [.vmci: 1]), of: connect)
-                == .agrees(rule: "vsock.connect.dgram.allow"))
+                == .agrees(rule: refusedRule))
         #expect(driver.judge(observed(.value(0), calls, refcounts: [.vmci: 1]), of: connect).mismatchKind == .result)
         // dgram_allow true → connected, 0.
         let allowed = [call(.vmci, .dgramBind, 0), call(.vmci, .dgramAllow, 1)]
@@ -91,8 +93,7 @@ struct ConnectRuleTests {
         let after = driver.state(after: observed(.failure(.invalidArgument), calls, refcounts: [.vmci: 1]), of: connect)
         #expect(!after.sockets[0].connected)
         #expect(after.sockets[0].local != nil)            // the autobind before dgram_allow stands
-        let storedRemote = profile == .mainline ? SockAddrVM.any : vm(VMAddr.cidHypervisor, 1234)
-        #expect(after.sockets[0].remote == storedRemote)
+        #expect(after.sockets[0].remote == .any)
     }
 
     // v5 03 @@ -1256,13 +1291,18 @@ vsock_dgram_connect(): vsock_assign_transport() looks the
@@ -117,10 +118,30 @@ struct ConnectRuleTests {
         #expect(driver.judge(observed(.value(0), [call(.vmci, .dgramAllow, 1)], refcounts: [.vmci: 1, .vhost: 0]), of: connect)
                 .mismatchKind == .transport)
 
-        // dgram_allow false after a reassignment: EINVAL, but the new transport stays assigned.
+        // dgram_allow false on a socket that was not connected: EINVAL; unclear intent whether
+        // the looked-up transport stays assigned (as the code does) or the old one is kept.
         let refusedCalls = [call(.vhost, .dgramAllow, 0)]
         #expect(driver.judge(observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 0, .vhost: 1]), of: connect)
-                == .agrees(rule: "vsock.connect.dgram.allow"))
+                == .agrees(rule: "vsock.connect.dgram.failed-transport-unclear"))
+        #expect(driver.judge(observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 1, .vhost: 0]), of: connect)
+                == .agrees(rule: "vsock.connect.dgram.failed-unchanged"))
+        #expect(driver.judge(observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 1, .vhost: 1]), of: connect)
+                .mismatchKind == .refcount)
+
+        // A connected socket refused by dgram_allow keeps its peer and its transport: the
+        // reference moved to the looked-up transport is a divergence from the series' intent.
+        var connected = driver
+        connected.run(.connect(s0, .address(vm(2, 1234))))       // VMCI (fallback): connected, same transport
+        let again = VsockOperation.connect(s0, .address(vm(3, 1234)))
+        #expect(connected.judge(observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 1, .vhost: 0]), of: again)
+                == .agrees(rule: "vsock.connect.dgram.failed-unchanged"))
+        #expect(connected.judge(observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 0, .vhost: 1]), of: again)
+                .mismatchKind == .refcount)
+        let kept = connected.state(after: observed(.failure(.invalidArgument), refusedCalls, refcounts: [.vmci: 1, .vhost: 0]),
+                                   of: again)
+        #expect(kept.sockets[0].remote == vm(2, 1234) && kept.sockets[0].connected)
+        #expect(connected.judge(observed(.address(vm(2, 1234)), refcounts: [.vmci: 1, .vhost: 0]), of: .getpeername(s0))
+                == .agrees(rule: "vsock.getpeername.remote"))
 
         // The same transport again (CID 2 → G2H NULL → fallback VMCI): no reassignment.
         let same = try #require(driver.expectation(.connect(s0, .address(vm(2, 1234)))).branches.first)

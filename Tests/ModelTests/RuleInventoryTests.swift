@@ -19,19 +19,23 @@ struct RuleInventoryTests {
         "vsock.dgram.send.socket-transport", "vsock.dgram.send.port-any", "vsock.dgram.send.not-connected",
         "vsock.dgram.send.allow",
         "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.getpeername.remote", "vsock.getpeername.enotconn",
+        "vsock.dgram.send.resolves-cid-any",
         "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
     ]
     /// Rules of the v5 profiles (patch 03 onwards).
     static let v5: Set<String> = [
         "vsock.dgram.lookup.fallback", "vsock.create.dgram.lookup", "vsock.connect.dgram.assigns",
         "vsock.dgram.sendto.no-transport", "vsock.dgram.sendto.per-packet", "vsock.dgram.send.null-transport",
+        "vsock.create.dgram.no-transport", "vsock.connect.dgram.failed-unchanged",
+        "vsock.connect.dgram.failed-transport-unclear",
     ]
 
     static func tested(_ profile: VsockProfile) -> Set<String> {
         switch profile {
         case .mainline: return common.union(["vsock.create.dgram.dgram-slot"])
-        case .vsockDgramV5Upto03: return common.union(v5).union(["vsock.bind.dgram.no-callback-einval"])
-        default: return common.union(v5).union(["vsock.bind.dgram.table"])
+        case .vsockDgramV5Upto03:
+            return common.union(v5).union(["vsock.bind.dgram.no-callback-einval", "vsock.create.dgram.seed-unclear"])
+        default: return common.union(v5).union(["vsock.bind.dgram.table", "vsock.create.dgram.supported"])
         }
     }
 
@@ -46,9 +50,10 @@ struct RuleInventoryTests {
         #expect(expected.subtracting(stated).isEmpty, "tested rules the profile does not state: \(expected.subtracting(stated).sorted())")
     }
 
-    // Every rule names a source: a v5 hunk or a 6.1.176 line; rules only the series states cite
-    // the series, and a mainline rule points at the unpatched tree.
-    @Test("rules cite a v5 hunk or a 6.1.176 line; v5-only rules cite the series", arguments: VsockProfile.all)
+    // Every rule names a source: a v5 hunk, the series' own words, or a 6.1.176 line; rules only
+    // the series states cite the series, and a mainline rule points at the unpatched tree.
+    @Test("rules cite a v5 hunk, the series' words or a 6.1.176 line; v5-only rules cite the series",
+          arguments: VsockProfile.all)
     func citations(profile: VsockProfile) {
         let mainline = Set(VsockModel.rules(for: .mainline).map(\.id))
         for rule in VsockModel.rules(for: profile) {
@@ -60,6 +65,9 @@ struct RuleInventoryTests {
                 #expect(tree == "linux 6.1.176" && line > 0 && (file.hasPrefix("net/vmw_vsock/") || file.hasPrefix("kernel/module/")),
                         "\(rule)")
                 #expect(mainline.contains(rule.id), "a rule only v5 states cites the unpatched tree: \(rule)")
+            case let .message(series, place, quote):
+                #expect(series == "vsock-dgram-v5" && !place.isEmpty && !quote.isEmpty, "\(rule)")
+                #expect(profile != .mainline, "mainline states a rule citing the v5 series: \(rule)")
             }
         }
     }

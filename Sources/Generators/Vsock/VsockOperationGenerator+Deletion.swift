@@ -45,6 +45,7 @@ extension VsockOperation {
         switch self {
         case .loadTransport, .unloadTransport, .socket: return self
         case let .bind(_, address): return .bind(ref, address)
+        case let .bindLearned(_, cid, learned, offset): return .bindLearned(ref, cid: cid, learned: learned, offset: offset)
         case let .connect(_, target): return .connect(ref, target)
         case let .sendto(_, address, length): return .sendto(ref, address, length: length)
         case let .send(_, length): return .send(ref, length: length)

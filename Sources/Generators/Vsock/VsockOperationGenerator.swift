@@ -27,6 +27,8 @@ public struct VsockOperationGenerator: OperationGenerator {
         [(4, 1024), (3, 1025), (3, 1234), (3, VMAddr.portAny), (1, 1), (1, 0), (1, 50_000)]
     static let drawnFlags: [(weight: UInt64, value: UInt8)] = [(12, 0), (5, VMAddr.flagToHost), (1, 0x02)]
     static let drawnTypes: [(weight: UInt64, value: SocketType)] = [(3, .dgram), (1, .stream), (1, .seqpacket)]
+    /// A learned port itself (a collision) or the next ones (where the allocator goes next).
+    static let drawnOffsets: [(weight: UInt64, value: UInt32)] = [(2, 0), (3, 1), (1, 2)]
     static let drawnLengths: [(weight: UInt64, value: Int)] = [(8, 1), (3, 16), (2, 4096), (1, 65_536), (1, 65_537)]
 
     public func draw(from source: inout ChoiceSource, state: VsockState, enabled: Set<String>) -> VsockOperation {
@@ -46,6 +48,8 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.unloadTransport, 1, when: !loaded.isEmpty)
         offer(.socket, 3, when: true)
         offer(.bind, 2, when: !sockets.isEmpty)
+        // Next to a port the kernel chose: where an allocator that skips taken ports is tested.
+        offer(.bindLearned, 2, when: !sockets.isEmpty && !state.learnedPorts.isEmpty)
         offer(.connect, 3, when: !connectable.isEmpty)
         offer(.sendto, 5, when: !dgrams.isEmpty)
         offer(.send, 2, when: !dgrams.isEmpty)
@@ -60,6 +64,10 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .socket:
             return .socket(source.weighted(Self.drawnTypes))
         case .bind: return .bind(SocketRef(source.pick(sockets)), address(&source))
+        case .bindLearned:
+            return .bindLearned(SocketRef(source.pick(sockets)), cid: source.weighted(Self.drawnCIDs),
+                                learned: source.pick(Array(0..<state.learnedPorts.count)),
+                                offset: source.weighted(Self.drawnOffsets))
         case .connect:
             let socket = SocketRef(source.pick(connectable))
             return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(address(&source)))
@@ -87,6 +95,12 @@ public struct VsockOperationGenerator: OperationGenerator {
             return Self.simpler(type, in: SocketType.allCases).map(VsockOperation.socket)
         case let .bind(socket, address):
             return Self.simpler(socket).map { .bind($0, address) } + Self.simpler(address).map { .bind(socket, $0) }
+        case let .bindLearned(socket, cid, learned, offset):
+            // Toward earlier sockets, simpler CIDs, the first learned port, offset 0.
+            return Self.simpler(socket).map { .bindLearned($0, cid: cid, learned: learned, offset: offset) }
+                + Self.simplerCIDs(cid).map { .bindLearned(socket, cid: $0, learned: learned, offset: offset) }
+                + (0..<learned).map { .bindLearned(socket, cid: cid, learned: $0, offset: offset) }
+                + (0..<offset).map { .bindLearned(socket, cid: cid, learned: learned, offset: $0) }
         case let .connect(socket, target):
             var variants = Self.simpler(socket).map { VsockOperation.connect($0, target) }
             if case let .address(address) = target {

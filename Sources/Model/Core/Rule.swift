@@ -32,6 +32,9 @@ public enum Citation: Hashable, Sendable, CustomStringConvertible {
     case hunk(series: String, patch: Int, file: String, hunk: String, function: String)
     /// A line of a released kernel tree, e.g. Debian's 6.1.176 source package.
     case source(tree: String, file: String, line: Int, function: String)
+    /// Words of a series: its cover letter, a commit message or a review mail (`where` names
+    /// which: "cover letter", "patch 12 message", "Stefano Garzarella, 3 Aug 2023"), quoted.
+    case message(series: String, where: String, quote: String)
 
     public var description: String {
         switch self {
@@ -39,6 +42,8 @@ public enum Citation: Hashable, Sendable, CustomStringConvertible {
             return "\(series) \(patch < 10 ? "0" : "")\(patch) \(file) \(hunk) \(function)()"
         case let .source(tree, file, line, function):
             return "\(tree) \(file):\(line) \(function)()"
+        case let .message(series, place, quote):
+            return "\(series), \(place): \"\(quote)\""
         }
     }
 }

@@ -98,6 +98,9 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
     case anyFailure
     /// `getsockname()`/`getpeername()`: this CID, a port as specified, these flags.
     case address(cid: UInt32, port: PortExpectation, flags: UInt8 = 0)
+    /// `getpeername()` after a connected send resolved CID ANY to the transport's own CID, which
+    /// is the environment's (VMCI's context id): any CID, this port and flags.
+    case addressAnyCID(port: UInt32, flags: UInt8)
 
     public var description: String {
         switch self {
@@ -106,6 +109,8 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
         case let .oneOf(results): return results.map(\.description).joined(separator: " | ")
         case .propagated: return "(callback's result)"
         case .anyFailure: return "-1 (any errno)"
+        case let .addressAnyCID(port, flags):
+            return "{cid=(the transport's own) port=\(VMAddr.portName(port))\(flags == 0 ? "" : " flags=\(flags)")}"
         case let .address(cid, port, flags):
             return "{cid=\(VMAddr.cidName(cid)) port=\(port)\(flags == VMAddr.flagToHost ? " TO_HOST" : flags == 0 ? "" : " flags=\(flags)")}"
         }
@@ -116,19 +121,22 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
 public enum PortExpectation: Hashable, Sendable, CustomStringConvertible {
     case exactly(UInt32)
     /// Chosen by the kernel: greater than `minimum - 1`, never `VMADDR_PORT_ANY`.
-    case ephemeral(minimum: UInt32)
+    /// `taken`: ports other sockets of the same table hold (with colliding CIDs), which a free
+    /// port cannot be (`vsock.bind.ephemeral`).
+    case ephemeral(minimum: UInt32, taken: [UInt32] = [])
 
     public func admits(_ port: UInt32) -> Bool {
         switch self {
         case let .exactly(expected): return port == expected
-        case let .ephemeral(minimum): return port >= minimum && port != VMAddr.portAny
+        case let .ephemeral(minimum, taken): return port >= minimum && port != VMAddr.portAny && !taken.contains(port)
         }
     }
 
     public var description: String {
         switch self {
         case let .exactly(port): return VMAddr.portName(port)
-        case let .ephemeral(minimum): return "ephemeral≥\(minimum)"
+        case let .ephemeral(minimum, taken):
+            return "ephemeral≥\(minimum)" + (taken.isEmpty ? "" : " not " + taken.map(String.init).joined(separator: ","))
         }
     }
 }
@@ -157,6 +165,11 @@ public enum VsockEffect: Hashable, Sendable {
     case packetToCidAny(port: UInt32, via: TransportModule)
     /// `getsockname()` showed the target's local CID rewritten to `VMADDR_CID_ANY`.
     case readdressedToAny
+    /// A connected send found the remote CID ANY and replaced it with the transport's own CID,
+    /// which the model does not know: `getpeername()` will tell (`learnRemoteCID`).
+    case remoteCIDResolved
+    /// `getpeername()` showed the resolved remote CID: from now on the model knows it.
+    case learnRemoteCID
 
     /// What a kernel developer wants to read of the change, if anything.
     public var summary: String? {
@@ -171,7 +184,7 @@ public enum VsockEffect: Hashable, Sendable {
         case .setConnected(false): return "unconnected"
         case .close: return "closed (its reference dropped)"
         case .readdressedToAny: return "local CID rewritten to ANY by a loopback packet"
-        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny: return nil
+        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny, .remoteCIDResolved, .learnRemoteCID: return nil
         }
     }
 }

@@ -35,26 +35,29 @@ extension VsockModel {
                 ]
             }.branches
         case .connectibleThenFallback:
-            // v5 03: remote stored first, then vsock_assign_transport() looks the transport up.
+            // v5 03 assigns the transport by lookup, as connectible sockets do; a call that fails
+            // leaves the socket as it was (docs/vsock-dgram-v5-intent.md, 2.5).
             return autobindSteps(position, in: state).then { prefix in
-                var path = prefix.adding(effects: [.setRemote(address)], rule: VsockRules.dgramConnectAssigns)
-                // 6.1.176 checks for a NULL transport (af_vsock.c:494) before releasing the old
-                // one (:505-513): a failed lookup leaves the socket, and its reference, as it was.
                 guard let transport = lookup(in: state).dgram(cid: address.cid, flags: address.flags, profile: profile) else {
-                    return [.done(path.finish(.exactly(.failure(.operationNotSupportedByDevice)),
-                                              rule: VsockRules.assignNoTransport))]
+                    return [.done(prefix.finish(.exactly(.failure(.operationNotSupportedByDevice)),
+                                                rule: VsockRules.assignNoTransport))]
                 }
-                if transport != socket.transport {
-                    // The old transport's reference is dropped, the new one's taken.
-                    path = path.adding(effects: [.assign(transport)])
-                }
-                return [
-                    .done(path.finish(.exactly(.value(0)), calls: [ExpectedCall(transport, .dgramAllow, .success)],
-                                      effects: [.setConnected(true)], rule: VsockRules.dgramConnectAssigns)),
-                    .done(path.finish(.exactly(.failure(.invalidArgument)),
-                                      calls: [ExpectedCall(transport, .dgramAllow, .failure)],
-                                      rule: VsockRules.dgramConnectAllow)),
+                // The old transport's reference is dropped, the new one's taken.
+                let reassign: [VsockEffect] = transport != socket.transport ? [.assign(transport)] : []
+                var branches: [Step] = [
+                    .done(prefix.finish(.exactly(.value(0)), calls: [ExpectedCall(transport, .dgramAllow, .success)],
+                                        effects: [.setRemote(address)] + reassign + [.setConnected(true)],
+                                        rule: VsockRules.dgramConnectAssigns)),
+                    .done(prefix.finish(.exactly(.failure(.invalidArgument)),
+                                        calls: [ExpectedCall(transport, .dgramAllow, .failure)],
+                                        rule: VsockRules.dgramConnectFailedUnchanged)),
                 ]
+                if !socket.connected && !reassign.isEmpty {
+                    branches.append(.done(prefix.finish(.exactly(.failure(.invalidArgument)),
+                                                        calls: [ExpectedCall(transport, .dgramAllow, .failure)],
+                                                        effects: reassign, rule: VsockRules.dgramConnectFailedTransport)))
+                }
+                return branches
             }.branches
         }
     }

@@ -8,8 +8,13 @@ extension VsockModel {
             TransportLookup.useLocal, v5 ? TransportLookup.connectible : TransportLookup.connectibleInline,
         ]
         if v5 { rules.append(TransportLookup.dgramFallback) }
-        rules += [VsockRules.createConnectible, v5 ? VsockRules.createDgramLookup : VsockRules.createDgramSlot,
-                  VsockRules.assignNoTransport,
+        rules += [VsockRules.createConnectible, v5 ? VsockRules.createDgramLookup : VsockRules.createDgramSlot]
+        switch profile.dgramCreation {
+        case .dgramSlot: break
+        case .seedIntent: rules += [VsockRules.createDgramSeedUnclear, VsockRules.createDgramNoTransport]
+        case .seriesIntent: rules += [VsockRules.createDgramSupported, VsockRules.createDgramNoTransport]
+        }
+        rules += [VsockRules.assignNoTransport,
                   VsockRules.addressInvalid, VsockRules.alreadyBound, VsockRules.notLocalCID, VsockRules.dgramBindCallback]
         switch profile.dgramBindWithoutCallback {
         case .notReachable: break
@@ -18,7 +23,10 @@ extension VsockModel {
         }
         rules += [VsockRules.tableEphemeral, VsockRules.tableReserved, VsockRules.tableInUse, VsockRules.tableBound,
                   VsockRules.dgramDisconnect, VsockRules.dgramConnectAllow]
-        if v5 { rules.append(VsockRules.dgramConnectAssigns) }
+        if v5 {
+            rules += [VsockRules.dgramConnectAssigns, VsockRules.dgramConnectFailedUnchanged,
+                      VsockRules.dgramConnectFailedTransport]
+        }
         rules += [VsockRules.connectibleUnspec, VsockRules.connectibleLookup, VsockRules.seqpacketAllow,
                   VsockRules.streamAllow, VsockRules.connectCallback]
         rules += v5 ? [VsockRules.sendtoNoTransport, VsockRules.sendtoPerPacket] : []
@@ -26,7 +34,8 @@ extension VsockModel {
                   VsockRules.sendAllow]
         if v5 { rules.append(VsockRules.sendNullTransport) }
         rules += [VsockRules.getsockname, VsockRules.getsocknameReaddressed,
-                  VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.close, VsockRules.closeLingers]
+                  VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.sendResolvesCidAny,
+                  VsockRules.close, VsockRules.closeLingers]
         return rules
     }
 }

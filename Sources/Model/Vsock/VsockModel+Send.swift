@@ -43,6 +43,17 @@ extension VsockModel {
         guard let transport = socket.transport else {
             return [.done(prefix.finish(.anyFailure, rule: VsockRules.sendNullTransport))]
         }
+        // af_vsock.c:1259: CID ANY becomes the transport's own CID, whatever follows.
+        var prefix = prefix
+        if socket.remote.cid == VMAddr.cidAny {
+            if transport == .vmci {
+                // VMCI's own CID is its context id, the environment's: getpeername() will tell.
+                prefix = prefix.adding(effects: [.remoteCIDResolved])
+            } else if case let own = configuration.localCID(of: transport), own != VMAddr.cidAny {
+                prefix = prefix.adding(effects: [.setRemote(SockAddrVM(cid: own, port: socket.remote.port,
+                                                                       flags: socket.remote.flags))])
+            }
+        }
         if socket.remote.port == VMAddr.portAny {
             return [.done(prefix.finish(.exactly(.failure(.invalidArgument)), rule: VsockRules.sendPortAny))]
         }

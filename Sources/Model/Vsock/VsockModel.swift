@@ -33,6 +33,8 @@ public struct VsockModel: ReferenceModel {
         case .sendto, .send:
             // Connectible send paths are outside this model.
             return socket.type == .dgram
+        case let .bindLearned(_, _, learned, _):
+            return learned < state.learnedPorts.count
         case .connect:
             // A connectible socket's later connects depend on asynchronous peer answers.
             return !(socket.type.isConnectible && (socket.connectAttempted || socket.connected))
@@ -51,6 +53,9 @@ public struct VsockModel: ReferenceModel {
             return VsockExpectation(create(type, in: state))
         case let .bind(ref, address):
             return VsockExpectation(bind(ref.position, to: address, in: state))
+        case let .bindLearned(ref, cid, learned, offset):
+            let port = state.learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
+            return VsockExpectation(bind(ref.position, to: SockAddrVM(cid: cid, port: port), in: state))
         case let .connect(ref, target):
             return VsockExpectation(connect(ref.position, to: target, in: state))
         case let .sendto(ref, address, _):
@@ -71,10 +76,27 @@ public struct VsockModel: ReferenceModel {
 
     public func judge(_ observation: VsockObservation, of operation: VsockOperation,
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
-        guard let branch = expectation.branches.first(where: { $0.admits(observation) }) else {
-            return .diverges(classify(observation, against: expectation))
+        let target = operation.socket?.position
+        var admitting = 0
+        for branch in expectation.branches where branch.admits(observation) { admitting += 1 }
+        guard admitting > 0 else { return .diverges(classify(observation, against: expectation)) }
+        if admitting > 1 {
+            // Branches that differ only in their effects (which transport a socket took, where
+            // intent is unclear): the reference counts decide; the first that agrees is taken.
+            for branch in expectation.branches where branch.admits(observation) {
+                var candidate = state
+                candidate.apply(branch.effects, target: target, observed: observation.result)
+                if candidate.refcountsEqual(observation.refcounts) {
+                    candidate.forgetReleasedReferences(observation.refcounts)
+                    state = candidate
+                    return .agrees(rule: branch.rule.id)
+                }
+            }
         }
-        state.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
+        // One branch admits the result (the common case, judged in place), or none of several
+        // agrees on the counts: the first is reported.
+        let branch = expectation.branches.first(where: { $0.admits(observation) })!
+        state.apply(branch.effects, target: target, observed: observation.result)
         if !state.refcountsEqual(observation.refcounts) {
             let lingering = state.lingering.isEmpty ? ""
                 : " (+ up to \(state.lingering.map(\.shortName).joined(separator: ", ")) lingering)"
@@ -106,10 +128,14 @@ public struct VsockModel: ReferenceModel {
         case let .oneOf(values): result = values[0]
         case .propagated: result = SyscallResult(kernelReturn: calls.last?.returned ?? 0)
         case .anyFailure: result = .failure(.invalidArgument)
+        case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: VMAddr.cidHost, port: port, flags: flags))
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
-            case let .ephemeral(minimum): result = .address(SockAddrVM(cid: cid, port: minimum, flags: flags))
+            case let .ephemeral(minimum, taken):
+                var port = minimum
+                while taken.contains(port) { port += 1 }
+                result = .address(SockAddrVM(cid: cid, port: port, flags: flags))
             }
         }
         var after = state
@@ -152,6 +178,9 @@ extension VsockBranch {
             guard let last = observation.calls.last else { return false }
             return observation.result == SyscallResult(kernelReturn: last.returned)
         case .anyFailure: return !observation.result.isSuccess
+        case let .addressAnyCID(port, flags):
+            if case let .address(address) = observation.result { return address.port == port && address.flags == flags }
+            return false
         case let .address(cid, port, flags):
             if case let .address(address) = observation.result {
                 return address.cid == cid && port.admits(address.port) && address.flags == flags

@@ -2,7 +2,7 @@
 /// `{"op":"sendto","socket":0,"cid":2,"port":1234,"flags":0,"length":1}`.
 extension VsockOperation {
     private enum CodingKeys: String, CodingKey {
-        case op, module, type, socket, cid, port, flags, length, family
+        case op, module, type, socket, cid, port, flags, length, family, learned, offset
     }
 
     public init(from decoder: Decoder) throws {
@@ -37,6 +37,10 @@ extension VsockOperation {
             }
             self = .socket(type)
         case .bind: self = .bind(try socket(), try address())
+        case .bindLearned:
+            self = .bindLearned(try socket(), cid: try container.decode(UInt32.self, forKey: .cid),
+                                learned: try container.decode(Int.self, forKey: .learned),
+                                offset: try container.decodeIfPresent(UInt32.self, forKey: .offset) ?? 0)
         case .connect:
             if try container.decodeIfPresent(String.self, forKey: .family) == "AF_UNSPEC" {
                 self = .connect(try socket(), .unspec)
@@ -65,6 +69,10 @@ extension VsockOperation {
             try container.encode(module.shortName, forKey: .module)
         case let .socket(type): try container.encode(type.rawValue, forKey: .type)
         case let .bind(_, address): try encode(address)
+        case let .bindLearned(_, cid, learned, offset):
+            try container.encode(cid, forKey: .cid)
+            try container.encode(learned, forKey: .learned)
+            try container.encode(offset, forKey: .offset)
         case let .connect(_, .address(address)): try encode(address)
         case .connect(_, .unspec): try container.encode("AF_UNSPEC", forKey: .family)
         case let .sendto(_, address, length):

@@ -29,6 +29,10 @@ public enum VsockOperation: KindedOperation {
     case unloadTransport(TransportModule)
     case socket(SocketType)
     case bind(SocketRef, SockAddrVM)
+    /// `bind()` to a port the kernel chose earlier in this run, plus `offset`: the `learned`-th
+    /// port a `getsockname()` revealed (``VsockState/learnedPorts``). Symbolic, so that a case
+    /// replays on a kernel whose ephemeral ports start elsewhere.
+    case bindLearned(SocketRef, cid: UInt32, learned: Int, offset: UInt32)
     case connect(SocketRef, ConnectTarget)
     case sendto(SocketRef, SockAddrVM, length: Int)
     case send(SocketRef, length: Int)
@@ -43,6 +47,7 @@ public enum VsockOperation: KindedOperation {
         case .unloadTransport: return .unloadTransport
         case .socket: return .socket
         case .bind: return .bind
+        case .bindLearned: return .bindLearned
         case .connect: return .connect
         case .sendto: return .sendto
         case .send: return .send
@@ -58,7 +63,7 @@ public enum VsockOperation: KindedOperation {
     public var socket: SocketRef? {
         switch self {
         case .loadTransport, .unloadTransport, .socket: return nil
-        case let .bind(socket, _), let .connect(socket, _), let .sendto(socket, _, _),
+        case let .bind(socket, _), let .bindLearned(socket, _, _, _), let .connect(socket, _), let .sendto(socket, _, _),
              let .send(socket, _), let .getsockname(socket), let .getpeername(socket), let .close(socket):
             return socket
         }
@@ -70,6 +75,8 @@ public enum VsockOperation: KindedOperation {
         case let .unloadTransport(module): return "unload \(module)"
         case let .socket(type): return "socket(AF_VSOCK, \(type))"
         case let .bind(socket, address): return "bind(\(socket), \(address))"
+        case let .bindLearned(socket, cid, learned, offset):
+            return "bind(\(socket), cid=\(VMAddr.cidName(cid)) port=learned#\(learned)\(offset == 0 ? "" : "+\(offset)"))"
         case let .connect(socket, target): return "connect(\(socket), \(target))"
         case let .sendto(socket, address, length): return "sendto(\(socket), len=\(length), \(address))"
         case let .send(socket, length): return "send(\(socket), len=\(length))"
@@ -84,5 +91,7 @@ public enum VsockOperation: KindedOperation {
 public enum VsockOperationKind: String, CaseIterable, Hashable, Sendable, Codable {
     case loadTransport = "load"
     case unloadTransport = "unload"
-    case socket, bind, connect, sendto, send, getsockname, getpeername, close
+    case socket, bind
+    case bindLearned = "bind-learned"
+    case connect, sendto, send, getsockname, getpeername, close
 }

@@ -23,9 +23,22 @@ public struct VsockProfile: Hashable, Sendable, CustomStringConvertible {
         case dgramBindTable
     }
 
+    /// What `socket(SOCK_DGRAM)` may do (docs/vsock-dgram-v5-intent.md, 2.3).
+    public enum DgramCreation: Hashable, Sendable {
+        /// Mainline: the DGRAM slot's transport, or ENODEV.
+        case dgramSlot
+        /// Patches 01-03: VMCI when it is the only transport; otherwise unclear (ENODEV, the
+        /// lookup's transport, or none).
+        case seedIntent
+        /// The whole series: must succeed once a local, G2H or H2G transport is loaded; which
+        /// transport it takes is unclear.
+        case seriesIntent
+    }
+
     public let name: String
     public let dgramLookup: DgramLookup
     public let dgramBindWithoutCallback: DgramBindWithoutCallback
+    public let dgramCreation: DgramCreation
 
     /// Whether `transport` has a `.dgram_bind` callback under this profile. v5 03 removes it
     /// from virtio, vhost, loopback and hyperv; only VMCI keeps it.
@@ -38,13 +51,15 @@ public struct VsockProfile: Hashable, Sendable, CustomStringConvertible {
 
     /// Unpatched Debian 6.1.176.
     public static let mainline = VsockProfile(
-        name: "mainline", dgramLookup: .dgramSlotOnly, dgramBindWithoutCallback: .notReachable)
+        name: "mainline", dgramLookup: .dgramSlotOnly, dgramBindWithoutCallback: .notReachable, dgramCreation: .dgramSlot)
     /// Patches 01–03 of the v5 series.
     public static let vsockDgramV5Upto03 = VsockProfile(
-        name: "vsock-dgram-v5-03", dgramLookup: .connectibleThenFallback, dgramBindWithoutCallback: .einval)
+        name: "vsock-dgram-v5-03", dgramLookup: .connectibleThenFallback, dgramBindWithoutCallback: .einval,
+        dgramCreation: .seedIntent)
     /// The whole v5 series (01–14).
     public static let vsockDgramV5 = VsockProfile(
-        name: "vsock-dgram-v5", dgramLookup: .connectibleThenFallback, dgramBindWithoutCallback: .dgramBindTable)
+        name: "vsock-dgram-v5", dgramLookup: .connectibleThenFallback, dgramBindWithoutCallback: .dgramBindTable,
+        dgramCreation: .seriesIntent)
 
     /// Every profile, by name.
     public static let all: [VsockProfile] = [.mainline, .vsockDgramV5, .vsockDgramV5Upto03]
@@ -74,7 +89,7 @@ public struct VsockConfiguration: Hashable, Sendable {
         case .loopback: return VMAddr.cidLocal          // vsock_loopback_get_local_cid
         case .vhost: return VMAddr.cidHost               // vhost_transport_get_local_cid
         case .virtio, .hyperv: return g2hLocalCID
-        case .vmci: return VMAddr.cidAny                 // vmci_get_context_id(); unused by the core's decisions
+        case .vmci: return VMAddr.cidAny                 // vmci_get_context_id(): the environment's, not known here
         }
     }
 }

@@ -23,6 +23,33 @@ enum VsockRules {
         id: "vsock.create.dgram.lookup",
         summary: "a datagram socket takes vsock_dgram_lookup_transport(VMADDR_CID_ANY, 0) and a reference on it",
         source: v5(3, "@@ -475,7 +487,8 @@", "vsock_assign_transport"))
+    // v5, intent (docs/vsock-dgram-v5-intent.md, 2.3): which transport a new datagram socket
+    // takes is not said; that it can be created once a datagram-capable transport is loaded is.
+    static let createDgramSupported = Rule(
+        id: "vsock.create.dgram.supported",
+        summary: "with a local, G2H or H2G transport loaded, socket(SOCK_DGRAM) succeeds (patches 11-13 implement datagrams on vhost, loopback and virtio). Unclear intent: the socket takes lookup(VMADDR_CID_ANY), the local transport, VMCI, or no transport until connect/sendto",
+        source: .message(series: "vsock-dgram-v5", where: "patch 12 message",
+                         quote: "This commit implements datagram support for vsock loopback."))
+    static let createDgramNoTransport = Rule(
+        id: "vsock.create.dgram.no-transport",
+        summary: "Unclear intent: a datagram socket may be created with no transport (the transport is assigned by connect() or looked up per packet), taking no module reference",
+        source: .message(series: "vsock-dgram-v5", where: "Bobby Eshleman, 3 Aug 2023, on patch 03",
+                         quote: "the vsock_assign_transport() call can be removed from vsock_create() call entirely"))
+    static let createDgramSeedUnclear = Rule(
+        id: "vsock.create.dgram.seed-unclear",
+        summary: "patches 01-03 alone carry no datagram over virtio, vhost or loopback, and patch 03's message does not speak of creation: unclear intent, ENODEV, a socket on lookup(VMADDR_CID_ANY) or one with no transport",
+        source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
+                         quote: "the \"transport_dgram\" transport is the only registered transport and so needs to be used"))
+    static let dgramConnectFailedUnchanged = Rule(
+        id: "vsock.connect.dgram.failed-unchanged",
+        summary: "v5: a datagram connect() that fails (dgram_allow false → EINVAL, no transport → ENODEV) leaves the remote address, the connected state and, on a connected socket, the transport as they were",
+        source: .message(series: "vsock-dgram-v5", where: "cover letter, changelog v3",
+                         quote: "the transport and remote_addr are always in sync"))
+    static let dgramConnectFailedTransport = Rule(
+        id: "vsock.connect.dgram.failed-transport-unclear",
+        summary: "Unclear intent: a datagram connect() refused by dgram_allow on a socket that was not connected may keep its old transport or keep the one it looked up (as a refused connectible connect does); remote and state stay as they were either way",
+        source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
+                         quote: "connect() now assigns the transport for (similar to connectible sockets)"))
     static let assignNoTransport = Rule(
         id: "vsock.assign.enodev",
         summary: "no transport for the socket (or try_module_get fails) → ENODEV",
@@ -55,8 +82,8 @@ enum VsockRules {
         source: v5(5, "@@ -722,11 +763,19 @@", "vsock_bind_dgram"))
     static let tableEphemeral = Rule(
         id: "vsock.bind.ephemeral",
-        summary: "VMADDR_PORT_ANY gets a free port above LAST_RESERVED_PORT",
-        source: mainline(684, "__vsock_bind_connectible"))
+        summary: "VMADDR_PORT_ANY gets a port above LAST_RESERVED_PORT that no socket of the same table holds (checked when getsockname reveals it)",
+        source: mainline(695, "__vsock_bind_connectible"))
     static let tableReserved = Rule(
         id: "vsock.bind.eacces",
         summary: "a port ≤ 1023 without CAP_NET_BIND_SERVICE → EACCES",
@@ -148,6 +175,10 @@ enum VsockRules {
         id: "vsock.getpeername.remote",
         summary: "getpeername() on a connected socket returns the remote address in force",
         source: mainline(1020, "vsock_getname"))
+    static let sendResolvesCidAny = Rule(
+        id: "vsock.dgram.send.resolves-cid-any",
+        summary: "a send() on a socket connected to CID ANY replaces the remote CID with the transport's own (get_local_cid), for good: getpeername() shows it afterwards (loopback 1, vhost 2, VMCI its context id, the environment's)",
+        source: mainline(1259, "vsock_dgram_sendmsg"))
     static let getpeernameNotConnected = Rule(
         id: "vsock.getpeername.enotconn",
         summary: "getpeername() on a socket that is not connected (sock->state != SS_CONNECTED) → ENOTCONN",

@@ -1,4 +1,5 @@
 extension VsockState {
+
     /// Applies a branch's effects; `target` is the position of the socket the operation named.
     mutating func apply(_ effects: [VsockEffect], target: Int?, observed: SyscallResult) {
         for effect in effects {
@@ -35,6 +36,7 @@ extension VsockState {
                     lingering.append(transport)
                 }
             case .learnLocalPort:
+                if case let .address(address) = observed { learnedPorts.learn(address.port) }
                 guard let target, case let .address(address) = observed,
                       sockets[target].local != nil, sockets[target].local?.port == nil else { continue }
                 sockets[target].local?.port = address.port
@@ -46,6 +48,13 @@ extension VsockState {
                           local.cid != VMAddr.cidAny, local.port == nil || local.port == port else { continue }
                     sockets[index].mayBeReaddressedToAny = true
                 }
+            case .remoteCIDResolved:
+                guard let target else { continue }
+                sockets[target].remoteCIDUnknown = true
+            case .learnRemoteCID:
+                guard let target, case let .address(address) = observed else { continue }
+                sockets[target].remote.cid = address.cid
+                sockets[target].remoteCIDUnknown = false
             case .readdressedToAny:
                 guard let target else { continue }
                 sockets[target].local?.cid = VMAddr.cidAny

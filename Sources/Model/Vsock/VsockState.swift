@@ -45,6 +45,9 @@ public struct VsockSocket: Hashable, Sendable {
     /// A loopback packet addressed to `(VMADDR_CID_ANY, port)` may have reached this bound socket,
     /// which then takes `VMADDR_CID_ANY` as its local CID (`VsockRules.getsocknameReaddressed`).
     public var mayBeReaddressedToAny = false
+    /// `remote.cid` was CID ANY and a connected send replaced it with the transport's own CID,
+    /// not yet seen (`VsockRules.sendResolvesCidAny`).
+    public var remoteCIDUnknown = false
 
     public init(serial: Int, type: SocketType, transport: TransportModule?) {
         self.serial = serial
@@ -66,6 +69,8 @@ public struct VsockState: Hashable, Sendable {
     /// established socket for up to 8 s. Each entry is one reference that may or may not still be
     /// there; observations tell, and the model forgets the ones that are gone.
     public var lingering: [TransportModule] = []
+    /// The ports `getsockname()` has shown, for `bind-learned`.
+    public var learnedPorts = LearnedPorts()
     var nextSerial = 0
 
     public init() {}

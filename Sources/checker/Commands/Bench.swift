@@ -84,7 +84,7 @@ struct Bench: ParsableCommand {
         print("mutant                      profile           signature                         runs  shrunk  minimal  executions-to-minimal  executions")
         var toMinimal: [Int] = []
         for mutant in VsockMutant.allCases {
-            let hunt = try MutantHunt(mutant: mutant)
+            let hunt = try MutantHunt(mutant: mutant, candidates: 1)
             guard let found = hunt.result else {
                 print("\(pad(mutant.rawValue, 28))\(pad(mutant.profile.name, 18))NOT FOUND in \(hunt.seedsTried) runs")
                 continue

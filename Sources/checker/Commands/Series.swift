@@ -36,9 +36,9 @@ struct Series: ParsableCommand {
                                valueName: "dir"))
     var adaptations: String?
 
-    @Option(help: ArgumentHelp("A patch of your own applied after the series, exactly (e.g. a mutant from series/vsock-dgram-v5/mutants).",
+    @Option(help: ArgumentHelp("A patch of your own applied after the series, exactly (e.g. a mutant from series/vsock-dgram-v5/mutants, or a finding's candidate fix); repeat it to apply several, in order.",
                                valueName: "file"))
-    var mutant: String?
+    var mutant: [String] = []
 
     @Option(help: "The semantics profile (default: vsock-dgram-v5-03 for --upto 3 or 4, vsock-dgram-v5 otherwise).")
     var profile: String?
@@ -70,6 +70,10 @@ struct Series: ParsableCommand {
     @Flag(help: "Stop after the first seed that diverges (mutation runs: detected is enough).")
     var stopAtFirstDivergence = false
 
+    @Option(help: ArgumentHelp("Cap on executions while shrinking one divergence (passed to run; each is a live run in the guest).",
+                               valueName: "n"))
+    var shrinkExecutions: Int?
+
     @Flag(help: ArgumentHelp("When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).",
                              discussion: """
                                  With --jobs N, each guest runs one seed per test; the seeds a crashed guest left \
@@ -84,9 +88,12 @@ struct Series: ParsableCommand {
 
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
+        if let shrinkExecutions, shrinkExecutions <= 0 {
+            throw UsageProblem("--shrink-executions must be a positive number of runs, not \(shrinkExecutions)")
+        }
         guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of test VMs, not \(jobs)") }
-        if let mutant, !FileManager.default.isReadableFile(atPath: mutant) {
-            throw UsageProblem("--mutant \(mutant) cannot be read; give the path of a patch file")
+        for file in mutant where !FileManager.default.isReadableFile(atPath: file) {
+            throw UsageProblem("--mutant \(file) cannot be read; give the path of a patch file")
         }
         if let adaptations {
             var isDirectory: ObjCBool = false
@@ -103,7 +110,7 @@ struct Series: ParsableCommand {
         let kernel = try DebianBaseKernel.resolve(base)
         let adaptationFolder = adaptations ?? Self.bundledAdaptations(series: series.folder, base: base)
         let build = SeriesBuild(base: kernel, series: series, adaptations: adaptationFolder,
-                                mutant: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                mutants: mutant.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                 cache: URL(fileURLWithPath: cache).standardizedFileURL.path)
         let built: SeriesBuild.Built
         let image: String
@@ -123,6 +130,7 @@ struct Series: ParsableCommand {
         }
         let runArguments = ["run", "--profile", profileName, "--modules", built.modules, "--ops", String(ops)]
             + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : [])
+            + (shrinkExecutions.map { ["--shrink-executions", String($0)] } ?? [])
         let vm = try VM.parse(["--kernel", image, "--results", results, "--timeout", String(timeout)]
                               + (showConsole ? ["--show-console"] : []) + ["--"] + runArguments)
         let accelerator = try VM.blocking { try await vm.chooseAccelerator() }

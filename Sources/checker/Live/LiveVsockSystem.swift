@@ -56,6 +56,8 @@ final class LiveVsockSystem: SystemUnderTest {
     private var modules: KernelModules
     private let probes: ProbeSession
     private var descriptors: [Int32] = []
+    /// The ports getsockname() has shown this sequence, for bind-learned (the model keeps the same).
+    private var learnedPorts = LearnedPorts()
     private var lostSoFar: UInt64 = 0
     /// The callbacks probed now, by function: where each lives and whom it names.
     private var attached: [String: VsockProbeTable.Placement] = [:]
@@ -112,6 +114,7 @@ final class LiveVsockSystem: SystemUnderTest {
             for descriptor in descriptors.reversed() { _ = VsockSockets.close(descriptor) }
         }
         descriptors = []
+        learnedPorts = LearnedPorts()
         for module in transports + [.hyperv] where KernelModules.isLoaded(module.rawValue) {
             try timed("reset: wait for references") { try settle(module.rawValue, to: 0) }
             if case let .failure(errno) = unload(module.rawValue) {
@@ -178,7 +181,14 @@ final class LiveVsockSystem: SystemUnderTest {
         case let .connect(ref, target): return VsockSockets.connect(descriptors[ref.position], target)
         case let .sendto(ref, address, length): return VsockSockets.sendto(descriptors[ref.position], address, length: length)
         case let .send(ref, length): return VsockSockets.send(descriptors[ref.position], length: length)
-        case let .getsockname(ref): return VsockSockets.getsockname(descriptors[ref.position])
+        case let .bindLearned(ref, cid, learned, offset):
+            // The model applies this only to a learned index (isApplicable).
+            let port = learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
+            return VsockSockets.bind(descriptors[ref.position], SockAddrVM(cid: cid, port: port))
+        case let .getsockname(ref):
+            let result = VsockSockets.getsockname(descriptors[ref.position])
+            if case let .address(address) = result { learnedPorts.learn(address.port) }
+            return result
         case let .getpeername(ref): return VsockSockets.getpeername(descriptors[ref.position])
         case let .close(ref): return VsockSockets.close(descriptors.remove(at: ref.position))
         }

@@ -46,6 +46,23 @@ enum VsockCCalls {
         \treturn fd;
         }
 
+        /* The ports getsockname() has shown above LAST_RESERVED_PORT, first seen first (bind-learned). */
+        static unsigned int learned[4096];
+        static int nlearned;
+
+        static __attribute__((unused)) long getsockname_learn(int position, struct sockaddr_vm *addr, socklen_t *len)
+        {
+        	long ret = getsockname(fds[position], (struct sockaddr *)addr, len);
+        	int i;
+        	if (ret == 0 && addr->svm_port > 1023 && addr->svm_port != VMADDR_PORT_ANY) {
+        		for (i = 0; i < nlearned && learned[i] != addr->svm_port; i++)
+        			;
+        		if (i == nlearned && nlearned < 4096)
+        			learned[nlearned++] = addr->svm_port;
+        	}
+        	return ret;
+        }
+
         static __attribute__((unused)) long close_socket(int position)
         {
         \tlong ret = close(fds[position]);
@@ -78,7 +95,9 @@ enum VsockCCalls {
         case let .send(ref, length):
             return "send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)"
         case let .getsockname(ref):
-            return "(len = sizeof(addr), getsockname(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
+            return "(len = sizeof(addr), getsockname_learn(\(ref.position), &addr, &len))"
+        case let .bindLearned(ref, cid, learned, offset):
+            return "(addr = vm(\(cid)U, learned[\(learned)] + \(offset)U, 0), bind(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
         case let .getpeername(ref):
             return "(len = sizeof(addr), getpeername(fds[\(ref.position)], (struct sockaddr *)&addr, &len))"
         case let .close(ref):

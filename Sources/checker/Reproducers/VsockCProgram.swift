@@ -124,6 +124,7 @@ struct VsockCProgram {
             {
             \twhile (nfds > 0)
             \t\tclose_socket(nfds - 1);
+            \tnlearned = 0;
             \(unloadAll)
             \treturn 0;
             }

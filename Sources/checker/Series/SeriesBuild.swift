@@ -16,7 +16,9 @@ struct SeriesBuild {
     let base: DebianBaseKernel
     let series: PatchSeries
     let adaptations: String?
-    let mutant: String?
+    /// Patches of the project's own applied after the series, in order (candidate fixes, then
+    /// a mutant); each must apply without fuzz.
+    let mutants: [String]
     let cache: String
 
     struct Built {
@@ -32,8 +34,9 @@ struct SeriesBuild {
             try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".diff") }.sorted()
                 .map { folder + "/" + $0 }
         } ?? []
-        let key = try ContentHash.of(files: series.patches.map(\.path) + adaptationFiles + (mutant.map { [$0] } ?? []),
-                                     extra: [Self.recipe, base.version, "patches \(series.patches.count)", "mutant \(mutant != nil)"])
+        // (One mutant keys as it did when only one could be given: cached builds stay valid.)
+        let key = try ContentHash.of(files: series.patches.map(\.path) + adaptationFiles + mutants,
+                                     extra: [Self.recipe, base.version, "patches \(series.patches.count)", "mutant \(!mutants.isEmpty)"])
         let folder = "\(cache)/builds/\(key.prefix(16))"
         let modules = folder + "/modules"
         let complete = modules + "/.complete"
@@ -59,7 +62,7 @@ struct SeriesBuild {
         guard copied.succeeded else { throw SeriesFailure("cp -a \(source) \(tree) failed: \(copied.tail)") }
         let application = PatchApplication(tree: tree, adaptations: adaptations, baseName: "Debian \(base.version)")
         var report = try application.apply(series).map(\.description)
-        if let mutant {
+        for mutant in mutants {
             try application.applyExactly(mutant, what: "mutant")
             report.append("mutant \(URL(fileURLWithPath: mutant).lastPathComponent) applied")
         }

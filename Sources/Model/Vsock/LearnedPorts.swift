@@ -1,0 +1,26 @@
+/// The ports `getsockname()` has shown above `LAST_RESERVED_PORT`, in the order first seen: the
+/// values a `bind-learned` operation names by index (Hypothesis calls such a pool a bundle).
+///
+/// The model keeps one in its state, built from observed results, and the live system keeps
+/// its own from the same results, so both resolve `learned#k` to the same port; a replay on a
+/// kernel whose ephemeral ports start elsewhere resolves it to that kernel's port.
+public struct LearnedPorts: Hashable, Sendable {
+    public private(set) var ports: [UInt32] = []
+
+    public init() {}
+
+    /// Records a port `getsockname()` returned, if the kernel could have chosen it.
+    public mutating func learn(_ port: UInt32) {
+        guard port > VMAddr.lastReservedPort, port != VMAddr.portAny, !ports.contains(port) else { return }
+        ports.append(port)
+    }
+
+    /// The port `bind-learned` binds: the `index`-th learned port plus `offset`, wrapping as the
+    /// kernel's `u32` does.
+    public func port(_ index: Int, offset: UInt32) -> UInt32? {
+        ports.indices.contains(index) ? ports[index] &+ offset : nil
+    }
+
+    public var isEmpty: Bool { ports.isEmpty }
+    public var count: Int { ports.count }
+}
