@@ -8,8 +8,16 @@ import SystemPackage
 /// send), the branch constrains only its sign and requires the core to propagate it.
 public struct VsockExpectation: Hashable, Sendable, CustomStringConvertible {
     public var branches: [VsockBranch]
+    /// Several branches may admit the same result and differ only in their effects (which
+    /// transport a socket took, where intent is unclear): the judge then lets the reference
+    /// counts choose. Set only where the model builds such branches, so that every other step
+    /// keeps the single pass (the model's throughput is a goal).
+    public var refcountsDecide: Bool
 
-    public init(_ branches: [VsockBranch]) { self.branches = branches }
+    public init(_ branches: [VsockBranch], refcountsDecide: Bool = false) {
+        self.branches = branches
+        self.refcountsDecide = refcountsDecide
+    }
 
     public var description: String {
         branches.map(\.description).joined(separator: "\n  or ")

@@ -50,14 +50,17 @@ public struct VsockModel: ReferenceModel {
         case let .unloadTransport(module):
             return VsockExpectation(TransportRegistry.unload(module, in: state))
         case let .socket(type):
-            return VsockExpectation(create(type, in: state))
+            let branches = create(type, in: state)
+            return VsockExpectation(branches, refcountsDecide: branches.count > 1)
         case let .bind(ref, address):
             return VsockExpectation(bind(ref.position, to: address, in: state))
         case let .bindLearned(ref, cid, learned, offset):
             let port = state.learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
             return VsockExpectation(bind(ref.position, to: SockAddrVM(cid: cid, port: port), in: state))
         case let .connect(ref, target):
-            return VsockExpectation(connect(ref.position, to: target, in: state))
+            let dgram = state.sockets[ref.position].type == .dgram
+            return VsockExpectation(connect(ref.position, to: target, in: state),
+                                    refcountsDecide: dgram && profile.dgramLookup == .connectibleThenFallback)
         case let .sendto(ref, address, _):
             return VsockExpectation(send(ref.position, to: address, in: state))
         case let .send(ref, _):
@@ -77,13 +80,21 @@ public struct VsockModel: ReferenceModel {
     public func judge(_ observation: VsockObservation, of operation: VsockOperation,
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
         let target = operation.socket?.position
-        var admitting = 0
-        for branch in expectation.branches where branch.admits(observation) { admitting += 1 }
-        guard admitting > 0 else { return .diverges(classify(observation, against: expectation)) }
-        if admitting > 1 {
+        guard let first = expectation.branches.firstIndex(where: { $0.admits(observation) }) else {
+            return .diverges(classify(observation, against: expectation))
+        }
+        if expectation.refcountsDecide {
             // Branches that differ only in their effects (which transport a socket took, where
             // intent is unclear): the reference counts decide; the first that agrees is taken.
             for branch in expectation.branches where branch.admits(observation) {
+                // A new socket (socket()'s unclear branches): the counts tell without a copy.
+                if branch.effects.count == 1, case let .open(_, transport) = branch.effects[0], state.lingering.isEmpty {
+                    var counts = state.refcounts
+                    if let transport { counts[transport, default: 0] += 1 }
+                    guard counts == observation.refcounts else { continue }
+                    state.apply(branch.effects, target: target, observed: observation.result)
+                    return .agrees(rule: branch.rule.id)
+                }
                 var candidate = state
                 candidate.apply(branch.effects, target: target, observed: observation.result)
                 if candidate.refcountsEqual(observation.refcounts) {
@@ -95,7 +106,7 @@ public struct VsockModel: ReferenceModel {
         }
         // One branch admits the result (the common case, judged in place), or none of several
         // agrees on the counts: the first is reported.
-        let branch = expectation.branches.first(where: { $0.admits(observation) })!
+        let branch = expectation.branches[first]
         state.apply(branch.effects, target: target, observed: observation.result)
         if !state.refcountsEqual(observation.refcounts) {
             let lingering = state.lingering.isEmpty ? ""
