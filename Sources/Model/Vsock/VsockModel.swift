@@ -87,14 +87,6 @@ public struct VsockModel: ReferenceModel {
             // Branches that differ only in their effects (which transport a socket took, where
             // intent is unclear): the reference counts decide; the first that agrees is taken.
             for branch in expectation.branches where branch.admits(observation) {
-                // A new socket (socket()'s unclear branches): the counts tell without a copy.
-                if branch.effects.count == 1, case let .open(_, transport) = branch.effects[0], state.lingering.isEmpty {
-                    var counts = state.refcounts
-                    if let transport { counts[transport, default: 0] += 1 }
-                    guard counts == observation.refcounts else { continue }
-                    state.apply(branch.effects, target: target, observed: observation.result)
-                    return .agrees(rule: branch.rule.id)
-                }
                 var candidate = state
                 candidate.apply(branch.effects, target: target, observed: observation.result)
                 if candidate.refcountsEqual(observation.refcounts) {

@@ -1,5 +1,4 @@
 extension VsockState {
-
     /// Applies a branch's effects; `target` is the position of the socket the operation named.
     mutating func apply(_ effects: [VsockEffect], target: Int?, observed: SyscallResult) {
         for effect in effects {
