@@ -6,10 +6,12 @@
 #
 # 1. A hunk that does not apply and has no adaptation stops with status 2, naming patch, file, hunk.
 # 2. The seed subset (patches 01-03, profile vsock-dgram-v5-03) and the whole series (profile
-#    vsock-dgram-v5), bounded: the rebuilt modules are the ones loaded, no lost events, the
-#    probes attached, and the outcome is pass or a divergence that is a documented finding about
-#    the series' intent (findings 3 and 4; shrinking capped at 60 runs so CI stays bounded);
-#    finding 4's case replays live on the patched modules and reproduces.
+#    vsock-dgram-v5, with the candidate fixes of the two crash findings applied so that its
+#    datagrams can be received), bounded: the rebuilt modules are the ones loaded, no lost
+#    events, the probes attached, receives ran, and the outcome is pass or a
+#    divergence that is a documented finding about the series' intent (findings 3, 4 and 5;
+#    shrinking capped at 60 runs so CI stays bounded); the cases of findings 4 and 5 replay live
+#    on the patched modules and reproduce.
 # 3. Two mutants of the patched core (series/vsock-dgram-v5/mutants) are detected and shrunk.
 # 4. The series' own vsock_test (patch 14) as a peer suite, loopback mode, on the rebuilt
 #    modules: the eleven stream/seqpacket tests must pass; the dgram tests are reported (they
@@ -42,9 +44,12 @@ echo "series-checks: checker series --upto 3 (the seed subset)"
     > "$results/upto3.log" 2>&1
 upto3_status=$?
 tail -n 2 "$results/upto3.log"
-echo "series-checks: checker series (the whole series)"
-"$checker" series --patches "$patches" --seed 1 --seeds 12 --ops 60 --shrink-executions 60 --results "$results/whole" \
-    > "$results/whole.log" 2>&1
+echo "series-checks: checker series (the whole series, with the crash findings' candidate fixes)"
+findings=series/vsock-dgram-v5/findings
+fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
+       --mutant "$findings/vmci-socket-sendto-loopback-wild-call.fix.patch")
+"$checker" series --patches "$patches" "${fixes[@]}" --seed 1 --seeds 12 --ops 60 --shrink-executions 60 \
+    --results "$results/whole" > "$results/whole.log" 2>&1
 whole_status=$?
 tail -n 2 "$results/whole.log"
 echo "series-checks: two mutants"
@@ -79,6 +84,15 @@ refused=$PWD/series/vsock-dgram-v5/findings/refused-connect-moves-transport.json
     > "$results/refused-connect.log" 2>&1
 refused_status=$?
 tail -n 1 "$results/refused-connect.log"
+echo "series-checks: finding 5: a datagram the lookup gives to loopback leaves through the socket's transport"
+carried=$PWD/$findings/loopback-lookup-sent-by-socket-transport.jsonl
+"$checker" replay "$carried" > "$results/carried-offline.log" 2>&1
+carried_offline_status=$?
+both_fixed=$("$checker" series --patches "$patches" "${fixes[@]}" --build-only 2>/dev/null)
+"$checker" vm --timeout 900 --results "$results/carried" -- replay "$carried" --on live --modules "$both_fixed" \
+    > "$results/carried.log" 2>&1
+carried_status=$?
+tail -n 1 "$results/carried.log"
 fixed=$("$checker" series --patches "$patches" --mutant "$finding.fix.patch" --build-only 2>/dev/null)
 bash scripts/finding-repro.sh "$fixed" "$finding.c" > "$results/finding-fixed.log" 2>&1
 fixed_status=$?
@@ -86,11 +100,12 @@ tail -n 1 "$results/finding-fixed.log"
 set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
-    "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" <<'PY'
+    "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" "$carried_offline_status" \
+    "$carried_status" <<'PY'
 import glob, json, os, sys
 
 results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status, \
-    wild_fixed_status, refused_status = \
+    wild_fixed_status, refused_status, carried_offline_status, carried_status = \
     sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
@@ -109,7 +124,8 @@ check("no adaptation: names patch, file and hunk",
 # (docs/vsock-dgram-v5.md): any other divergence fails the check.
 finding4 = {"refcount mismatch at connect", "result mismatch at getpeername"}   # a refused connect moves the socket
 finding3 = {"result mismatch at socket"}                                        # no datagram socket with loopback alone
-known = {"upto3": finding4, "whole": finding4 | finding3}
+finding5 = {"result mismatch at sendto"}                                        # loopback's datagram sent by the socket's transport
+known = {"upto3": finding4, "whole": finding4 | finding3 | finding5}
 
 for name, status, patches, adapted in (("upto3", upto3_status, 3, 1), ("whole", whole_status, 14, 4)):
     text = open(os.path.join(results, f"{name}.log")).read()
@@ -131,6 +147,7 @@ for name, status, patches, adapted in (("upto3", upto3_status, 3, 1), ("whole", 
           and "out-of-tree module" in console, summary["system"])
     check(f"{name}: ≥ 300 operations", ops >= 300, f"{ops}")
     check(f"{name}: module loads and unloads ran", counts.get("load", 0) >= 5 and counts.get("unload", 0) >= 1, f"{counts}")
+    check(f"{name}: receives ran", counts.get("recv", 0) + counts.get("recvfrom", 0) >= 10, f"{counts}")
     check(f"{name}: zero lost events", all(b["lostEvents"] == 0 for b in summary["batches"]))
     attached = {p["function"] for p in summary["probes"] if p["attached"]}
     required = {"vsock_dgram_sendmsg", "vsock_dgram_connect", "vsock_assign_transport", "module_put",
@@ -161,6 +178,11 @@ check("finding: with its candidate fix (a mitigation) the wild call no longer ha
 refused = open(os.path.join(results, "refused-connect.log"), errors="replace").read()
 check("finding 4: its case reproduces live on the patched modules", refused_status == 1 and "# reproduced:" in refused,
       f"exit {refused_status}; " + " | ".join(refused.strip().splitlines()[-2:]))
+carried = open(os.path.join(results, "carried.log"), errors="replace").read()
+check("finding 5: its case diverges under vsock-dgram-v5 from its recorded observations", carried_offline_status == 1,
+      f"exit {carried_offline_status}")
+check("finding 5: its case reproduces live on the patched modules with both fixes", carried_status == 1 and "# reproduced:" in carried,
+      f"exit {carried_status}; " + " | ".join(carried.strip().splitlines()[-2:]))
 print(f"series: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
 PY

@@ -29,6 +29,29 @@ struct ReproducerTests {
         #expect(compile.succeeded, "\(compile.tail)")
     }
 
+    // The tag a send writes is its step's number; a received datagram is checked byte for byte
+    // (its head), with MSG_TRUNC and the source the kernel reported.
+    @Test("a receive divergence checks the datagram's head, MSG_TRUNC and source")
+    func receive() throws {
+        let received = ReceivedDatagram(copied: 4, truncated: true, head: DatagramPayload.bytes(tag: 4, length: 4),
+                                        source: SockAddrVM(cid: 1, port: 1234))
+        let minimal: [(VsockOperation, VsockObservation)] = [
+            (.loadTransport(.loopback), VsockObservation(result: .value(0))),
+            (.socket(.dgram), VsockObservation(result: .value(3))),
+            (.bind(SocketRef(0), SockAddrVM(cid: 1, port: 1234)), VsockObservation(result: .value(0))),
+            (.sendto(SocketRef(0), SockAddrVM(cid: 1, port: 1234), length: 8), VsockObservation(result: .value(8))),
+            (.recv(SocketRef(0), buffer: 4, source: true), VsockObservation(result: .received(received))),
+        ]
+        let text = VsockReproducer(minimal: minimal, mismatch: .result, expected: "#4", title: "t").source()
+        #expect(text.contains("fill(4U, 8)"))
+        #expect(text.contains("recv_datagram(0, 4, &addr, &len)"))
+        #expect(text.contains("reproduced = last == 4 && !!(rflags & MSG_TRUNC) == 1 && rbuf[0] == 4 && rbuf[1] == 0"))
+        #expect(text.contains("addr.svm_cid == 1U && addr.svm_port == 1234U"))
+        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
     @Test("a reference-count divergence reads /sys/module/*/refcnt after the divergent step")
     func refcounts() throws {
         let minimal: [(VsockOperation, VsockObservation)] = [
@@ -47,7 +70,8 @@ struct ReproducerTests {
     func benchProgram() throws {
         let sequences: [[VsockOperation]] = [[.loadTransport(.vmci), .socket(.dgram),
                                               .sendto(SocketRef(0), SockAddrVM(cid: 2, port: 1234, flags: 0), length: 16),
-                                              .connect(SocketRef(0), .unspec), .getsockname(SocketRef(0)), .close(SocketRef(0)),
+                                              .connect(SocketRef(0), .unspec), .getsockname(SocketRef(0)),
+                                              .recv(SocketRef(0), buffer: 16, source: true), .close(SocketRef(0)),
                                               .unloadTransport(.vmci)]]
         let program = VsockCProgram(sequences: sequences, modulePaths: [.vmci: "/lib/modules/x/vmw_vsock_vmci_transport.ko"])
         for source in [program.source(), program.source(timed: 10)] {

@@ -18,6 +18,8 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         var local: (cid: UInt32, port: UInt32, table: BindTable)?
         var remote = SockAddrVM.any
         var connected = false
+        /// skbs on `sk_receive_queue`: payload and the header's source address.
+        var queue: [(payload: [UInt8], source: SockAddrVM)] = []
         init(type: SocketType) { self.type = type }
     }
 
@@ -33,6 +35,8 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private var calls: [TransportCall] = []
     private var nextEphemeralPort: UInt32 = 40_000
     private var nextVMCIPort: UInt32 = 60_000
+    /// Operations executed since the reset: a datagram carries its operation's number as its tag.
+    private var operations: UInt32 = 0
 
     public init(profile: VsockProfile, mutant: VsockMutant? = nil) {
         self.profile = profile
@@ -47,10 +51,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         references = [:]
         nextEphemeralPort = 40_000
         nextVMCIPort = 60_000
+        operations = 0
     }
 
     public func execute(_ operation: VsockOperation) -> VsockObservation {
         calls = []
+        operations += 1
         let result = run(operation)
         var counts = ModuleRefcounts()
         for module in loaded { counts[module] = references[module, default: 0] }
@@ -85,6 +91,8 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             // vsock_getname(peer = 1), 6.1.176 af_vsock.c:1016-1020.
             let socket = sockets[ref.position]
             return socket.connected ? .address(socket.remote) : .failure(.socketNotConnected)
+        case let .recv(ref, buffer, source):
+            return recvmsg(sockets[ref.position], buffer: buffer, source: source)
         case let .close(ref):
             let socket = sockets.remove(at: ref.position)
             if let transport = socket.transport { put(transport) }
@@ -352,6 +360,41 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         }
         guard let transport else { return neg(.badAddress) }
         if !dgramAllow(transport, destination.cid, destination.port) { return neg(.invalidArgument) }
-        return dgramEnqueue(transport, destination.cid, length)
+        let sent = dgramEnqueue(transport, destination.cid, length)
+        if sent >= 0, transport == .loopback { loopbackDeliver(from: socket, to: destination, length: length) }
+        return sent
+    }
+
+    // MARK: Loopback delivery and recvmsg
+
+    /// vsock_loopback's worker, run at once: virtio_transport_recv_pkt() finds the datagram
+    /// socket bound at the destination (patches 08-09) and queues the skb on it, if it is on
+    /// loopback (the stable check the adaptation keeps); otherwise the packet is dropped.
+    private func loopbackDeliver(from sender: Socket, to destination: SockAddrVM, length: Int) {
+        let payload = DatagramPayload.bytes(tag: operations, length: length)
+        let source = SockAddrVM(cid: VMAddr.cidLocal, port: sender.local?.port ?? VMAddr.portAny)
+        let receiver = sockets.first { socket in
+            guard socket.type == .dgram, let local = socket.local, local.table == .dgram, local.port == destination.port else {
+                return false
+            }
+            return local.cid == destination.cid || local.cid == VMAddr.cidAny || destination.cid == VMAddr.cidAny
+        }
+        guard let receiver, receiver.transport == .loopback else { return }
+        receiver.queue.append((payload, source))
+    }
+
+    /// vsock_connectible_recvmsg() (not established: ENOTCONN) or patch 01's generic
+    /// vsock_dgram_recvmsg() with MSG_DONTWAIT.
+    private func recvmsg(_ socket: Socket, buffer: Int, source: Bool) -> SyscallResult {
+        if socket.type.isConnectible { return errno(.socketNotConnected) }
+        guard !socket.queue.isEmpty else { return errno(.resourceTemporarilyUnavailable) }
+        let (payload, sender) = socket.queue.removeFirst()
+        let copied = min(buffer, payload.count)
+        let (head, intact) = payload.prefix(copied).withUnsafeBytes { DatagramPayload.inspect($0) }
+        var reported = sender
+        if mutant == .sourceIsDestination, let local = socket.local { reported = SockAddrVM(cid: local.cid, port: local.port) }
+        if source { learnedPorts.learn(reported.port) }
+        return .received(ReceivedDatagram(copied: copied, truncated: copied < payload.count && mutant != .recvNoTruncFlag,
+                                          head: head, intact: intact, source: source ? reported : nil))
     }
 }

@@ -32,6 +32,14 @@ public enum VsockMutant: String, CaseIterable, Sendable {
     /// Mainline `sendto()` passes a destination port `VMADDR_PORT_ANY` on to the transport
     /// instead of failing with EINVAL. Minimal: load vmci, socket, sendto port ANY.
     case portAnyAccepted = "port-any-accepted"
+    /// A receive truncates a datagram without `MSG_TRUNC`. Minimal: load loopback, socket, a
+    /// sendto to the address its own auto-bind takes (this kernel's first ephemeral port), a
+    /// receive with a shorter buffer.
+    case recvNoTruncFlag = "recv-no-trunc-flag"
+    /// `recvfrom()` reports the destination as the source. Minimal: load loopback, socket, a
+    /// sendto to itself (as above: the destination is (1, p), the source (ANY, p) as bound by the
+    /// auto-bind, which the mutant reports), recvfrom.
+    case sourceIsDestination = "source-is-destination"
 
     /// The profile the mutant is planted in.
     public var profile: VsockProfile {
@@ -79,6 +87,10 @@ public enum VsockMutant: String, CaseIterable, Sendable {
             return [at(.bind, .result): 5, at(.bindLearned, .result): 6]
         case .portAnyAccepted:
             return [at(.sendto, .callbacks): 3]
+        case .recvNoTruncFlag:
+            return [at(.recv, .result): 4, at(.recvfrom, .result): 4]
+        case .sourceIsDestination:
+            return [at(.recvfrom, .result): 4]
         }
     }
 }

@@ -187,6 +187,16 @@ struct ModelInvariantTests {
             result = SyscallResult(kernelReturn: last.returned)
         case .anyFailure: result = .failure(source.pick(errors))
         case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: source.pick([1, 2, 3]), port: port, flags: flags))
+        case let .datagram(expected):
+            let head = DatagramPayload.bytes(tag: expected.tag, length: min(4, expected.copied))
+            let sourceAddress = expected.sourceCIDs.map { cids -> SockAddrVM in
+                switch expected.sourcePort {
+                case let .exactly(port): return SockAddrVM(cid: source.pick(cids), port: port)
+                case let .ephemeral(minimum, _): return SockAddrVM(cid: source.pick(cids), port: minimum + UInt32(source.draw(below: 50_000)))
+                }
+            }
+            result = .received(ReceivedDatagram(copied: expected.copied, truncated: expected.truncated, head: head,
+                                                source: sourceAddress))
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))

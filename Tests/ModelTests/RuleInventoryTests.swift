@@ -21,6 +21,7 @@ struct RuleInventoryTests {
         "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.getpeername.remote", "vsock.getpeername.enotconn",
         "vsock.dgram.send.resolves-cid-any",
         "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
+        "vsock.recv.connectible.not-connected", "vsock.dgram.recv.empty",
     ]
     /// Rules of the v5 profiles (patch 03 onwards).
     static let v5: Set<String> = [
@@ -35,7 +36,10 @@ struct RuleInventoryTests {
         case .mainline: return common.union(["vsock.create.dgram.dgram-slot"])
         case .vsockDgramV5Upto03:
             return common.union(v5).union(["vsock.bind.dgram.no-callback-einval", "vsock.create.dgram.seed-unclear"])
-        default: return common.union(v5).union(["vsock.bind.dgram.table", "vsock.create.dgram.supported"])
+        default:
+            return common.union(v5).union(["vsock.bind.dgram.table", "vsock.create.dgram.supported",
+                                           "vsock.dgram.send.loopback-carries", "vsock.dgram.deliver",
+                                           "vsock.dgram.deliver.unclear"])
         }
     }
 

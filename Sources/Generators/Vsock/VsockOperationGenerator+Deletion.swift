@@ -51,6 +51,7 @@ extension VsockOperation {
         case let .send(_, length): return .send(ref, length: length)
         case .getsockname: return .getsockname(ref)
         case .getpeername: return .getpeername(ref)
+        case let .recv(_, buffer, source): return .recv(ref, buffer: buffer, source: source)
         case .close: return .close(ref)
         }
     }

@@ -29,7 +29,11 @@ public struct VsockOperationGenerator: OperationGenerator {
     static let drawnTypes: [(weight: UInt64, value: SocketType)] = [(3, .dgram), (1, .stream), (1, .seqpacket)]
     /// A learned port itself (a collision) or the next ones (where the allocator goes next).
     static let drawnOffsets: [(weight: UInt64, value: UInt32)] = [(2, 0), (3, 1), (1, 2)]
-    static let drawnLengths: [(weight: UInt64, value: Int)] = [(8, 1), (3, 16), (2, 4096), (1, 65_536), (1, 65_537)]
+    /// Mostly long enough to carry the whole tag (``DatagramPayload``), some empty, some at the limit.
+    static let drawnLengths: [(weight: UInt64, value: Int)] =
+        [(1, 0), (3, 1), (5, 8), (3, 16), (2, 4096), (1, 65_536), (1, 65_537)]
+    /// Receive buffers, small (truncation) and large.
+    static let drawnBuffers: [(weight: UInt64, value: Int)] = [(2, 1), (2, 4), (3, 16), (3, 4096), (2, 65_536)]
 
     public func draw(from source: inout ChoiceSource, state: VsockState, enabled: Set<String>) -> VsockOperation {
         let unloaded = modules.filter { !state.loaded.contains($0) }
@@ -55,10 +59,13 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.send, 2, when: !dgrams.isEmpty)
         offer(.getsockname, 1, when: !sockets.isEmpty)
         offer(.getpeername, 1, when: !sockets.isEmpty)
+        offer(.recv, 2, when: !sockets.isEmpty)
+        offer(.recvfrom, 2, when: !sockets.isEmpty)
         offer(.close, 2, when: !sockets.isEmpty)
         if menu.isEmpty { menu = [(1, .socket)] }
 
-        switch source.weighted(menu) {
+        let kind = source.weighted(menu)
+        switch kind {
         case .loadTransport: return .loadTransport(source.pick(unloaded))
         case .unloadTransport: return .unloadTransport(source.pick(loaded))
         case .socket:
@@ -70,14 +77,31 @@ public struct VsockOperationGenerator: OperationGenerator {
                                 offset: source.weighted(Self.drawnOffsets))
         case .connect:
             let socket = SocketRef(source.pick(connectable))
-            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(address(&source)))
+            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(reusedOrDrawnAddress(&source, state: state)))
         case .sendto:
-            return .sendto(SocketRef(source.pick(dgrams)), address(&source), length: source.weighted(Self.drawnLengths))
+            let socket = SocketRef(source.pick(dgrams))
+            return .sendto(socket, reusedOrDrawnAddress(&source, state: state), length: source.weighted(Self.drawnLengths))
         case .send: return .send(SocketRef(source.pick(dgrams)), length: source.weighted(Self.drawnLengths))
         case .getsockname: return .getsockname(SocketRef(source.pick(sockets)))
         case .getpeername: return .getpeername(SocketRef(source.pick(sockets)))
+        case .recv, .recvfrom:
+            // Mostly where something is queued, so that receives see datagrams.
+            let queued = sockets.filter { !state.sockets[$0].queue.isEmpty }
+            let socket = !queued.isEmpty && source.chance(2, in: 3) ? source.pick(queued) : source.pick(sockets)
+            return .recv(SocketRef(socket), buffer: source.weighted(Self.drawnBuffers), source: kind == .recvfrom)
         case .close: return .close(SocketRef(source.pick(sockets)))
         }
+    }
+
+    /// Half the time, when some socket's address is known, that address (where a datagram has a
+    /// receiver; Hypothesis calls these bundles): the CID it bound, or CID 1 for one bound to ANY.
+    private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> SockAddrVM {
+        let known = state.sockets.compactMap { socket -> SockAddrVM? in
+            guard let local = socket.local, let port = local.port else { return nil }
+            return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: port)
+        }
+        if !known.isEmpty && source.chance(1, in: 2) { return source.pick(known) }
+        return address(&source)
     }
 
     private func address(_ source: inout ChoiceSource) -> SockAddrVM {
@@ -116,6 +140,11 @@ public struct VsockOperationGenerator: OperationGenerator {
                 + Self.simpler(length).map { .send(socket, length: $0) }
         case let .getsockname(socket): return Self.simpler(socket).map(VsockOperation.getsockname)
         case let .getpeername(socket): return Self.simpler(socket).map(VsockOperation.getpeername)
+        case let .recv(socket, buffer, from):
+            // Toward earlier sockets, a buffer that truncates nothing, and recv() (no source address).
+            return Self.simpler(socket).map { .recv($0, buffer: buffer, source: from) }
+                + (buffer < 65_536 ? [.recv(socket, buffer: 65_536, source: from)] : [])
+                + (from ? [.recv(socket, buffer: buffer, source: false)] : [])
         case let .close(socket): return Self.simpler(socket).map(VsockOperation.close)
         }
     }

@@ -64,10 +64,27 @@ extension Array where Element == Step {
 }
 
 /// `[T.dgram_allow → true, T.dgram_enqueue → …]` proceeds to the callback's result; false → EINVAL.
-func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule: Rule) -> [Step] {
+/// `delivery`: what becomes of the datagram if the transport accepted it (N1), for transports
+/// that deliver in this VM.
+func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule: Rule,
+                      delivery: VsockEffect? = nil) -> [Step] {
     let calls = SendCalls.table[transport.ordinal]
+    if case let .deliver(_, length, _)? = delivery {
+        // The whole series: loopback's callbacks are its own, not the environment's (N5, N9).
+        let refusedByEnqueue = [ExpectedCall(transport, .dgramAllow, .success), ExpectedCall(transport, .dgramEnqueue, .failure)]
+        if length > VsockRules.virtioMaxPacket {
+            return [.done(prefix.finish(.exactly(.failure(.messageTooLong)), calls: refusedByEnqueue,
+                                        rule: VsockRules.sendLoopbackCarries))]
+        }
+        return [
+            .done(prefix.finish(.exactly(.value(length)), calls: SendCalls.accepted[transport.ordinal],
+                                effects: [delivery!], rule: VsockRules.sendLoopbackCarries)),
+            .done(prefix.finish(.exactly(.failure(.resourceTemporarilyUnavailable)), calls: refusedByEnqueue,
+                                rule: VsockRules.sendLoopbackCarries)),
+        ]
+    }
     return [
-        .done(prefix.finish(.propagated, calls: calls.allowedThenEnqueued, rule: rule)),
+        .done(prefix.finish(.propagated, calls: calls.allowedThenEnqueued, effects: delivery.map { [$0] } ?? [], rule: rule)),
         .done(prefix.finish(.exactly(.failure(.invalidArgument)), calls: calls.refused, rule: VsockRules.sendAllow)),
     ]
 }
@@ -77,6 +94,11 @@ func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule:
 struct SendCalls {
     let allowedThenEnqueued: [ExpectedCall]
     let refused: [ExpectedCall]
+
+    /// `[T.dgram_allow → true, T.dgram_enqueue → ok]`, by transport.
+    static let accepted: [[ExpectedCall]] = TransportModule.allCases.map { transport in
+        [ExpectedCall(transport, .dgramAllow, .success), ExpectedCall(transport, .dgramEnqueue, .success)]
+    }
 
     static let table: [SendCalls] = TransportModule.allCases.map { transport in
         SendCalls(allowedThenEnqueued: [ExpectedCall(transport, .dgramAllow, .success),

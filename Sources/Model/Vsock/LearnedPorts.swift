@@ -1,4 +1,4 @@
-/// The ports `getsockname()` has shown above `LAST_RESERVED_PORT`, in the order first seen: the
+/// The ports `getsockname()` and `recvfrom()` have shown above `LAST_RESERVED_PORT`, in the order first seen: the
 /// values a `bind-learned` operation names by index (Hypothesis calls such a pool a bundle).
 ///
 /// The model keeps one in its state, built from observed results, and the live system keeps
@@ -9,7 +9,7 @@ public struct LearnedPorts: Hashable, Sendable {
 
     public init() {}
 
-    /// Records a port `getsockname()` returned, if the kernel could have chosen it.
+    /// Records a port `getsockname()` or `recvfrom()` returned, if the kernel could have chosen it.
     public mutating func learn(_ port: UInt32) {
         guard port > VMAddr.lastReservedPort, port != VMAddr.portAny, !ports.contains(port) else { return }
         ports.append(port)

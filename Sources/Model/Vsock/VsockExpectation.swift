@@ -109,6 +109,8 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
     /// `getpeername()` after a connected send resolved CID ANY to the transport's own CID, which
     /// is the environment's (VMCI's context id): any CID, this port and flags.
     case addressAnyCID(port: UInt32, flags: UInt8)
+    /// `recv()`/`recvfrom()`: this datagram, as a buffer of the operation's size shows it.
+    case datagram(DatagramExpectation)
 
     public var description: String {
         switch self {
@@ -121,7 +123,44 @@ public enum ExpectedResult: Hashable, Sendable, CustomStringConvertible {
             return "{cid=(the transport's own) port=\(VMAddr.portName(port))\(flags == 0 ? "" : " flags=\(flags)")}"
         case let .address(cid, port, flags):
             return "{cid=\(VMAddr.cidName(cid)) port=\(port)\(flags == VMAddr.flagToHost ? " TO_HOST" : flags == 0 ? "" : " flags=\(flags)")}"
+        case let .datagram(expected): return expected.description
         }
+    }
+}
+
+/// The datagram a receive must return, seen through the caller's buffer.
+public struct DatagramExpectation: Hashable, Sendable, CustomStringConvertible {
+    public var tag: UInt32
+    /// min(buffer, length): the bytes copied and returned (N4).
+    public var copied: Int
+    /// `MSG_TRUNC`: the buffer was shorter than the datagram (N4).
+    public var truncated: Bool
+    /// `recvfrom()`: the CIDs and port the source may have (N2); nil for `recv()`.
+    public var sourceCIDs: [UInt32]?
+    public var sourcePort: PortExpectation
+
+    public init(tag: UInt32, copied: Int, truncated: Bool, sourceCIDs: [UInt32]?, sourcePort: PortExpectation) {
+        self.tag = tag
+        self.copied = copied
+        self.truncated = truncated
+        self.sourceCIDs = sourceCIDs
+        self.sourcePort = sourcePort
+    }
+
+    func admits(_ received: ReceivedDatagram) -> Bool {
+        guard received.copied == copied, received.truncated == truncated, received.intact,
+              DatagramPayload.head(received.head, matches: tag) else { return false }
+        guard let sourceCIDs else { return received.source == nil }
+        guard let source = received.source else { return false }
+        return sourceCIDs.contains(source.cid) && sourcePort.admits(source.port) && source.flags == 0
+    }
+
+    public var description: String {
+        var text = "\(copied) bytes #\(tag)\(truncated ? " MSG_TRUNC" : "")"
+        if let sourceCIDs {
+            text += " from cid=\(sourceCIDs.map(VMAddr.cidName).joined(separator: "|")) port=\(sourcePort)"
+        }
+        return text
     }
 }
 
@@ -178,6 +217,15 @@ public enum VsockEffect: Hashable, Sendable {
     case remoteCIDResolved
     /// `getpeername()` showed the resolved remote CID: from now on the model knows it.
     case learnRemoteCID
+    /// If the send succeeded: the datagram tagged `tag` goes to the receiver bound at
+    /// `destination`, through a transport that delivers in this VM (N1).
+    case deliver(tag: UInt32, length: Int, destination: SockAddrVM)
+    /// The target received the datagram tagged `tag`.
+    case receive(tag: UInt32)
+    /// A receive waited for the loopback worker: nothing accepted before it is still in flight.
+    case settleDeliveries
+    /// The target's queue showed empty: datagrams that only might have been there were not.
+    case dropUncertain
 
     /// What a kernel developer wants to read of the change, if anything.
     public var summary: String? {
@@ -192,7 +240,10 @@ public enum VsockEffect: Hashable, Sendable {
         case .setConnected(false): return "unconnected"
         case .close: return "closed (its reference dropped)"
         case .readdressedToAny: return "local CID rewritten to ANY by a loopback packet"
-        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny, .remoteCIDResolved, .learnRemoteCID: return nil
+        case let .deliver(tag, _, destination): return "if sent, #\(tag) is delivered to \(destination)"
+        case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny, .remoteCIDResolved, .learnRemoteCID,
+             .receive, .settleDeliveries, .dropUncertain:
+            return nil
         }
     }
 }

@@ -60,7 +60,7 @@ extension VsockModel {
     /// The known ports an ephemeral binding of `local` cannot have: those other sockets hold in
     /// the same core table with a colliding CID (`__vsock_find_bound_socket`'s match). VMCI's own
     /// bindings are its business.
-    private func portsTaken(against local: LocalBinding, except position: Int, in state: VsockState) -> [UInt32] {
+    func portsTaken(against local: LocalBinding, except position: Int, in state: VsockState) -> [UInt32] {
         guard local.table != .transport else { return [] }
         var taken: [UInt32] = []
         for (index, other) in state.sockets.enumerated() where index != position {

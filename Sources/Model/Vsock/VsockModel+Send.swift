@@ -2,19 +2,34 @@ import SystemPackage
 
 extension VsockModel {
     /// `sendto()` with an address, or `send()` (`address == nil`): `vsock_dgram_sendmsg()`.
-    func send(_ position: Int, to address: SockAddrVM?, in state: VsockState) -> [VsockBranch] {
+    func send(_ position: Int, to address: SockAddrVM?, length: Int, in state: VsockState) -> [VsockBranch] {
         let socket = state.sockets[position]
+        let datagram = Datagram(tag: UInt32(truncatingIfNeeded: state.operationsJudged + 1), length: length)
         // vsock_auto_bind() runs before the address is looked at, in both profiles.
         return autobindSteps(position, in: state).then { prefix in
             // An address that fails vsock_addr_cast() is ignored: the connected path is taken.
             if let address, address.hasValidFlags {
-                return sendWithAddress(address, socket: socket, after: prefix, in: state)
+                return sendWithAddress(address, datagram, socket: socket, after: prefix, in: state)
             }
-            return sendConnected(socket, after: prefix)
+            return sendConnected(socket, datagram, after: prefix)
         }.branches
     }
 
-    private func sendWithAddress(_ address: SockAddrVM, socket: VsockSocket, after prefix: Prefix,
+    /// What a send carries: its tag (the operation's number) and length.
+    struct Datagram {
+        let tag: UInt32
+        let length: Int
+
+        /// N1: a datagram `vsock_loopback` accepted is delivered in this VM; other transports
+        /// carry it out of the VM (or, without a device or peer, nowhere). Only the whole series
+        /// carries datagrams through loopback (before patch 12 its `dgram_allow` is false).
+        func delivery(by transport: TransportModule, to destination: SockAddrVM, profile: VsockProfile) -> VsockEffect? {
+            guard transport == .loopback, profile.dgramBindWithoutCallback == .dgramBindTable else { return nil }
+            return .deliver(tag: tag, length: length, destination: destination)
+        }
+    }
+
+    private func sendWithAddress(_ address: SockAddrVM, _ datagram: Datagram, socket: VsockSocket, after prefix: Prefix,
                                  in state: VsockState) -> [Step] {
         let transport: TransportModule?
         let rule: Rule
@@ -33,10 +48,11 @@ extension VsockModel {
         if address.port == VMAddr.portAny {
             return [.done(prefix.finish(.exactly(.failure(.invalidArgument)), rule: VsockRules.sendPortAny))]
         }
-        return allowThenEnqueue(on: transport, after: prefix, rule: rule)
+        return allowThenEnqueue(on: transport, after: prefix, rule: rule,
+                                delivery: datagram.delivery(by: transport, to: address, profile: profile))
     }
 
-    private func sendConnected(_ socket: VsockSocket, after prefix: Prefix) -> [Step] {
+    private func sendConnected(_ socket: VsockSocket, _ datagram: Datagram, after prefix: Prefix) -> [Step] {
         guard socket.connected else {
             return [.done(prefix.finish(.exactly(.failure(.invalidArgument)), rule: VsockRules.sendNotConnected))]
         }
@@ -57,6 +73,10 @@ extension VsockModel {
         if socket.remote.port == VMAddr.portAny {
             return [.done(prefix.finish(.exactly(.failure(.invalidArgument)), rule: VsockRules.sendPortAny))]
         }
-        return allowThenEnqueue(on: transport, after: prefix, rule: VsockRules.sendSocketTransport)
+        // The remote as the send leaves it: CID ANY resolved to the transport's own, where known.
+        var destination = socket.remote
+        if destination.cid == VMAddr.cidAny, transport != .vmci { destination.cid = configuration.localCID(of: transport) }
+        return allowThenEnqueue(on: transport, after: prefix, rule: VsockRules.sendSocketTransport,
+                                delivery: datagram.delivery(by: transport, to: destination, profile: profile))
     }
 }

@@ -61,10 +61,12 @@ public struct VsockModel: ReferenceModel {
             let dgram = state.sockets[ref.position].type == .dgram
             return VsockExpectation(connect(ref.position, to: target, in: state),
                                     refcountsDecide: dgram && profile.dgramLookup == .connectibleThenFallback)
-        case let .sendto(ref, address, _):
-            return VsockExpectation(send(ref.position, to: address, in: state))
-        case let .send(ref, _):
-            return VsockExpectation(send(ref.position, to: nil, in: state))
+        case let .sendto(ref, address, length):
+            return VsockExpectation(send(ref.position, to: address, length: length, in: state))
+        case let .send(ref, length):
+            return VsockExpectation(send(ref.position, to: nil, length: length, in: state))
+        case let .recv(ref, buffer, source):
+            return VsockExpectation(receive(ref.position, buffer: buffer, source: source, in: state))
         case let .getsockname(ref):
             return VsockExpectation(getsockname(ref.position, in: state))
         case let .getpeername(ref):
@@ -80,6 +82,7 @@ public struct VsockModel: ReferenceModel {
     public func judge(_ observation: VsockObservation, of operation: VsockOperation,
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
         let target = operation.socket?.position
+        state.operationsJudged += 1
         guard let first = expectation.branches.firstIndex(where: { $0.admits(observation) }) else {
             return .diverges(classify(observation, against: expectation))
         }
@@ -132,6 +135,21 @@ public struct VsockModel: ReferenceModel {
         case .propagated: result = SyscallResult(kernelReturn: calls.last?.returned ?? 0)
         case .anyFailure: result = .failure(.invalidArgument)
         case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: VMAddr.cidHost, port: port, flags: flags))
+        case let .datagram(expected):
+            let head = Array(DatagramPayload.bytes(tag: expected.tag, length: min(4, expected.copied)))
+            let source = expected.sourceCIDs.map { cids -> SockAddrVM in
+                let port: UInt32
+                switch expected.sourcePort {
+                case let .exactly(value): port = value
+                case let .ephemeral(minimum, taken):
+                    var free = minimum
+                    while taken.contains(free) { free += 1 }
+                    port = free
+                }
+                return SockAddrVM(cid: cids[0], port: port)
+            }
+            result = .received(ReceivedDatagram(copied: expected.copied, truncated: expected.truncated, head: head,
+                                                source: source))
         case let .address(cid, port, flags):
             switch port {
             case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
@@ -188,6 +206,9 @@ extension VsockBranch {
             if case let .address(address) = observation.result {
                 return address.cid == cid && port.admits(address.port) && address.flags == flags
             }
+            return false
+        case let .datagram(expected):
+            if case let .received(received) = observation.result { return expected.admits(received) }
             return false
         }
     }

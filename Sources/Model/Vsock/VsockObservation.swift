@@ -8,6 +8,8 @@ public enum SyscallResult: Hashable, Sendable, Codable, CustomStringConvertible 
     case failure(Errno)
     /// `getsockname()` succeeded with this address.
     case address(SockAddrVM)
+    /// `recv()`/`recvfrom()` returned a datagram.
+    case received(ReceivedDatagram)
 
     /// The syscall result a kernel function's return value becomes (negative → errno).
     public init(kernelReturn: Int) {
@@ -21,12 +23,13 @@ public enum SyscallResult: Hashable, Sendable, Codable, CustomStringConvertible 
         case let .value(value): return "\(value)"
         case let .failure(errno): return "-1 \(errno.symbol)"
         case let .address(address): return "{\(address)}"
+        case let .received(datagram): return datagram.description
         }
     }
 }
 
 extension SyscallResult {
-    private enum CodingKeys: String, CodingKey { case value, errno, address }
+    private enum CodingKeys: String, CodingKey { case value, errno, address, received }
 
     /// Case files spell errors by name: `{"errno":"ENODEV"}`, `{"value":0}`, `{"address":{…}}`.
     public init(from decoder: Decoder) throws {
@@ -39,6 +42,8 @@ extension SyscallResult {
                                                        debugDescription: "unknown errno name \(symbol)")
             }
             self = .failure(errno)
+        } else if let datagram = try container.decodeIfPresent(ReceivedDatagram.self, forKey: .received) {
+            self = .received(datagram)
         } else {
             self = .address(try container.decode(SockAddrVM.self, forKey: .address))
         }
@@ -50,6 +55,7 @@ extension SyscallResult {
         case let .value(value): try container.encode(value, forKey: .value)
         case let .failure(errno): try container.encode(errno.symbol, forKey: .errno)
         case let .address(address): try container.encode(address, forKey: .address)
+        case let .received(datagram): try container.encode(datagram, forKey: .received)
         }
     }
 }

@@ -2,7 +2,7 @@
 /// `{"op":"sendto","socket":0,"cid":2,"port":1234,"flags":0,"length":1}`.
 extension VsockOperation {
     private enum CodingKeys: String, CodingKey {
-        case op, module, type, socket, cid, port, flags, length, family, learned, offset
+        case op, module, type, socket, cid, port, flags, length, family, learned, offset, buffer
     }
 
     public init(from decoder: Decoder) throws {
@@ -51,6 +51,8 @@ extension VsockOperation {
         case .send: self = .send(try socket(), length: try container.decode(Int.self, forKey: .length))
         case .getsockname: self = .getsockname(try socket())
         case .getpeername: self = .getpeername(try socket())
+        case .recv, .recvfrom:
+            self = .recv(try socket(), buffer: try container.decode(Int.self, forKey: .buffer), source: kind == .recvfrom)
         case .close: self = .close(try socket())
         }
     }
@@ -79,6 +81,7 @@ extension VsockOperation {
             try encode(address)
             try container.encode(length, forKey: .length)
         case let .send(_, length): try container.encode(length, forKey: .length)
+        case let .recv(_, buffer, _): try container.encode(buffer, forKey: .buffer)
         case .getsockname, .getpeername, .close: break
         }
     }

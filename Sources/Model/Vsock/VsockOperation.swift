@@ -38,6 +38,9 @@ public enum VsockOperation: KindedOperation {
     case send(SocketRef, length: Int)
     case getsockname(SocketRef)
     case getpeername(SocketRef)
+    /// `recvmsg(MSG_DONTWAIT)` into a buffer of `buffer` bytes, once datagrams in flight have had
+    /// time to arrive; `source`: with `msg_name` (`recvfrom()`), else without (`recv()`).
+    case recv(SocketRef, buffer: Int, source: Bool)
     case close(SocketRef)
 
     /// The operation's kind, as it appears in divergence signatures and swarm configurations.
@@ -53,6 +56,7 @@ public enum VsockOperation: KindedOperation {
         case .send: return .send
         case .getsockname: return .getsockname
         case .getpeername: return .getpeername
+        case let .recv(_, _, source): return source ? .recvfrom : .recv
         case .close: return .close
         }
     }
@@ -64,7 +68,8 @@ public enum VsockOperation: KindedOperation {
         switch self {
         case .loadTransport, .unloadTransport, .socket: return nil
         case let .bind(socket, _), let .bindLearned(socket, _, _, _), let .connect(socket, _), let .sendto(socket, _, _),
-             let .send(socket, _), let .getsockname(socket), let .getpeername(socket), let .close(socket):
+             let .send(socket, _), let .getsockname(socket), let .getpeername(socket), let .recv(socket, _, _),
+             let .close(socket):
             return socket
         }
     }
@@ -82,6 +87,7 @@ public enum VsockOperation: KindedOperation {
         case let .send(socket, length): return "send(\(socket), len=\(length))"
         case let .getsockname(socket): return "getsockname(\(socket))"
         case let .getpeername(socket): return "getpeername(\(socket))"
+        case let .recv(socket, buffer, source): return "\(source ? "recvfrom" : "recv")(\(socket), len=\(buffer))"
         case let .close(socket): return "close(\(socket))"
         }
     }
@@ -93,5 +99,5 @@ public enum VsockOperationKind: String, CaseIterable, Hashable, Sendable, Codabl
     case unloadTransport = "unload"
     case socket, bind
     case bindLearned = "bind-learned"
-    case connect, sendto, send, getsockname, getpeername, close
+    case connect, sendto, send, getsockname, getpeername, recv, recvfrom, close
 }

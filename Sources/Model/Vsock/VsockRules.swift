@@ -192,4 +192,32 @@ enum VsockRules {
         id: "vsock.close.releases",
         summary: "close() releases the socket: its binding and its transport module reference go",
         source: mainline(427, "vsock_deassign_transport"))
+
+    // recv()/recvfrom() (docs/vsock-dgram-v5-intent.md, N1-N4, N6)
+    static let recvConnectibleNotConnected = Rule(
+        id: "vsock.recv.connectible.not-connected",
+        summary: "recv() on a STREAM/SEQPACKET socket that is not established: ENOTCONN, or 0 once a reset marked it SOCK_DONE (a connect that reached its transport)",
+        source: mainline(2214, "vsock_connectible_recvmsg"))
+    static let dgramRecvEmpty = Rule(
+        id: "vsock.dgram.recv.empty",
+        summary: "recv(MSG_DONTWAIT) on a datagram socket with nothing queued: EAGAIN, and nothing changes (datagrams only possibly delivered here were not)",
+        source: .source(tree: "linux 6.1.176", file: "net/vmw_vsock/vmci_transport.c", line: 1750,
+                        function: "vmci_transport_dgram_dequeue"))
+    static let dgramDeliver = Rule(
+        id: "vsock.dgram.deliver",
+        summary: "a datagram vsock_loopback accepted for (cid, port) is queued exactly once, on the datagram socket bound there, and a receive returns it whole or truncated to the buffer (MSG_TRUNC), with the sender's address for recvfrom (the carrying transport's CID, the sender's port); the order among queued datagrams is unclear intent",
+        source: .message(series: "vsock-dgram-v5", where: "patch 09 message",
+                         quote: "changes to the virtio_transport_recv_pkt() path for finding the bound socket receiver for incoming packets"))
+    static let dgramDeliverUnclear = Rule(
+        id: "vsock.dgram.deliver.unclear",
+        summary: "Unclear intent or environment: a datagram for a receiver on another transport, bound through VMCI, among several candidates, at a port the model has not seen, or with a full queue may arrive there or be dropped; it arrives at most once",
+        source: .message(series: "vsock-dgram-v5", where: "patch 14 comment",
+                         quote: "This test is similar to the seqpacket msg bounds tests, but it is unreliable"))
+    /// `VIRTIO_VSOCK_MAX_PKT_BUF_SIZE`, 64 KiB (include/linux/virtio_vsock.h:120 in 6.1.176).
+    static let virtioMaxPacket = 64 * 1024
+    static let sendLoopbackCarries = Rule(
+        id: "vsock.dgram.send.loopback-carries",
+        summary: "a datagram whose transport is vsock_loopback is accepted whole and carried by loopback: up to 64 KiB it returns its length, above that EMSGSIZE, and with the send buffer full EAGAIN (MSG_DONTWAIT); loopback allows every datagram",
+        source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
+                         quote: "If there is a g2h/h2g transport for that remote address, then that transport will be used"))
 }

@@ -19,6 +19,7 @@ extension VsockState {
             case let .bind(binding):
                 guard let target else { continue }
                 sockets[target].local = binding
+                if !inFlight.isEmpty { offerInFlight(to: target) }
             case let .setRemote(address):
                 guard let target else { continue }
                 sockets[target].remote = address
@@ -54,6 +55,17 @@ extension VsockState {
                 guard let target, case let .address(address) = observed else { continue }
                 sockets[target].remote.cid = address.cid
                 sockets[target].remoteCIDUnknown = false
+            case let .deliver(tag, length, destination):
+                guard let target, case let .value(sent) = observed, sent >= 0 else { continue }
+                deliver(tag: tag, length: length, to: destination, from: target)
+            case let .receive(tag):
+                guard let target else { continue }
+                take(tag, at: target, observed: observed)
+            case .settleDeliveries:
+                inFlight = []
+            case .dropUncertain:
+                guard let target else { continue }
+                sockets[target].queue.removeAll { !$0.certain }
             case .readdressedToAny:
                 guard let target else { continue }
                 sockets[target].local?.cid = VMAddr.cidAny

@@ -48,6 +48,9 @@ public struct VsockSocket: Hashable, Sendable {
     /// `remote.cid` was CID ANY and a connected send replaced it with the transport's own CID,
     /// not yet seen (`VsockRules.sendResolvesCidAny`).
     public var remoteCIDUnknown = false
+    /// Datagrams delivered to this socket and not yet received, in arrival order as far as the
+    /// model knows it (the order is unclear intent, N1).
+    public var queue: [QueuedDatagram] = []
 
     public init(serial: Int, type: SocketType, transport: TransportModule?) {
         self.serial = serial
@@ -71,6 +74,11 @@ public struct VsockState: Hashable, Sendable {
     public var lingering: [TransportModule] = []
     /// The ports `getsockname()` has shown, for `bind-learned`.
     public var learnedPorts = LearnedPorts()
+    /// Operations judged since the start: the next operation's number is this plus one, which
+    /// is the tag a datagram it sends carries (``DatagramPayload``).
+    public var operationsJudged = 0
+    /// Datagrams a delivering transport accepted whose receiver a later bind may still become.
+    public var inFlight: [InFlightDatagram] = []
     var nextSerial = 0
 
     public init() {}

@@ -43,8 +43,8 @@ final class LiveVsockSystem: SystemUnderTest {
     var willExecute: ((VsockOperation) -> Void)?
     /// How each probe attached, by function.
     private(set) var probeStatuses: [String: ProbeStatus] = [:]
-    /// The probe events of the last operation, in words, for reports.
-    var lastEvidence: [String] { lastEvents.map(\.description) }
+    /// The probe events of the last operation, in words, for reports, and how long it waited.
+    var lastEvidence: [String] { lastEvents.map(\.description) + lastWait }
     /// The last operation's events, described only when a report asks (most steps agree).
     private var lastEvents: [ProbeEvent] = []
     /// Where the time went: per operation kind, and the phases inside (probe attach, module load
@@ -59,6 +59,16 @@ final class LiveVsockSystem: SystemUnderTest {
     /// The ports getsockname() has shown this sequence, for bind-learned (the model keeps the same).
     private var learnedPorts = LearnedPorts()
     private var lostSoFar: UInt64 = 0
+    /// Operations executed since the reset: a datagram's tag is its operation's number.
+    private var operationsExecuted: UInt32 = 0
+    /// When the last datagram was accepted: loopback delivers from a worker, so a receive waits
+    /// until ``deliveryBound`` has passed since then before it trusts an empty queue.
+    private var lastDatagramAccepted: ContinuousClock.Instant?
+    /// Measured under TCG: the loopback worker queues a datagram well within a millisecond of the
+    /// send; 100 ms leaves room for a loaded host.
+    static let deliveryBound = Duration.milliseconds(100)
+    /// For reports: how long the last receive waited for datagrams in flight.
+    private var lastWait: [String] = []
     /// The callbacks probed now, by function: where each lives and whom it names.
     private var attached: [String: VsockProbeTable.Placement] = [:]
     /// Modules whose callbacks are not probed yet: their file could not be read (a compressed
@@ -115,6 +125,8 @@ final class LiveVsockSystem: SystemUnderTest {
         }
         descriptors = []
         learnedPorts = LearnedPorts()
+        operationsExecuted = 0
+        lastDatagramAccepted = nil
         for module in transports + [.hyperv] where KernelModules.isLoaded(module.rawValue) {
             try timed("reset: wait for references") { try settle(module.rawValue, to: 0) }
             if case let .failure(errno) = unload(module.rawValue) {
@@ -129,6 +141,8 @@ final class LiveVsockSystem: SystemUnderTest {
         let start = clock.now
         defer { ledger.add(operation.kindName, clock.now - start) }
         _ = probes.drain()
+        operationsExecuted &+= 1
+        lastWait = []
         let result = try perform(operation)
         let (events, calls) = try timed("observe: probe events") {
             let events = probes.drain()
@@ -179,8 +193,15 @@ final class LiveVsockSystem: SystemUnderTest {
             return result
         case let .bind(ref, address): return VsockSockets.bind(descriptors[ref.position], address)
         case let .connect(ref, target): return VsockSockets.connect(descriptors[ref.position], target)
-        case let .sendto(ref, address, length): return VsockSockets.sendto(descriptors[ref.position], address, length: length)
-        case let .send(ref, length): return VsockSockets.send(descriptors[ref.position], length: length)
+        case let .sendto(ref, address, length):
+            return accepted(VsockSockets.sendto(descriptors[ref.position], address, length: length, tag: operationsExecuted))
+        case let .send(ref, length):
+            return accepted(VsockSockets.send(descriptors[ref.position], length: length, tag: operationsExecuted))
+        case let .recv(ref, buffer, source):
+            timed("recv: wait for datagrams in flight") { waitForDelivery() }
+            let result = VsockSockets.recv(descriptors[ref.position], buffer: buffer, source: source)
+            if case let .received(datagram) = result, let address = datagram.source { learnedPorts.learn(address.port) }
+            return result
         case let .bindLearned(ref, cid, learned, offset):
             // The model applies this only to a learned index (isApplicable).
             let port = learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
@@ -192,6 +213,25 @@ final class LiveVsockSystem: SystemUnderTest {
         case let .getpeername(ref): return VsockSockets.getpeername(descriptors[ref.position])
         case let .close(ref): return VsockSockets.close(descriptors.remove(at: ref.position))
         }
+    }
+
+    /// Notes when a send was accepted, for ``waitForDelivery()``.
+    private func accepted(_ result: SyscallResult) -> SyscallResult {
+        if result.isSuccess { lastDatagramAccepted = clock.now }
+        return result
+    }
+
+    /// Sleeps until ``deliveryBound`` has passed since the last accepted datagram, so that every
+    /// datagram sent before this receive has reached its queue or been dropped.
+    private func waitForDelivery() {
+        guard let last = lastDatagramAccepted else { return }
+        let remaining = last + Self.deliveryBound - clock.now
+        guard remaining > .zero else { return }
+        let (seconds, attoseconds) = remaining.components
+        usleep(UInt32(seconds) * 1_000_000 + UInt32(attoseconds / 1_000_000_000_000))
+        let waited = Double(remaining.components.attoseconds) / 1e15 + Double(seconds) * 1e3
+        lastWait = ["waited \(String(format: "%.0f", waited)) ms for datagrams in flight (loopback delivers from a worker)"]
+        lastDatagramAccepted = nil
     }
 
     // MARK: Observation
@@ -301,7 +341,7 @@ final class LiveVsockSystem: SystemUnderTest {
             var events = 0
             let start = clock.now
             for index in 0..<iterations {
-                _ = VsockSockets.sendto(Int32(descriptor), destination, length: 1)
+                _ = VsockSockets.sendto(Int32(descriptor), destination, length: 1, tag: UInt32(truncatingIfNeeded: index))
                 if index % 128 == 127 { events += probes.drain().count }
             }
             let elapsed = clock.now - start

@@ -30,18 +30,45 @@ enum VsockSockets {
         }
     }
 
-    static func sendto(_ descriptor: Int32, _ address: SockAddrVM, length: Int) -> SyscallResult {
-        let payload = [UInt8](repeating: 0x41, count: length)
+    /// Sends `length` bytes tagged `tag` (``DatagramPayload``).
+    static func sendto(_ descriptor: Int32, _ address: SockAddrVM, length: Int, tag: UInt32) -> SyscallResult {
+        let payload = DatagramPayload.bytes(tag: tag, length: length)
         return withSockaddr(family: addressFamily, address) { pointer, size in
             let sent = payload.withUnsafeBytes { Glibc.sendto(descriptor, $0.baseAddress, length, Int32(MSG_DONTWAIT), pointer, size) }
             return sent >= 0 ? .value(sent) : failure()
         }
     }
 
-    static func send(_ descriptor: Int32, length: Int) -> SyscallResult {
-        let payload = [UInt8](repeating: 0x41, count: length)
+    static func send(_ descriptor: Int32, length: Int, tag: UInt32) -> SyscallResult {
+        let payload = DatagramPayload.bytes(tag: tag, length: length)
         let sent = payload.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, length, Int32(MSG_DONTWAIT)) }
         return sent >= 0 ? .value(sent) : failure()
+    }
+
+    /// `recvmsg(MSG_DONTWAIT)` into `buffer` bytes, with `msg_name` when `source` (recvfrom).
+    static func recv(_ descriptor: Int32, buffer: Int, source: Bool) -> SyscallResult {
+        var storage = [UInt8](repeating: 0, count: max(buffer, 1))
+        var address = sockaddr_vm()
+        var message = msghdr()
+        let received: Int = storage.withUnsafeMutableBytes { bytes in
+            var vector = iovec(iov_base: bytes.baseAddress, iov_len: buffer)
+            return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                withUnsafeMutablePointer(to: &address) { addressPointer in
+                    message.msg_iov = vectorPointer
+                    message.msg_iovlen = 1
+                    if source {
+                        message.msg_name = UnsafeMutableRawPointer(addressPointer)
+                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_vm>.size)
+                    }
+                    return Glibc.recvmsg(descriptor, &message, Int32(MSG_DONTWAIT))
+                }
+            }
+        }
+        guard received >= 0 else { return failure() }
+        let (head, intact) = storage.withUnsafeBytes { DatagramPayload.inspect(UnsafeRawBufferPointer(rebasing: $0.prefix(received))) }
+        return .received(ReceivedDatagram(
+            copied: received, truncated: message.msg_flags & Int32(MSG_TRUNC) != 0, head: head, intact: intact,
+            source: source ? SockAddrVM(cid: address.svm_cid, port: address.svm_port, flags: address.svm_flags) : nil))
     }
 
     static func getsockname(_ descriptor: Int32) -> SyscallResult {

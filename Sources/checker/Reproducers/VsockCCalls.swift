@@ -14,6 +14,7 @@ enum VsockCCalls {
         #include <stdlib.h>
         #include <string.h>
         #include <sys/socket.h>
+        #include <sys/uio.h>
         #include <sys/syscall.h>
         #include <time.h>
         #include <unistd.h>
@@ -46,19 +47,82 @@ enum VsockCCalls {
         \treturn fd;
         }
 
-        /* The ports getsockname() has shown above LAST_RESERVED_PORT, first seen first (bind-learned). */
+        /* The ports getsockname() and recvfrom() have shown above LAST_RESERVED_PORT, first seen first (bind-learned). */
         static unsigned int learned[4096];
         static int nlearned;
+
+        static void learn(unsigned int port)
+        {
+        	int i;
+        	if (port <= 1023 || port == VMADDR_PORT_ANY)
+        		return;
+        	for (i = 0; i < nlearned && learned[i] != port; i++)
+        		;
+        	if (i == nlearned && nlearned < 4096)
+        		learned[nlearned++] = port;
+        }
 
         static __attribute__((unused)) long getsockname_learn(int position, struct sockaddr_vm *addr, socklen_t *len)
         {
         	long ret = getsockname(fds[position], (struct sockaddr *)addr, len);
-        	int i;
-        	if (ret == 0 && addr->svm_port > 1023 && addr->svm_port != VMADDR_PORT_ANY) {
-        		for (i = 0; i < nlearned && learned[i] != addr->svm_port; i++)
-        			;
-        		if (i == nlearned && nlearned < 4096)
-        			learned[nlearned++] = addr->svm_port;
+        	if (ret == 0)
+        		learn(addr->svm_port);
+        	return ret;
+        }
+
+        /* Every datagram carries its operation's number (its tag) in its first four bytes,
+         * little-endian, then bytes that follow from it, as the checker sends them. */
+        static __attribute__((unused)) void fill(unsigned int tag, size_t length)
+        {
+        	for (size_t i = 0; i < length; i++)
+        		payload[i] = i < 4 ? (char)(tag >> (8 * i)) : (char)(tag + i);
+        }
+
+        /* Loopback delivers from a worker: a receive waits until 100 ms have passed since the
+         * last datagram a send accepted, as the checker does, before it trusts an empty queue. */
+        static struct timespec sent_at;
+        static int sent_pending;
+
+        static __attribute__((unused)) long sent(long ret)
+        {
+        	if (ret >= 0) {
+        		clock_gettime(CLOCK_MONOTONIC, &sent_at);
+        		sent_pending = 1;
+        	}
+        	return ret;
+        }
+
+        static unsigned char rbuf[65537];
+        static int rflags __attribute__((unused));
+
+        static __attribute__((unused)) long recv_datagram(int position, size_t size, struct sockaddr_vm *addr, socklen_t *len)
+        {
+        	struct iovec iov = { rbuf, size };
+        	struct msghdr msg;
+        	long ret;
+        	if (sent_pending) {
+        		struct timespec now;
+        		long long left;
+        		clock_gettime(CLOCK_MONOTONIC, &now);
+        		left = 100000000LL - ((now.tv_sec - sent_at.tv_sec) * 1000000000LL + (now.tv_nsec - sent_at.tv_nsec));
+        		if (left > 0)
+        			usleep(left / 1000);
+        		sent_pending = 0;
+        	}
+        	memset(&msg, 0, sizeof(msg));
+        	msg.msg_iov = &iov;
+        	msg.msg_iovlen = 1;
+        	if (addr) {
+        		memset(addr, 0, sizeof(*addr));
+        		msg.msg_name = addr;
+        		msg.msg_namelen = sizeof(*addr);
+        	}
+        	ret = recvmsg(fds[position], &msg, MSG_DONTWAIT);
+        	rflags = msg.msg_flags;
+        	if (addr) {
+        		*len = msg.msg_namelen;
+        		if (ret >= 0)
+        			learn(addr->svm_port);
         	}
         	return ret;
         }
@@ -73,9 +137,10 @@ enum VsockCCalls {
         """
 
     /// The operation as one C expression whose value is the syscall's return (errno set on -1);
-    /// it uses the locals `struct sockaddr_vm addr` and `socklen_t len`. `load` gives the
-    /// expression that loads a transport module.
-    static func expression(_ operation: VsockOperation, load: (TransportModule) -> String) -> String {
+    /// it uses the locals `struct sockaddr_vm addr` and `socklen_t len`. `step`: the operation's
+    /// number since the start (a datagram's tag). `load` gives the expression that loads a
+    /// transport module.
+    static func expression(_ operation: VsockOperation, step: Int, load: (TransportModule) -> String) -> String {
         func address(_ a: SockAddrVM) -> String { "(addr = vm(\(a.cid)U, \(a.port)U, \(a.flags)), " }
         switch operation {
         case let .loadTransport(module):
@@ -91,9 +156,11 @@ enum VsockCCalls {
         case let .connect(ref, .unspec):
             return "(addr = vm(VMADDR_CID_ANY, VMADDR_PORT_ANY, 0), addr.svm_family = AF_UNSPEC, connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
         case let .sendto(ref, a, length):
-            return "\(address(a))sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr)))"
+            return "\(address(a))fill(\(step)U, \(length)), sent(sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr))))"
         case let .send(ref, length):
-            return "send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)"
+            return "(fill(\(step)U, \(length)), sent(send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)))"
+        case let .recv(ref, buffer, source):
+            return "recv_datagram(\(ref.position), \(buffer), \(source ? "&addr, &len" : "NULL, NULL"))"
         case let .getsockname(ref):
             return "(len = sizeof(addr), getsockname_learn(\(ref.position), &addr, &len))"
         case let .bindLearned(ref, cid, learned, offset):

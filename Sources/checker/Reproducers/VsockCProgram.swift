@@ -30,7 +30,9 @@ struct VsockCProgram {
             return "\tTIMED(\(index), \(expression));"
         }
         for operations in sequences {
-            for operation in operations { body.append(timedStatement(operation.kindName, expression(operation))) }
+            for (index, operation) in operations.enumerated() {
+                body.append(timedStatement(operation.kindName, expression(operation, step: index + 1)))
+            }
             body.append(timedStatement("reset", "reset()"))
         }
         let sequence = body.joined(separator: "\n")
@@ -143,8 +145,8 @@ struct VsockCProgram {
             """
     }
 
-    private func expression(_ operation: VsockOperation) -> String {
-        VsockCCalls.expression(operation) { module in
+    private func expression(_ operation: VsockOperation, step: Int) -> String {
+        VsockCCalls.expression(operation, step: step) { module in
             "load(\(VsockCCalls.string(modulePaths[module] ?? module.rawValue))) /* \(module.rawValue) */"
         }
     }

@@ -26,8 +26,9 @@ struct VsockReproducer {
             let last = index == minimal.count - 1
             steps.append("\t/* \(index + 1): \(cComment(operation.description)) */")
             steps.append("\terrno = 0;")
-            steps.append("\tret = \(expression(operation));")
+            steps.append("\tret = \(expression(operation, step: index + 1));")
             steps.append("\tshow(\(index + 1), \(cString(operation.description)), ret);")
+            if case let .recv(_, _, source) = operation { steps.append("\tshow_datagram(ret, \(source ? 1 : 0), &addr);") }
             if last { steps.append("\tlast = ret;") }
         }
         let observed = minimal.last?.1.result
@@ -38,6 +39,11 @@ struct VsockReproducer {
         case (.result, let .address(address)?):
             // getsockname/getpeername: the address the kernel showed, not just success.
             check = "\treproduced = last >= 0 && addr.svm_cid == \(address.cid)U && addr.svm_port == \(address.port)U;"
+        case (.result, let .received(datagram)?):
+            // recv/recvfrom: the same bytes, flags and source as the kernel showed.
+            let head = datagram.head.enumerated().map { " && rbuf[\($0.offset)] == \($0.element)" }.joined()
+            let source = datagram.source.map { " && addr.svm_cid == \($0.cid)U && addr.svm_port == \($0.port)U" } ?? ""
+            check = "\treproduced = last == \(datagram.copied) && !!(rflags & MSG_TRUNC) == \(datagram.truncated ? 1 : 0)\(head)\(source);"
         case (.result, .some):
             check = "\treproduced = last >= 0;"
         case (.refcount, .some):
@@ -100,6 +106,18 @@ struct VsockReproducer {
             \t\tprintf("%2d  %-60s = %ld\\n", step, what, ret);
             }
 
+            /* What a receive returned: the tag its first bytes spell, MSG_TRUNC, the source. */
+            static __attribute__((unused)) void show_datagram(long ret, int with_source, const struct sockaddr_vm *addr)
+            {
+            \tif (ret < 0)
+            \t\treturn;
+            \tprintf("    tag %u%s", ret >= 4 ? (unsigned)rbuf[0] | (unsigned)rbuf[1] << 8 | (unsigned)rbuf[2] << 16 | (unsigned)rbuf[3] << 24 : 0,
+            \t       rflags & MSG_TRUNC ? " MSG_TRUNC" : "");
+            \tif (with_source)
+            \t\tprintf(" from cid %u port %u", addr->svm_cid, addr->svm_port);
+            \tprintf("\\n");
+            }
+
             int main(void)
             {
             \tstruct sockaddr_vm addr;
@@ -120,8 +138,8 @@ struct VsockReproducer {
             """
     }
 
-    private func expression(_ operation: VsockOperation) -> String {
-        VsockCCalls.expression(operation) { module in
+    private func expression(_ operation: VsockOperation, step: Int) -> String {
+        VsockCCalls.expression(operation, step: step) { module in
             "load(\"\(module.rawValue)\", \(replacements[module.rawValue].map(cString) ?? "NULL"))"
         }
     }

@@ -1,0 +1,87 @@
+/// Datagram delivery inside this VM, through `vsock_loopback` (docs/vsock-dgram-v5-intent.md,
+/// N1-N3): which socket's queue a datagram joins, and what receiving takes off it.
+extension VsockState {
+    /// The receive buffer every socket starts with: `net.core.rmem_default`, 212,992 bytes.
+    static let receiveBuffer = 212_992
+
+    /// A datagram the sender at `sender` sent to `destination` was accepted by a transport that
+    /// delivers in this VM.
+    mutating func deliver(tag: UInt32, length: Int, to destination: SockAddrVM, from sender: Int) {
+        let source = sockets[sender].local
+        // N2: the carrying transport's own CID (loopback's is 1); unclear: the CID the sender bound.
+        var cids = [VMAddr.cidLocal]
+        if let bound = source?.cid, bound != VMAddr.cidAny, bound != VMAddr.cidLocal { cids.append(bound) }
+        let datagram = QueuedDatagram(tag: tag, length: length, sourceCIDs: cids, sourcePort: source?.port,
+                                      senderSerial: sockets[sender].serial, certain: false)
+        let candidates = receivers(of: destination)
+        for index in candidates {
+            var copy = datagram
+            copy.certain = candidates.count == 1 && mustReceive(destination, at: index, length: length)
+            sockets[index].queue.append(copy)
+        }
+        // Nobody certain: a socket bound there before the worker runs may still take it.
+        if !candidates.contains(where: { sockets[$0].queue.last?.certain == true }) {
+            inFlight.append(InFlightDatagram(datagram: datagram, destination: destination))
+        }
+    }
+
+    /// The sockets that may receive a datagram to `destination`. One whose ephemeral port the
+    /// model has not seen is left out where a socket of its table holds the destination's port
+    /// with a colliding CID: the kernel picks only a free port (`vsock.bind.ephemeral`).
+    func receivers(of destination: SockAddrVM) -> [Int] {
+        let candidates = sockets.indices.filter { receives(destination, at: $0) }
+        let known = candidates.compactMap { sockets[$0].local }.filter { $0.port != nil }
+        return candidates.filter { index in
+            guard let local = sockets[index].local, local.port == nil else { return true }
+            return !known.contains { $0.table == local.table && ($0.cid == local.cid || $0.cid == VMAddr.cidAny || local.cid == VMAddr.cidAny) }
+        }
+    }
+
+    /// Whether the socket at `index` may be the one a datagram to `destination` reaches: a
+    /// datagram socket bound at that port (or at one the model has not seen), with a CID that
+    /// matches (equal, or either is ANY: `__vsock_find_bound_socket`, 6.1.176 af_vsock.c:238-246,
+    /// which patch 08 reuses for the datagram table). Stream and seqpacket sockets never are (N1).
+    func receives(_ destination: SockAddrVM, at index: Int) -> Bool {
+        let socket = sockets[index]
+        guard socket.type == .dgram, let local = socket.local else { return false }
+        guard local.port == nil || local.port == destination.port else { return false }
+        return local.cid == destination.cid || local.cid == VMAddr.cidAny || destination.cid == VMAddr.cidAny
+    }
+
+    /// Whether the intent decides that it arrives there (N1): bound in the datagram table at a
+    /// port the model knows, on loopback itself, to a CID that is not ANY (a packet to CID ANY
+    /// re-addresses sockets, `vsock.getsockname.readdressed-any`), with room in its queue.
+    private func mustReceive(_ destination: SockAddrVM, at index: Int, length: Int) -> Bool {
+        let socket = sockets[index]
+        guard let local = socket.local, local.table == .dgram, local.port != nil, socket.transport == .loopback,
+              destination.cid != VMAddr.cidAny else { return false }
+        let charged = socket.queue.reduce(0) { $0 + $1.chargedBytes }
+        return charged + 2 * length + 1024 <= Self.receiveBuffer
+    }
+
+    /// A socket just bound: datagrams still in flight to its address may reach it.
+    mutating func offerInFlight(to index: Int) {
+        for pending in inFlight where receivers(of: pending.destination).contains(index) {
+            sockets[index].queue.append(pending.datagram)
+        }
+    }
+
+    /// `recv()` on the socket at `index` returned the datagram tagged `tag`: it is gone from every
+    /// queue it might have been on, and a `recvfrom()` source teaches the sender's port.
+    mutating func take(_ tag: UInt32, at index: Int, observed: SyscallResult) {
+        guard let datagram = sockets[index].queue.first(where: { $0.tag == tag }) else { return }
+        for socket in sockets.indices { sockets[socket].queue.removeAll { $0.tag == tag } }
+        inFlight.removeAll { $0.datagram.tag == tag }
+        guard case let .received(received) = observed, let port = received.source?.port else { return }
+        // A port the kernel showed, as getsockname's are (bind-learned names them by index).
+        learnedPorts.learn(port)
+        guard datagram.sourcePort == nil, let sender = sockets.firstIndex(where: { $0.serial == datagram.senderSerial }),
+              sockets[sender].local != nil, sockets[sender].local?.port == nil else { return }
+        sockets[sender].local?.port = port
+        for socket in sockets.indices {
+            for queued in sockets[socket].queue.indices where sockets[socket].queue[queued].senderSerial == datagram.senderSerial {
+                sockets[socket].queue[queued].sourcePort = port
+            }
+        }
+    }
+}
