@@ -11,7 +11,9 @@
 #    events, the probes attached, receives ran, and the outcome is pass or a
 #    divergence that is a documented finding about the series' intent (findings 3, 4 and 5;
 #    shrinking capped at 60 runs so CI stays bounded); the cases of findings 4 and 5 replay live
-#    on the patched modules and reproduce.
+#    on the patched modules and reproduce, as does finding 6's hand-written case (an auto-bind
+#    takes a port another socket holds); the hand-written data-path case (two datagrams, a
+#    truncation, a source address, an empty queue, a disconnect) agrees step for step.
 # 3. Two mutants of the patched core (series/vsock-dgram-v5/mutants) are detected and shrunk.
 # 4. The series' own vsock_test (patch 14) as a peer suite, loopback mode, on the rebuilt
 #    modules: the eleven stream/seqpacket tests must pass; the dgram tests are reported (they
@@ -93,6 +95,17 @@ both_fixed=$("$checker" series --patches "$patches" "${fixes[@]}" --build-only 2
     > "$results/carried.log" 2>&1
 carried_status=$?
 tail -n 1 "$results/carried.log"
+echo "series-checks: finding 6: an auto-bind takes a port another socket holds (patch 04's search)"
+bucket=$PWD/$findings/ephemeral-port-wrong-bucket.jsonl
+"$checker" vm --timeout 900 --results "$results/bucket" -- replay "$bucket" --on live --modules "$both_fixed" \
+    > "$results/bucket.log" 2>&1
+bucket_status=$?
+tail -n 1 "$results/bucket.log"
+echo "series-checks: the data path end to end (series/vsock-dgram-v5/cases/datagram-path.jsonl)"
+"$checker" vm --timeout 900 --results "$results/datagram-path" -- replay "$PWD/series/vsock-dgram-v5/cases/datagram-path.jsonl" \
+    --on live --modules "$both_fixed" > "$results/datagram-path.log" 2>&1
+path_status=$?
+tail -n 1 "$results/datagram-path.log"
 fixed=$("$checker" series --patches "$patches" --mutant "$finding.fix.patch" --build-only 2>/dev/null)
 bash scripts/finding-repro.sh "$fixed" "$finding.c" > "$results/finding-fixed.log" 2>&1
 fixed_status=$?
@@ -101,11 +114,11 @@ set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
     "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" "$carried_offline_status" \
-    "$carried_status" <<'PY'
+    "$carried_status" "$path_status" "$bucket_status" <<'PY'
 import glob, json, os, sys
 
 results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status, \
-    wild_fixed_status, refused_status, carried_offline_status, carried_status = \
+    wild_fixed_status, refused_status, carried_offline_status, carried_status, path_status, bucket_status = \
     sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
@@ -183,6 +196,13 @@ check("finding 5: its case diverges under vsock-dgram-v5 from its recorded obser
       f"exit {carried_offline_status}")
 check("finding 5: its case reproduces live on the patched modules with both fixes", carried_status == 1 and "# reproduced:" in carried,
       f"exit {carried_status}; " + " | ".join(carried.strip().splitlines()[-2:]))
+bucket = open(os.path.join(results, "bucket.log"), errors="replace").read()
+check("finding 6: its case reproduces live on the patched modules (a port held twice)",
+      bucket_status == 1 and "# reproduced: result mismatch at getsockname" in bucket,
+      f"exit {bucket_status}; " + " | ".join(bucket.strip().splitlines()[-2:]))
+path = open(os.path.join(results, "datagram-path.log"), errors="replace").read()
+check("data path: two datagrams received (one truncated, one with its source), an empty queue, a disconnect; every step agrees",
+      path_status == 0 and "# every step agrees" in path and "MSG_TRUNC" in path, f"exit {path_status}; " + path.strip().splitlines()[-1])
 print(f"series: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
 PY
