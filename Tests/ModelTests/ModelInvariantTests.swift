@@ -189,7 +189,8 @@ struct ModelInvariantTests {
         case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: source.pick([1, 2, 3]), port: port, flags: flags))
         case let .datagram(expected):
             let head = DatagramPayload.bytes(tag: expected.tag, length: min(4, expected.copied))
-            let sourceAddress = expected.sourceCIDs.map { cids -> SockAddrVM in
+            let sourceAddress = expected.sourceCIDs.map { listed -> SockAddrVM in
+                let cids = listed.isEmpty ? [1, 2, 3] : listed  // none listed: the environment's, any
                 switch expected.sourcePort {
                 case let .exactly(port): return SockAddrVM(cid: source.pick(cids), port: port)
                 case let .ephemeral(minimum, _): return SockAddrVM(cid: source.pick(cids), port: minimum + UInt32(source.draw(below: 50_000)))

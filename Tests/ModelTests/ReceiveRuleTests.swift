@@ -162,6 +162,33 @@ struct ReceiveRuleTests {
         #expect(driver.judge(observed(.received(stray), refcounts: [.vmci: 1]), of: recv).mismatchKind == .result)
     }
 
+    // Found live on the stock kernel (docs/mainline-6.1.md, 3): without a VMCI device vmw_vmci is
+    // the host context and delivers a datagram sent to its own port locally.
+    @Test("vsock.dgram.deliver.vmci: a datagram VMCI accepted may arrive, from the environment's CID, once",
+          arguments: VsockProfile.all)
+    func vmciDelivers(profile: VsockProfile) throws {
+        var driver = ModelDriver(profile)
+        driver.run(.loadTransport(.vmci))
+        driver.run(.socket(.dgram))
+        driver.state.sockets[0].transport = .vmci
+        driver.run(.bind(s0, vm(cidAny, 1234)), observing: observed(.value(0), [call(.vmci, .dgramBind, 0)], refcounts: [.vmci: 1]))
+        let tag = UInt32(driver.state.operationsJudged + 1)
+        let sent = [call(.vmci, .dgramAllow, 1), call(.vmci, .dgramEnqueue, 1)]
+        let verdict = driver.run(.sendto(s0, vm(cidAny, 1234), length: 1), observing: observed(.value(1), sent, refcounts: [.vmci: 1]))
+        #expect(verdict.agreedRule != nil, "\(verdict)")
+        let from = VsockOperation.recv(s0, buffer: 16, source: true)
+        let datagram = ReceivedDatagram(copied: 1, truncated: false, head: Self.head(tag, 1), source: vm(2, 1234))
+        #expect(driver.judge(observed(.received(datagram), refcounts: [.vmci: 1]), of: from) == .agrees(rule: "vsock.dgram.deliver.vmci"))
+        #expect(driver.judge(observed(.failure(.resourceTemporarilyUnavailable), refcounts: [.vmci: 1]), of: from)
+                == .agrees(rule: "vsock.dgram.recv.empty"))
+        // From another port than the sender's: not this datagram.
+        var wrong = datagram
+        wrong.source = vm(2, 1235)
+        #expect(driver.judge(observed(.received(wrong), refcounts: [.vmci: 1]), of: from).mismatchKind == .result)
+        driver.run(from, observing: observed(.received(datagram), refcounts: [.vmci: 1]))
+        #expect(driver.judge(observed(.received(datagram), refcounts: [.vmci: 1]), of: from).mismatchKind == .result)
+    }
+
     // af_vsock.c:2214-2226: not established → ENOTCONN, or 0 once a reset set SOCK_DONE.
     @Test("vsock.recv.connectible.not-connected: ENOTCONN; 0 too after a connect reached the transport",
           arguments: VsockProfile.all)

@@ -21,7 +21,7 @@ struct RuleInventoryTests {
         "vsock.getsockname.local", "vsock.getsockname.readdressed-any", "vsock.getpeername.remote", "vsock.getpeername.enotconn",
         "vsock.dgram.send.resolves-cid-any",
         "vsock.close.releases", "vsock.close.lingering", "module.unload.lingering",
-        "vsock.recv.connectible.not-connected", "vsock.dgram.recv.empty",
+        "vsock.recv.connectible.not-connected", "vsock.dgram.recv.empty", "vsock.dgram.deliver.vmci",
     ]
     /// Rules of the v5 profiles (patch 03 onwards).
     static let v5: Set<String> = [

@@ -64,14 +64,15 @@ extension Array where Element == Step {
 }
 
 /// `[T.dgram_allow → true, T.dgram_enqueue → …]` proceeds to the callback's result; false → EINVAL.
-/// With `delivery` (a datagram `vsock_loopback` carries, under the whole series) the callbacks are
+/// A `delivery` through VMCI applies if the environment's callback accepted the datagram.
+/// With `delivery` through `vsock_loopback` (under the whole series) the callbacks are
 /// the series' own, not an environment's, so the result is decided (`vsock.dgram.send.loopback-carries`):
 /// the whole length and the datagram delivered; EAGAIN with the send buffer full; EMSGSIZE above
 /// 64 KiB (docs/vsock-dgram-v5-intent.md, N5 and N9).
 func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule: Rule,
                       delivery: VsockEffect? = nil) -> [Step] {
     let calls = SendCalls.table[transport.ordinal]
-    if case let .deliver(_, length, _)? = delivery {
+    if case let .deliver(_, length, _, .loopback)? = delivery {
         let refusedByEnqueue = [ExpectedCall(transport, .dgramAllow, .success), ExpectedCall(transport, .dgramEnqueue, .failure)]
         if length > VsockRules.virtioMaxPacket {
             return [.done(prefix.finish(.exactly(.failure(.messageTooLong)), calls: refusedByEnqueue,
@@ -85,7 +86,7 @@ func allowThenEnqueue(on transport: TransportModule, after prefix: Prefix, rule:
         ]
     }
     return [
-        .done(prefix.finish(.propagated, calls: calls.allowedThenEnqueued, rule: rule)),
+        .done(prefix.finish(.propagated, calls: calls.allowedThenEnqueued, effects: delivery.map { [$0] } ?? [], rule: rule)),
         .done(prefix.finish(.exactly(.failure(.invalidArgument)), calls: calls.refused, rule: VsockRules.sendAllow)),
     ]
 }

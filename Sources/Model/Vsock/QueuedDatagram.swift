@@ -4,7 +4,7 @@ public struct QueuedDatagram: Hashable, Sendable {
     public var tag: UInt32
     public var length: Int
     /// CIDs `recvfrom()` may report as the sender's: the carrying transport's own, and where the
-    /// intent is unclear (N2) the CID the sender bound.
+    /// intent is unclear (N2) the CID the sender bound; empty: any (VMCI's context id).
     public var sourceCIDs: [UInt32]
     /// The sender's local port; nil while the model has not seen the port the kernel chose.
     public var sourcePort: UInt32?
@@ -14,6 +14,8 @@ public struct QueuedDatagram: Hashable, Sendable {
     /// (the receiver is on another transport, bound through VMCI, one of several candidates, or
     /// its queue may be full): unclear intent or an environment the model does not decide.
     public var certain: Bool
+    /// The transport that carried it: loopback (the series' intent) or VMCI (the environment's).
+    public var carrier: TransportModule = .loopback
 
     /// What the kernel accounts for it against `SO_RCVBUF`, bounded above: the skb's truesize is
     /// under twice the payload plus a kilobyte of overhead.

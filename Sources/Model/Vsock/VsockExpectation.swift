@@ -152,13 +152,15 @@ public struct DatagramExpectation: Hashable, Sendable, CustomStringConvertible {
               DatagramPayload.head(received.head, matches: tag) else { return false }
         guard let sourceCIDs else { return received.source == nil }
         guard let source = received.source else { return false }
-        return sourceCIDs.contains(source.cid) && sourcePort.admits(source.port) && source.flags == 0
+        // No CIDs listed: the environment's (VMCI's context id), any.
+        return (sourceCIDs.isEmpty || sourceCIDs.contains(source.cid)) && sourcePort.admits(source.port) && source.flags == 0
     }
 
     public var description: String {
         var text = "\(copied) bytes #\(tag)\(truncated ? " MSG_TRUNC" : "")"
         if let sourceCIDs {
-            text += " from cid=\(sourceCIDs.map(VMAddr.cidName).joined(separator: "|")) port=\(sourcePort)"
+            let cids = sourceCIDs.isEmpty ? "(the environment's)" : sourceCIDs.map(VMAddr.cidName).joined(separator: "|")
+            text += " from cid=\(cids) port=\(sourcePort)"
         }
         return text
     }
@@ -218,8 +220,9 @@ public enum VsockEffect: Hashable, Sendable {
     /// `getpeername()` showed the resolved remote CID: from now on the model knows it.
     case learnRemoteCID
     /// If the send succeeded: the datagram tagged `tag` goes to the receiver bound at
-    /// `destination`, through a transport that delivers in this VM (N1).
-    case deliver(tag: UInt32, length: Int, destination: SockAddrVM)
+    /// `destination`, through `carrier`, a transport that delivers in this VM: loopback (N1), or
+    /// VMCI, whose host context delivers locally in a VM without a VMCI device.
+    case deliver(tag: UInt32, length: Int, destination: SockAddrVM, carrier: TransportModule)
     /// The target received the datagram tagged `tag`.
     case receive(tag: UInt32)
     /// A receive waited for the loopback worker: nothing accepted before it is still in flight.
@@ -240,7 +243,8 @@ public enum VsockEffect: Hashable, Sendable {
         case .setConnected(false): return "unconnected"
         case .close: return "closed (its reference dropped)"
         case .readdressedToAny: return "local CID rewritten to ANY by a loopback packet"
-        case let .deliver(tag, _, destination): return "if sent, #\(tag) is delivered to \(destination)"
+        case let .deliver(tag, _, destination, carrier):
+            return "if sent, #\(tag) is delivered to \(destination)" + (carrier == .loopback ? "" : " (it may be)")
         case .setRemote, .markConnectAttempted, .learnLocalPort, .packetToCidAny, .remoteCIDResolved, .learnRemoteCID,
              .receive, .settleDeliveries, .dropUncertain:
             return nil

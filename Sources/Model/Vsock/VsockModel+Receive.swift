@@ -16,7 +16,8 @@ extension VsockModel {
                 tag: datagram.tag, copied: min(buffer, datagram.length), truncated: buffer < datagram.length,
                 sourceCIDs: source ? datagram.sourceCIDs : nil, sourcePort: sourcePort(of: datagram, in: state))
             return VsockBranch(result: .datagram(expected), effects: [.settleDeliveries, .receive(tag: datagram.tag)],
-                               rule: datagram.certain ? VsockRules.dgramDeliver : VsockRules.dgramDeliverUnclear)
+                               rule: datagram.certain ? VsockRules.dgramDeliver
+                                   : datagram.carrier == .vmci ? VsockRules.dgramDeliverVMCI : VsockRules.dgramDeliverUnclear)
         }
         if !socket.queue.contains(where: \.certain) {
             branches.append(VsockBranch(result: .exactly(.failure(.resourceTemporarilyUnavailable)),

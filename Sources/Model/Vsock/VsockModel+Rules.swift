@@ -35,7 +35,7 @@ extension VsockModel {
         if v5 { rules.append(VsockRules.sendNullTransport) }
         rules += [VsockRules.getsockname, VsockRules.getsocknameReaddressed,
                   VsockRules.getpeername, VsockRules.getpeernameNotConnected, VsockRules.sendResolvesCidAny,
-                  VsockRules.recvConnectibleNotConnected, VsockRules.dgramRecvEmpty]
+                  VsockRules.recvConnectibleNotConnected, VsockRules.dgramRecvEmpty, VsockRules.dgramDeliverVMCI]
         // Only the whole series carries datagrams through loopback (patches 07, 09, 12).
         if profile.dgramBindWithoutCallback == .dgramBindTable {
             rules += [VsockRules.sendLoopbackCarries, VsockRules.dgramDeliver, VsockRules.dgramDeliverUnclear]

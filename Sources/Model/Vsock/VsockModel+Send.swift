@@ -20,12 +20,17 @@ extension VsockModel {
         let tag: UInt32
         let length: Int
 
-        /// N1: a datagram `vsock_loopback` accepted is delivered in this VM; other transports
-        /// carry it out of the VM (or, without a device or peer, nowhere). Only the whole series
-        /// carries datagrams through loopback (before patch 12 its `dgram_allow` is false).
+        /// N1: a datagram `vsock_loopback` accepted is delivered in this VM (only the whole series
+        /// carries datagrams through loopback: before patch 12 its `dgram_allow` is false); one
+        /// VMCI accepted may be, by VMCI's host context; other transports carry it out of the VM
+        /// (or, without a device or peer, nowhere).
         func delivery(by transport: TransportModule, to destination: SockAddrVM, profile: VsockProfile) -> VsockEffect? {
-            guard transport == .loopback, profile.dgramBindWithoutCallback == .dgramBindTable else { return nil }
-            return .deliver(tag: tag, length: length, destination: destination)
+            switch transport {
+            case .loopback where profile.dgramBindWithoutCallback == .dgramBindTable, .vmci:
+                return .deliver(tag: tag, length: length, destination: destination, carrier: transport)
+            default:
+                return nil
+            }
         }
     }
 

@@ -146,7 +146,7 @@ public struct VsockModel: ReferenceModel {
                     while taken.contains(free) { free += 1 }
                     port = free
                 }
-                return SockAddrVM(cid: cids[0], port: port)
+                return SockAddrVM(cid: cids.first ?? VMAddr.cidHost, port: port)  // none listed: the environment's
             }
             result = .received(ReceivedDatagram(copied: expected.copied, truncated: expected.truncated, head: head,
                                                 source: source))

@@ -25,6 +25,22 @@ extension VsockState {
         }
     }
 
+    /// A datagram VMCI accepted. In a VM without a VMCI device, `vmw_vmci` runs as the host
+    /// context (CID 2) and delivers datagrams for itself locally (vmci_transport.c:1721-1728 sends
+    /// to the handle (cid, port); its receive callback queues on the socket bound to that handle,
+    /// 611): the environment's behaviour, so it only *may* arrive, at a socket on VMCI bound at
+    /// that port, from a CID the model does not know.
+    mutating func deliverThroughVMCI(tag: UInt32, length: Int, to destination: SockAddrVM, from sender: Int) {
+        let datagram = QueuedDatagram(tag: tag, length: length, sourceCIDs: [], sourcePort: sockets[sender].local?.port,
+                                      senderSerial: sockets[sender].serial, certain: false, carrier: .vmci)
+        for index in sockets.indices {
+            let socket = sockets[index]
+            guard socket.type == .dgram, socket.transport == .vmci, let local = socket.local,
+                  local.port == nil || local.port == destination.port else { continue }
+            sockets[index].queue.append(datagram)
+        }
+    }
+
     /// The sockets that may receive a datagram to `destination`. One whose ephemeral port the
     /// model has not seen is left out where a socket of its table holds the destination's port
     /// with a colliding CID: the kernel picks only a free port (`vsock.bind.ephemeral`).

@@ -55,9 +55,13 @@ extension VsockState {
                 guard let target, case let .address(address) = observed else { continue }
                 sockets[target].remote.cid = address.cid
                 sockets[target].remoteCIDUnknown = false
-            case let .deliver(tag, length, destination):
+            case let .deliver(tag, length, destination, carrier):
                 guard let target, case let .value(sent) = observed, sent >= 0 else { continue }
-                deliver(tag: tag, length: length, to: destination, from: target)
+                if carrier == .vmci {
+                    deliverThroughVMCI(tag: tag, length: length, to: destination, from: target)
+                } else {
+                    deliver(tag: tag, length: length, to: destination, from: target)
+                }
             case let .receive(tag):
                 guard let target else { continue }
                 take(tag, at: target, observed: observed)
