@@ -30,8 +30,8 @@ struct ReceiveRuleTests {
         #expect(driver.run(.sendto(s1, vm(1, 1234), length: 8), observing: observed(.value(8), Self.sentByLoopback,
                                                                                       refcounts: [.loopback: 2])).agreedRule
                 == "vsock.dgram.send.loopback-carries")
-        #expect(driver.state.sockets[0].queue.map(\.tag) == [tag])
-        #expect(driver.state.sockets[0].queue[0].certain)
+        #expect(driver.state.queue(of: 0).map(\.tag) == [tag])
+        #expect(driver.state.queue(of: 0)[0].certain)
 
         let recv = VsockOperation.recv(s0, buffer: 16, source: false)
         let whole = ReceivedDatagram(copied: 8, truncated: false, head: Self.head(tag))
@@ -115,7 +115,7 @@ struct ReceiveRuleTests {
         let tag = UInt32(driver.state.operationsJudged + 1)
         driver.run(.sendto(s1, vm(1, 1234), length: 8),
                    observing: observed(.value(8), Self.sentByLoopback, refcounts: [.loopback: 1, .vmci: 1]))
-        #expect(driver.state.sockets[0].queue.map(\.certain) == [false])
+        #expect(driver.state.queue(of: 0).map(\.certain) == [false])
         let recv = VsockOperation.recv(s0, buffer: 16, source: false)
         let datagram = ReceivedDatagram(copied: 8, truncated: false, head: Self.head(tag))
         #expect(driver.judge(observed(.received(datagram), refcounts: [.loopback: 1, .vmci: 1]), of: recv)

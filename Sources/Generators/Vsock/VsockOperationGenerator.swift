@@ -86,7 +86,7 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .getpeername: return .getpeername(SocketRef(source.pick(sockets)))
         case .recv, .recvfrom:
             // Mostly where something is queued, so that receives see datagrams.
-            let queued = sockets.filter { !state.sockets[$0].queue.isEmpty }
+            let queued = state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
             let socket = !queued.isEmpty && source.chance(2, in: 3) ? source.pick(queued) : source.pick(sockets)
             return .recv(SocketRef(socket), buffer: source.weighted(Self.drawnBuffers), source: kind == .recvfrom)
         case .close: return .close(SocketRef(source.pick(sockets)))

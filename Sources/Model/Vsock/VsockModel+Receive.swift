@@ -11,7 +11,8 @@ extension VsockModel {
                                 effects: [.settleDeliveries], rule: VsockRules.recvConnectibleNotConnected)]
         }
         // Any queued datagram may come first: the order is unclear intent (patch 14's comment).
-        var branches = socket.queue.map { datagram -> VsockBranch in
+        let queue = state.queue(of: position)
+        var branches = queue.map { datagram -> VsockBranch in
             let expected = DatagramExpectation(
                 tag: datagram.tag, copied: min(buffer, datagram.length), truncated: buffer < datagram.length,
                 sourceCIDs: source ? datagram.sourceCIDs : nil, sourcePort: sourcePort(of: datagram, in: state))
@@ -19,7 +20,7 @@ extension VsockModel {
                                rule: datagram.certain ? VsockRules.dgramDeliver
                                    : datagram.carrier == .vmci ? VsockRules.dgramDeliverVMCI : VsockRules.dgramDeliverUnclear)
         }
-        if !socket.queue.contains(where: \.certain) {
+        if !queue.contains(where: \.certain) {
             branches.append(VsockBranch(result: .exactly(.failure(.resourceTemporarilyUnavailable)),
                                         effects: [.settleDeliveries, .dropUncertain], rule: VsockRules.dgramRecvEmpty))
         }

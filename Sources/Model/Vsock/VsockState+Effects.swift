@@ -32,6 +32,7 @@ extension VsockState {
             case .close:
                 guard let target else { continue }
                 let closed = sockets.remove(at: target)
+                queues[closed.serial] = nil
                 if closed.type.isConnectible, closed.connectAttempted, let transport = closed.transport {
                     lingering.append(transport)
                 }
@@ -69,7 +70,7 @@ extension VsockState {
                 inFlight = []
             case .dropUncertain:
                 guard let target else { continue }
-                sockets[target].queue.removeAll { !$0.certain }
+                queues[sockets[target].serial]?.removeAll { !$0.certain }
             case .readdressedToAny:
                 guard let target else { continue }
                 sockets[target].local?.cid = VMAddr.cidAny

@@ -48,9 +48,6 @@ public struct VsockSocket: Hashable, Sendable {
     /// `remote.cid` was CID ANY and a connected send replaced it with the transport's own CID,
     /// not yet seen (`VsockRules.sendResolvesCidAny`).
     public var remoteCIDUnknown = false
-    /// Datagrams delivered to this socket and not yet received, in arrival order as far as the
-    /// model knows it (the order is unclear intent, N1).
-    public var queue: [QueuedDatagram] = []
 
     public init(serial: Int, type: SocketType, transport: TransportModule?) {
         self.serial = serial
@@ -79,6 +76,10 @@ public struct VsockState: Hashable, Sendable {
     public var operationsJudged = 0
     /// Datagrams a delivering transport accepted whose receiver a later bind may still become.
     public var inFlight: [InFlightDatagram] = []
+    /// Datagrams delivered to each socket (by serial) and not yet received, in arrival order as
+    /// far as the model knows it (the order is unclear intent, N1). Kept apart from the sockets so
+    /// that a socket stays plain data: every step copies the socket list.
+    public var queues: [Int: [QueuedDatagram]] = [:]
     var nextSerial = 0
 
     public init() {}
@@ -131,6 +132,9 @@ public struct VsockState: Hashable, Sendable {
 
     /// The transport in `slot`, if any.
     public func transport(in slot: TransportSlot) -> TransportModule? { slots[slot] }
+
+    /// The datagrams queued on the socket at `index`.
+    public func queue(of index: Int) -> [QueuedDatagram] { queues[sockets[index].serial] ?? [] }
 
     /// The socket a reference resolves to.
     public func socket(_ ref: SocketRef) -> VsockSocket? {
