@@ -174,6 +174,17 @@ public enum PortExpectation: Hashable, Sendable, CustomStringConvertible {
     /// port cannot be (`vsock.bind.ephemeral`).
     case ephemeral(minimum: UInt32, taken: [UInt32] = [])
 
+    /// The lowest port this admits: what a nominal observation shows.
+    public var lowest: UInt32 {
+        switch self {
+        case let .exactly(port): return port
+        case let .ephemeral(minimum, taken):
+            var port = minimum
+            while taken.contains(port) { port += 1 }
+            return port
+        }
+    }
+
     public func admits(_ port: UInt32) -> Bool {
         switch self {
         case let .exactly(expected): return port == expected

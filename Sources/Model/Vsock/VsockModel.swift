@@ -137,27 +137,13 @@ public struct VsockModel: ReferenceModel {
         case let .addressAnyCID(port, flags): result = .address(SockAddrVM(cid: VMAddr.cidHost, port: port, flags: flags))
         case let .datagram(expected):
             let head = Array(DatagramPayload.bytes(tag: expected.tag, length: min(4, expected.copied)))
-            let source = expected.sourceCIDs.map { cids -> SockAddrVM in
-                let port: UInt32
-                switch expected.sourcePort {
-                case let .exactly(value): port = value
-                case let .ephemeral(minimum, taken):
-                    var free = minimum
-                    while taken.contains(free) { free += 1 }
-                    port = free
-                }
-                return SockAddrVM(cid: cids.first ?? VMAddr.cidHost, port: port)  // none listed: the environment's
+            let source = expected.sourceCIDs.map {
+                SockAddrVM(cid: $0.first ?? VMAddr.cidHost, port: expected.sourcePort.lowest)  // none listed: the environment's
             }
             result = .received(ReceivedDatagram(copied: expected.copied, truncated: expected.truncated, head: head,
                                                 source: source))
         case let .address(cid, port, flags):
-            switch port {
-            case let .exactly(value): result = .address(SockAddrVM(cid: cid, port: value, flags: flags))
-            case let .ephemeral(minimum, taken):
-                var port = minimum
-                while taken.contains(port) { port += 1 }
-                result = .address(SockAddrVM(cid: cid, port: port, flags: flags))
-            }
+            result = .address(SockAddrVM(cid: cid, port: port.lowest, flags: flags))
         }
         var after = state
         after.apply(branch.effects, target: operation.socket?.position, observed: result)
