@@ -1,5 +1,6 @@
 /// Datagram delivery inside this VM, through `vsock_loopback` (docs/vsock-dgram-v5-intent.md,
-/// N1-N3): which socket's queue a datagram joins, and what receiving takes off it.
+/// N1-N3) or VMCI's host context: which socket's queue a datagram joins, and what receiving
+/// takes off it.
 extension VsockState {
     /// The receive buffer every socket starts with: `net.core.rmem_default`, 212,992 bytes.
     static let receiveBuffer = 212_992
