@@ -7,9 +7,15 @@
 #   bash scripts/mutants.sh [MUTANT-NAME...]      (default: every mutant)
 #   SEEDS=20 OPS=60 bash scripts/mutants.sh 01-fallback-first
 #
-# Each mutant is applied on top of the candidate fixes of the series' crash findings
-# (series/vsock-dgram-v5/findings/*.fix.patch), so that a run looks past the known crashes
-# instead of ending in one; FIXES= (empty) runs the mutant on the series alone.
+# Each mutant is applied on top of candidate fixes of the series' findings
+# (series/vsock-dgram-v5/findings/*.fix.patch), so that a run looks past the known findings
+# instead of ending in one:
+#   FIXES=crash (default)  the fixes of the two crashes (findings 1 and 2);
+#   FIXES=all              the fixes of findings 2, 5 (which supersedes 1's mitigation), 6, 3 and 4:
+#                          no known divergence is left to mask a mutant. A mutant that changes a
+#                          line one of these fixes rewrites (04, 10, 20) does not apply there; it
+#                          runs on the crash fixes instead, and its row says so;
+#   FIXES=                 the series alone.
 #
 # Exit status: 0 when every mutant run was detected, 1 otherwise. Build it first
 # (swift build -c release); needs root (the VM loads modules) and the base kernel (scripts/setup.sh).
@@ -22,10 +28,21 @@ mutants=series/vsock-dgram-v5/mutants
 seeds=${SEEDS:-20}
 ops=${OPS:-60}
 results=${RESULTS:-.checker-results/mutants}
-fixes=()
-if [[ "${FIXES-all}" == all ]]; then
-    for file in series/vsock-dgram-v5/findings/*.fix.patch; do fixes+=(--mutant "$file"); done
-fi
+findings=series/vsock-dgram-v5/findings
+# Order matters: each fix applies to the tree the ones before it left.
+crash_fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
+             --mutant "$findings/vmci-socket-sendto-loopback-wild-call.fix.patch")
+all_fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
+           --mutant "$findings/loopback-lookup-sent-by-socket-transport.fix.patch"
+           --mutant "$findings/ephemeral-port-wrong-bucket.fix.patch"
+           --mutant "$findings/loopback-only-dgram-socket.fix.patch"
+           --mutant "$findings/refused-connect-moves-transport.fix.patch")
+case "${FIXES-crash}" in
+    crash) fixes=("${crash_fixes[@]}"); base="crash fixes" ;;
+    all) fixes=("${all_fixes[@]}"); base="all fixes" ;;
+    "") fixes=(); base="series alone" ;;
+    *) echo "mutants: FIXES=$FIXES is not one of crash, all or empty; use FIXES=all" >&2; exit 2 ;;
+esac
 
 [[ -x "$checker" ]] || { echo "mutants: $checker is missing; run: swift build -c release" >&2; exit 1; }
 [[ -d "$patches" ]] || { echo "mutants: no series at $patches; set PATCHES=DIR" >&2; exit 1; }
@@ -44,28 +61,36 @@ for name in "${names[@]}"; do
     log="$results/$name.log"
     echo "mutants: $name ($seeds seeds x $ops operations at most)" >&2
     status=0
-    "$checker" series --patches "$patches" "${fixes[@]}" --mutant "$file" --seeds "$seeds" --ops "$ops" \
+    on=$base
+    run_fixes=("${fixes[@]}")
+    if ! "$checker" series --patches "$patches" "${run_fixes[@]}" --mutant "$file" --build-only >"$log" 2>&1 \
+        && [[ "$base" == "all fixes" ]] && grep -q "does not apply\|FAILED\|reversed" "$log"; then
+        echo "mutants: $name does not apply on all fixes (it changes a line they rewrite); on the crash fixes" >&2
+        on="crash fixes (conflicts with all)"
+        run_fixes=("${crash_fixes[@]}")
+    fi
+    "$checker" series --patches "$patches" "${run_fixes[@]}" --mutant "$file" --seeds "$seeds" --ops "$ops" \
         --stop-at-first-divergence --results "$results" >"$log" 2>&1 || status=$?
     folder=$(sed -n 's/^checker vm: booting .*results in \(.*\)$/\1/p' "$log" | tail -n 1)
     if [[ -z "$folder" || ! -f "$folder/summary.json" ]]; then
         echo "mutants: $name did not run (exit $status); see $log" >&2
-        rows+=("| $name | not run (exit $status, see $log) | | | | |")
+        rows+=("| $name | $on | not run (exit $status, see $log) | | | | |")
         undetected=$((undetected + 1))
         continue
     fi
-    row=$(python3 - "$folder/summary.json" "$name" <<'EOF'
+    row=$(python3 - "$folder/summary.json" "$name" "$on" <<'EOF'
 import json, sys
 summary = json.load(open(sys.argv[1]))
-name = sys.argv[2]
+name, on = sys.argv[2], sys.argv[3]
 operations = sum(batch["operations"] for batch in summary["batches"])
 divergences = [d for batch in summary["batches"] for d in batch.get("divergences", [])]
 outcomes = {batch["outcome"] for batch in summary["batches"]}
 if divergences:
     d = divergences[0]
-    print(f"| {name} | detected: {d['signature']} | seed {d['seed']}, {operations} ops | "
+    print(f"| {name} | {on} | detected: {d['signature']} | seed {d['seed']}, {operations} ops | "
           f"{len(d['minimal'])} | {d['shrinkExecutions']} | {d['reproduced']} |")
 else:
-    print(f"| {name} | NOT detected ({'/'.join(sorted(outcomes))}) | {operations} ops | | | |")
+    print(f"| {name} | {on} | NOT detected ({'/'.join(sorted(outcomes))}) | {operations} ops | | | |")
 EOF
 )
     [[ "$row" == *"| detected:"* ]] || undetected=$((undetected + 1))
@@ -73,8 +98,8 @@ EOF
     echo "$row" >&2
 done
 
-echo "| Mutant | Result | Found after | Shrunk length | Shrink executions | Reproduced |"
-echo "|---|---|---|---|---|---|"
+echo "| Mutant | On | Result | Found after | Shrunk length | Shrink executions | Reproduced |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo "mutants: $(( ${#names[@]} - undetected )) of ${#names[@]} detected" >&2
 ((undetected == 0))
