@@ -33,6 +33,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private var learnedPorts = LearnedPorts()
     private var references: [TransportModule: Int] = [:]
     private var calls: [TransportCall] = []
+    private var transmissions: [TransportModule] = []
     private var nextEphemeralPort: UInt32 = 40_000
     private var nextVMCIPort: UInt32 = 60_000
     /// Operations executed since the reset: a datagram carries its operation's number as its tag.
@@ -56,11 +57,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
 
     public func execute(_ operation: VsockOperation) -> VsockObservation {
         calls = []
+        transmissions = []
         operations += 1
         let result = run(operation)
         var counts = ModuleRefcounts()
         for module in loaded { counts[module] = references[module, default: 0] }
-        return VsockObservation(result: result, calls: calls, refcounts: counts)
+        return VsockObservation(result: result, calls: calls, refcounts: counts, transmissions: transmissions)
     }
 
     private var isV5: Bool { profile.dgramLookup == .connectibleThenFallback }
@@ -361,7 +363,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         guard let transport else { return neg(.badAddress) }
         if !dgramAllow(transport, destination.cid, destination.port) { return neg(.invalidArgument) }
         let sent = dgramEnqueue(transport, destination.cid, length)
-        if sent >= 0, transport == .loopback { loopbackDeliver(from: socket, to: destination, length: length) }
+        if sent >= 0, transport == .loopback {
+            // loopback's send_pkt; the mutant sends with the socket's own transport's (finding 5)
+            // and, like a kernel whose other transport had a device, still returns the length.
+            transmissions.append(mutant == .sentBySocketTransport ? socket.transport ?? transport : transport)
+            loopbackDeliver(from: socket, to: destination, length: length)
+        }
         return sent
     }
 

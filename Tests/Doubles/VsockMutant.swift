@@ -40,6 +40,10 @@ public enum VsockMutant: String, CaseIterable, Sendable {
     /// sendto to itself (as above: the destination is (1, p), the source (ANY, p) as bound by the
     /// auto-bind, which the mutant reports), recvfrom.
     case sourceIsDestination = "source-is-destination"
+    /// A datagram loopback accepted leaves through the socket's own transport's `send_pkt`
+    /// (finding 5's shape, silent: the length is returned). Minimal: load virtio, socket (on
+    /// virtio), load loopback, sendto CID 1 (loopback accepts, virtio sends).
+    case sentBySocketTransport = "sent-by-socket-transport"
 
     /// The profile the mutant is planted in.
     public var profile: VsockProfile {
@@ -91,6 +95,8 @@ public enum VsockMutant: String, CaseIterable, Sendable {
             return [at(.recv, .result): 4, at(.recvfrom, .result): 4]
         case .sourceIsDestination:
             return [at(.recvfrom, .result): 4]
+        case .sentBySocketTransport:
+            return [at(.sendto, .transmission): 4]
         }
     }
 }

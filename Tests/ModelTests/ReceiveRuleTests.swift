@@ -91,6 +91,42 @@ struct ReceiveRuleTests {
                                       refcounts: [.loopback: 2]), of: big).mismatchKind != nil)
     }
 
+    // Where the datagram really left, as the probes on each transport's send_pkt see it.
+    @Test("vsock.dgram.send.transmitted-by-chooser: the transport that accepted a datagram sends it, once")
+    func transmittedByChooser() throws {
+        let driver = Self.loopbackPair()
+        let send = VsockOperation.sendto(s1, vm(1, 1234), length: 8)
+        let accepted = { (sentBy: [TransportModule]?) in
+            driver.judge(observed(.value(8), Self.sentByLoopback, refcounts: [.loopback: 2], sentBy: sentBy), of: send)
+        }
+        #expect(accepted([.loopback]) == .agrees(rule: "vsock.dgram.send.loopback-carries"))
+        // Not observed (a recorded case from before, a transport whose send_pkt is not probed).
+        #expect(accepted(nil) == .agrees(rule: "vsock.dgram.send.loopback-carries"))
+        // Accepted by loopback, sent by another transport: the result alone looks right.
+        #expect(accepted([.virtio]).mismatchKind == .transmission)
+        #expect(accepted([]).mismatchKind == .transmission)
+        #expect(accepted([.loopback, .loopback]).mismatchKind == .transmission)
+        // Refused by dgram_allow: nothing may leave.
+        let refused = [call(.loopback, .dgramAllow, 0)]
+        let elsewhere = VsockOperation.sendto(s1, vm(7, 1234), length: 8)
+        let judged = { (sentBy: [TransportModule]) in
+            driver.judge(observed(.failure(.invalidArgument), refused, refcounts: [.loopback: 2], sentBy: sentBy), of: elsewhere)
+        }
+        if judged([]).agreedRule != nil {
+            #expect(judged([.loopback]).mismatchKind == .transmission)
+        }
+        // The rule is the whole series' (its virtio family carries datagrams): mainline's
+        // profile does not judge transmissions.
+        var mainline = ModelDriver(.mainline)
+        mainline.run(.loadTransport(.vmci))
+        mainline.run(.socket(.dgram))
+        let vmciSend = [call(.vmci, .dgramBind, 0), call(.vmci, .dgramAllow, 1), call(.vmci, .dgramEnqueue, 8)]
+        let mainlineSend = VsockOperation.sendto(s0, vm(2, 1234), length: 8)
+        #expect(mainline.judge(observed(.value(8), vmciSend, refcounts: [.vmci: 1], sentBy: [.virtio]), of: mainlineSend)
+                == mainline.judge(observed(.value(8), vmciSend, refcounts: [.vmci: 1]), of: mainlineSend))
+        #expect(mainline.judge(observed(.value(8), vmciSend, refcounts: [.vmci: 1]), of: mainlineSend).agreedRule != nil)
+    }
+
     @Test("vsock.dgram.deliver: the source's CID is the carrier's; a recv() reports no address")
     func source() throws {
         var driver = Self.loopbackPair()

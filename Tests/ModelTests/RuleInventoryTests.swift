@@ -38,7 +38,8 @@ struct RuleInventoryTests {
             return common.union(v5).union(["vsock.bind.dgram.no-callback-einval", "vsock.create.dgram.seed-unclear"])
         default:
             return common.union(v5).union(["vsock.bind.dgram.table", "vsock.create.dgram.supported",
-                                           "vsock.dgram.send.loopback-carries", "vsock.dgram.deliver",
+                                           "vsock.dgram.send.loopback-carries", "vsock.dgram.send.transmitted-by-chooser",
+                                           "vsock.dgram.deliver",
                                            "vsock.dgram.deliver.unclear"])
         }
     }

@@ -55,6 +55,9 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
         case callbacks
         /// The result was allowed, but reference counts afterwards differ (modules, pages).
         case refcount
+        /// The result was allowed, but the packet left through another transport than the one
+        /// that accepted it (vsock: `send_pkt` of a transport whose `dgram_enqueue` did not run).
+        case transmission
         /// The result was allowed, but the state the system was left in differs (SNP: the RMP).
         case state
     }

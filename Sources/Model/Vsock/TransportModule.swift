@@ -58,6 +58,10 @@ public enum TransportModule: String, CaseIterable, Hashable, Sendable, Codable, 
         }
     }
 
+    /// The transports built on the virtio family's shared code (`virtio_transport_common`), whose
+    /// packets leave through their own `send_pkt`.
+    public var isVirtioFamily: Bool { self == .loopback || self == .virtio || self == .vhost }
+
     /// Whether the transport sets `.seqpacket_allow` (VMCI does not: SEQPACKET → ESOCKTNOSUPPORT).
     public var hasSeqpacketAllow: Bool { self != .vmci && self != .hyperv }
 }
@@ -84,6 +88,9 @@ public enum TransportHook: String, CaseIterable, Hashable, Sendable, Codable {
     case streamAllow = "stream_allow"
     case seqpacketAllow = "seqpacket_allow"
     case connect = "connect"
+    /// `virtio_transport.send_pkt`: puts a packet on the transport's wire (virtio family only).
+    /// Observed as a transmission (``VsockObservation/transmissions``), not among the calls.
+    case sendPkt = "send_pkt"
 
     /// Boolean callbacks return 1 (allowed) or 0; the others return 0/bytes or a negative errno.
     public var isPredicate: Bool { self == .dgramAllow || self == .streamAllow || self == .seqpacketAllow }

@@ -38,7 +38,8 @@ extension VsockModel {
                   VsockRules.recvConnectibleNotConnected, VsockRules.dgramRecvEmpty, VsockRules.dgramDeliverVMCI]
         // Only the whole series carries datagrams through loopback (patches 07, 09, 12).
         if profile.dgramBindWithoutCallback == .dgramBindTable {
-            rules += [VsockRules.sendLoopbackCarries, VsockRules.dgramDeliver, VsockRules.dgramDeliverUnclear]
+            rules += [VsockRules.sendLoopbackCarries, VsockRules.sendTransmittedByChooser, VsockRules.dgramDeliver,
+                      VsockRules.dgramDeliverUnclear]
         }
         rules += [VsockRules.close, VsockRules.closeLingers]
         return rules

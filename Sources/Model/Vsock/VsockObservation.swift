@@ -80,22 +80,33 @@ public struct TransportCall: Hashable, Sendable, Codable, CustomStringConvertibl
 }
 
 /// What the system under test showed for one operation: the syscall's result, the transport
-/// callbacks that ran (in order), and module reference counts afterwards.
+/// callbacks that ran (in order), the transports that put a packet on their wire, and module
+/// reference counts afterwards.
 public struct VsockObservation: Hashable, Sendable, Codable, CustomStringConvertible {
     public var result: SyscallResult
     public var calls: [TransportCall]
     /// `/sys/module/<transport>/refcnt` of every loaded transport module, after the operation.
     public var refcounts: ModuleRefcounts
+    /// The virtio family's transports whose `send_pkt` ran in the calling thread, in order: where
+    /// a datagram really left. nil where it was not observed (a recorded case from before, the
+    /// simulated kernel, or a loaded transport whose `send_pkt` is not probed): never read as
+    /// "nothing was sent".
+    public var transmissions: [TransportModule]?
 
-    public init(result: SyscallResult, calls: [TransportCall] = [], refcounts: ModuleRefcounts = [:]) {
+    public init(result: SyscallResult, calls: [TransportCall] = [], refcounts: ModuleRefcounts = [:],
+                transmissions: [TransportModule]? = nil) {
         self.result = result
         self.calls = calls
         self.refcounts = refcounts
+        self.transmissions = transmissions
     }
 
     public var description: String {
         var text = "\(result)"
         if !calls.isEmpty { text += " via " + calls.map(\.description).joined(separator: ", ") }
+        if let transmissions, !transmissions.isEmpty {
+            text += " sent by " + transmissions.map(\.shortName).joined(separator: ", ")
+        }
         if !refcounts.isEmpty { text += " refcnt\(refcounts)" }
         return text
     }

@@ -220,6 +220,11 @@ enum VsockRules {
         summary: "a datagram whose transport is vsock_loopback is accepted whole and carried by loopback: up to 64 KiB it returns its length, above that EMSGSIZE, and with the send buffer full EAGAIN (MSG_DONTWAIT); loopback allows every datagram",
         source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
                          quote: "If there is a g2h/h2g transport for that remote address, then that transport will be used"))
+    static let sendTransmittedByChooser = Rule(
+        id: "vsock.dgram.send.transmitted-by-chooser",
+        summary: "a datagram leaves through the transport that accepted it: no other transport's send_pkt runs during the send, and a datagram a virtio-family transport accepted (its length returned) is put on that transport's wire once",
+        source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
+                         quote: "If there is a g2h/h2g transport for that remote address, then that transport will be used"))
     static let dgramDeliverVMCI = Rule(
         id: "vsock.dgram.deliver.vmci",
         summary: "a datagram VMCI accepted may arrive at a datagram socket on VMCI bound at its port, from a CID that is the environment's: without a VMCI device vmw_vmci is the host context and delivers locally; never twice",

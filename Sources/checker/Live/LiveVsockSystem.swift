@@ -145,7 +145,7 @@ final class LiveVsockSystem: SystemUnderTest {
         operationsExecuted &+= 1
         lastWait = []
         let result = try perform(operation)
-        let (events, calls) = try timed("observe: probe events") {
+        let (events, (calls, transmissions)) = try timed("observe: probe events") {
             let events = probes.drain()
             let lost = probes.lostEvents
             if lost != lostSoFar {
@@ -159,7 +159,17 @@ final class LiveVsockSystem: SystemUnderTest {
             try timed("settle (close outlived by its socket)") { try settleAll() }
         }
         let counts = timed("observe: refcounts") { refcounts() }
-        return VsockObservation(result: result, calls: calls, refcounts: counts)
+        return VsockObservation(result: result, calls: calls, refcounts: counts,
+                                transmissions: seesTransmissions ? transmissions : nil)
+    }
+
+    /// Whether every virtio-family transport this system may load has its `send_pkt` probed, so
+    /// that an operation's transmissions are all seen (a kernel that renames one is not judged
+    /// on them).
+    private var seesTransmissions: Bool {
+        transports.filter(\.isVirtioFamily).allSatisfy { module in
+            attached.values.contains { $0.module == module.rawValue && $0.callback.hook == .sendPkt }
+        }
     }
 
     /// Runs `body` and books its time under `name` (phases nest: `body` may book its own).
@@ -237,8 +247,10 @@ final class LiveVsockSystem: SystemUnderTest {
 
     // MARK: Observation
 
-    /// Pairs each probed callback's entry with its return and names the transport that ran it.
-    private func transportCalls(from events: [ProbeEvent], during operation: VsockOperation) throws -> [TransportCall] {
+    /// Pairs each probed callback's entry with its return and names the transport that ran it;
+    /// `send_pkt` returns become the transmissions, in order.
+    private func transportCalls(from events: [ProbeEvent], during operation: VsockOperation) throws
+        -> (calls: [TransportCall], transmissions: [TransportModule]) {
         // v5 03: a sendto() with an address drops the per-packet module reference at its end;
         // that module's transport is the one whose shared callbacks ran.
         var perPacket: TransportModule?
@@ -247,6 +259,7 @@ final class LiveVsockSystem: SystemUnderTest {
         }
         var open: [(function: String, module: String)] = []
         var calls: [TransportCall] = []
+        var transmissions: [TransportModule] = []
         for event in events {
             guard let function = event.function, let placement = attached[function] else { continue }
             switch event.kind {
@@ -264,6 +277,10 @@ final class LiveVsockSystem: SystemUnderTest {
                     throw SystemError.unreliable("cannot tell which transport ran \(function) (socket transport \"\(entryModule)\")")
                 }
                 let hook = placement.callback.hook
+                if hook == .sendPkt {
+                    transmissions.append(transport)
+                    continue
+                }
                 // The probe reports the whole return register: a bool is its low byte, an int its
                 // low 32 bits (not sign-extended).
                 let returned = hook.isPredicate ? (event.returnedBool ? 1 : 0) : Int(event.returnedInt32)
@@ -275,7 +292,7 @@ final class LiveVsockSystem: SystemUnderTest {
         if let unfinished = open.first {
             throw SystemError.unreliable("\(unfinished.function) entered but its return was not observed")
         }
-        return calls
+        return (calls, transmissions)
     }
 
     private func refcounts() -> ModuleRefcounts {

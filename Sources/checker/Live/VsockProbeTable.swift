@@ -36,6 +36,12 @@ struct VsockProbeTable {
         Callback(function: "virtio_transport_dgram_enqueue", hook: .dgramEnqueue, arg0IsVsockSock: true),
         Callback(function: "virtio_transport_stream_allow", hook: .streamAllow, arg0IsVsockSock: false),
         Callback(function: "virtio_transport_connect", hook: .connect, arg0IsVsockSock: true),
+        // Where a packet really leaves: each virtio-family transport's own send_pkt (static, but
+        // called through the ops table, so never inlined). A datagram accepted by one transport
+        // and sent by another shows here even when the syscall's result looks right.
+        Callback(function: "virtio_transport_send_pkt", hook: .sendPkt, arg0IsVsockSock: false),
+        Callback(function: "vhost_transport_send_pkt", hook: .sendPkt, arg0IsVsockSock: false),
+        Callback(function: "vsock_loopback_send_pkt", hook: .sendPkt, arg0IsVsockSock: false),
     ]
 
     /// A callback found in a loaded module: the transport it belongs to, nil for shared code.

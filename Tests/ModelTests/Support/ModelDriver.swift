@@ -86,8 +86,8 @@ func call(_ transport: TransportModule, _ hook: TransportHook, _ returned: Int) 
 
 /// An observation: the syscall's result, the callbacks that ran, every loaded module's refcnt.
 func observed(_ result: SyscallResult, _ calls: [TransportCall] = [],
-              refcounts: [TransportModule: Int]) -> VsockObservation {
-    VsockObservation(result: result, calls: calls, refcounts: ModuleRefcounts(refcounts))
+              refcounts: [TransportModule: Int], sentBy transmissions: [TransportModule]? = nil) -> VsockObservation {
+    VsockObservation(result: result, calls: calls, refcounts: ModuleRefcounts(refcounts), transmissions: transmissions)
 }
 
 /// The occupied registration slots, as a dictionary (empty slots left out).
