@@ -20,7 +20,7 @@ public struct MutantHunt {
     /// which seed diverges first depends on the generator's details, so one seed's minimum says
     /// less about the shrinker than the best of a few (syz-repro also keeps the best reproducer).
     public init(mutant: VsockMutant, firstSeed: UInt64 = 1, maxSeeds: Int = 500, operations: Int = 60,
-                candidates: Int = 3) throws {
+                candidates: Int = 6) throws {
         self.mutant = mutant
         let model = VsockModel(profile: mutant.profile)
         let generator = VsockOperationGenerator()
@@ -40,5 +40,19 @@ public struct MutantHunt {
             if let best = result, best.shrink.minimal.count <= candidate.shrink.minimal.count { continue }
             result = candidate
         }
+    }
+
+    /// How many of `seeds` runs (seeds 1…seeds, `operations` each) diverge on the mutated
+    /// simulated kernel: the mutant's detection rate per run, a steadier yardstick of a generator
+    /// change than the first seed that finds it.
+    public static func detections(of mutant: VsockMutant, seeds: Int = 200, operations: Int = 60) throws -> Int {
+        let runner = Runner(model: VsockModel(profile: mutant.profile), generator: VsockOperationGenerator())
+        let kernel = SimulatedVsockKernel(profile: mutant.profile, mutant: mutant)
+        var detected = 0
+        for seed in 1...UInt64(seeds) {
+            let run = try runner.run(RunConfiguration(seed: seed, operations: operations), against: kernel)
+            if run.execution.divergence != nil { detected += 1 }
+        }
+        return detected
     }
 }

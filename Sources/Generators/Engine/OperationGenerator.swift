@@ -9,6 +9,9 @@ public protocol OperationGenerator<Model>: Sendable {
     var kinds: [String] { get }
     /// Kinds no run can do without (nothing happens without sockets).
     var essentialKinds: Set<String> { get }
+    /// Kinds a swarm run keeps more often than the rest (¾ instead of ½): those most other
+    /// kinds build on, whose absence leaves a run exploring little.
+    var frequentKinds: Set<String> { get }
 
     /// Draws one operation applicable in `state`, of an enabled kind where possible.
     func draw(from source: inout ChoiceSource, state: Model.State, enabled: Set<String>) -> Model.Operation
@@ -22,6 +25,8 @@ public protocol OperationGenerator<Model>: Sendable {
 }
 
 extension OperationGenerator {
+    public var frequentKinds: Set<String> { [] }
+
     public func deleting(_ range: Range<Int>, from operations: [Model.Operation]) -> [[Model.Operation]] {
         var remaining = operations
         remaining.removeSubrange(range)

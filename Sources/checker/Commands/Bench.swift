@@ -81,10 +81,14 @@ struct Bench: ParsableCommand {
     }
 
     private func measureMutants() throws {
-        print("mutant                      profile           signature                         runs  shrunk  minimal  executions-to-minimal  executions")
+        print("mutant                      profile           signature                         runs  shrunk  minimal  executions-to-minimal  executions  detected")
         var toMinimal: [Int] = []
+        var detectedRuns = 0
+        let rateSeeds = 200
         for mutant in VsockMutant.allCases {
             let hunt = try MutantHunt(mutant: mutant, candidates: 1)
+            let detected = try MutantHunt.detections(of: mutant, seeds: rateSeeds)
+            detectedRuns += detected
             guard let found = hunt.result else {
                 print("\(pad(mutant.rawValue, 28))\(pad(mutant.profile.name, 18))NOT FOUND in \(hunt.seedsTried) runs")
                 continue
@@ -93,13 +97,16 @@ struct Bench: ParsableCommand {
             toMinimal.append(found.shrink.executionsToMinimal)
             print(pad(mutant.rawValue, 28) + pad(mutant.profile.name, 18) + pad(found.signature.description, 34)
                   + pad("\(hunt.seedsTried)", 6) + pad("\(found.shrink.minimal.count)", 8) + pad(minimal, 9)
-                  + pad("\(found.shrink.executionsToMinimal)", 23) + "\(found.shrink.executions)")
+                  + pad("\(found.shrink.executionsToMinimal)", 23) + pad("\(found.shrink.executions)", 12)
+                  + "\(detected)/\(rateSeeds)")
         }
         let sorted = toMinimal.sorted()
         let median = sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2])
             : Double(sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         print("mutants: \(toMinimal.count) of \(VsockMutant.allCases.count) found; median executions to minimal "
               + "\(median); goal ≤ 100: ratio \(String(format: "%.2f", median / 100))")
+        print("detection: \(detectedRuns) of \(rateSeeds * VsockMutant.allCases.count) runs of 60 operations diverge "
+              + "(seeds 1-\(rateSeeds) per mutant; \(String(format: "%.1f", 100 * Double(detectedRuns) / Double(rateSeeds * VsockMutant.allCases.count)))%)")
     }
 
     private func pad(_ text: String, _ width: Int) -> String {
