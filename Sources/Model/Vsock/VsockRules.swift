@@ -217,7 +217,7 @@ enum VsockRules {
     static let virtioMaxPacket = 64 * 1024
     static let sendLoopbackCarries = Rule(
         id: "vsock.dgram.send.loopback-carries",
-        summary: "a datagram whose transport is vsock_loopback is accepted whole and carried by loopback: up to 64 KiB it returns its length, above that EMSGSIZE, and with the send buffer full EAGAIN (MSG_DONTWAIT); loopback allows every datagram",
+        summary: "a datagram whose transport is vsock_loopback is accepted whole and carried by loopback: up to 64 KiB it returns its length, and with the send buffer full EAGAIN (MSG_DONTWAIT); above 64 KiB (mainline's virtio packet bound; the series states no limit) EMSGSIZE or carried, which is unclear; loopback allows every datagram",
         source: .message(series: "vsock-dgram-v5", where: "patch 03 message",
                          quote: "If there is a g2h/h2g transport for that remote address, then that transport will be used"))
     static let sendTransmittedByChooser = Rule(

@@ -67,11 +67,12 @@ extension VsockState {
 
     /// Whether the intent decides that it arrives there (N1): bound in the datagram table at a
     /// port the model knows, on loopback itself, to a CID that is not ANY (a packet to CID ANY
-    /// re-addresses sockets, `vsock.getsockname.readdressed-any`), with room in its queue.
+    /// re-addresses sockets, `vsock.getsockname.readdressed-any`), with room in its queue, and
+    /// no longer than a virtio packet (N5: above it, the series states nothing).
     private func mustReceive(_ destination: SockAddrVM, at index: Int, length: Int) -> Bool {
         let socket = sockets[index]
-        guard let local = socket.local, local.table == .dgram, local.port != nil, socket.transport == .loopback,
-              destination.cid != VMAddr.cidAny else { return false }
+        guard length <= VsockRules.virtioMaxPacket, let local = socket.local, local.table == .dgram, local.port != nil,
+              socket.transport == .loopback, destination.cid != VMAddr.cidAny else { return false }
         let charged = queue(of: index).reduce(0) { $0 + $1.chargedBytes }
         return charged + 2 * length + 1024 <= Self.receiveBuffer
     }
