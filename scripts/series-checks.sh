@@ -10,10 +10,11 @@
 #    datagrams can be received), bounded: the rebuilt modules are the ones loaded, no lost
 #    events, the probes attached, receives ran, and the outcome is pass or a
 #    divergence that is a documented finding about the series' intent (findings 3, 4 and 5;
-#    shrinking capped at 60 runs so CI stays bounded); the cases of findings 4 and 5 replay live
-#    on the patched modules and reproduce, as does finding 6's hand-written case (an auto-bind
-#    takes a port another socket holds); the hand-written data-path case (two datagrams, a
-#    truncation, a source address, an empty queue, a disconnect) agrees step for step.
+#    shrinking capped at 60 runs so CI stays bounded); the cases of findings 3, 4, 5 and 6 replay
+#    live on the patched modules and reproduce, and with every candidate fix applied
+#    (series/vsock-dgram-v5/findings/*.fix.patch) they agree at every step: each fix fixes its
+#    finding, and the model agrees with the fixed kernel; the hand-written data-path case (two
+#    datagrams, a truncation, a source address, an empty queue, a disconnect) agrees step for step.
 # 3. Two mutants of the patched core (series/vsock-dgram-v5/mutants) are detected and shrunk.
 # 4. The series' own vsock_test (patch 14) as a peer suite, loopback mode, on the rebuilt
 #    modules: the eleven stream/seqpacket tests must pass; the dgram tests are reported (they
@@ -86,21 +87,32 @@ refused=$PWD/series/vsock-dgram-v5/findings/refused-connect-moves-transport.json
     > "$results/refused-connect.log" 2>&1
 refused_status=$?
 tail -n 1 "$results/refused-connect.log"
-echo "series-checks: finding 5: a datagram the lookup gives to loopback leaves through the socket's transport"
+echo "series-checks: findings 3, 5, 6 reproduce on the series with the crash fixes; with every candidate fix, 3-6 are fixed"
 carried=$PWD/$findings/loopback-lookup-sent-by-socket-transport.jsonl
 "$checker" replay "$carried" > "$results/carried-offline.log" 2>&1
 carried_offline_status=$?
 both_fixed=$("$checker" series --patches "$patches" "${fixes[@]}" --build-only 2>/dev/null)
-"$checker" vm --timeout 900 --results "$results/carried" -- replay "$carried" --on live --modules "$both_fixed" \
-    > "$results/carried.log" 2>&1
-carried_status=$?
-tail -n 1 "$results/carried.log"
-echo "series-checks: finding 6: an auto-bind takes a port another socket holds (patch 04's search)"
-bucket=$PWD/$findings/ephemeral-port-wrong-bucket.jsonl
-"$checker" vm --timeout 900 --results "$results/bucket" -- replay "$bucket" --on live --modules "$both_fixed" \
-    > "$results/bucket.log" 2>&1
-bucket_status=$?
-tail -n 1 "$results/bucket.log"
+# One guest per store: `replay --all` runs every case kept under <store>/vsock/vsock-dgram-v5/.
+mkdir -p "$results/store-reproduce/vsock/vsock-dgram-v5" "$results/store-fixed/vsock/vsock-dgram-v5"
+for name in loopback-only-dgram-socket loopback-lookup-sent-by-socket-transport ephemeral-port-wrong-bucket; do
+    cp "$findings/$name.jsonl" "$results/store-reproduce/vsock/vsock-dgram-v5/"
+done
+"$checker" vm --timeout 900 --results "$results/reproduce" -- replay --all --store "$results/store-reproduce" --on live \
+    --modules "$both_fixed" > "$results/reproduce.log" 2>&1
+reproduce_status=$?
+tail -n 1 "$results/reproduce.log"
+for name in loopback-only-dgram-socket refused-connect-moves-transport loopback-lookup-sent-by-socket-transport \
+    ephemeral-port-wrong-bucket; do
+    cp "$findings/$name.jsonl" "$results/store-fixed/vsock/vsock-dgram-v5/"
+done
+all_fixed=$("$checker" series --patches "$patches" --mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch" \
+    --mutant "$findings/loopback-lookup-sent-by-socket-transport.fix.patch" --mutant "$findings/ephemeral-port-wrong-bucket.fix.patch" \
+    --mutant "$findings/loopback-only-dgram-socket.fix.patch" --mutant "$findings/refused-connect-moves-transport.fix.patch" \
+    --build-only 2>/dev/null)
+"$checker" vm --timeout 900 --results "$results/fixed" -- replay --all --store "$results/store-fixed" --on live \
+    --modules "$all_fixed" > "$results/fixed.log" 2>&1
+all_fixed_status=$?
+tail -n 1 "$results/fixed.log"
 echo "series-checks: the data path end to end (series/vsock-dgram-v5/cases/datagram-path.jsonl)"
 "$checker" vm --timeout 900 --results "$results/datagram-path" -- replay "$PWD/series/vsock-dgram-v5/cases/datagram-path.jsonl" \
     --on live --modules "$both_fixed" > "$results/datagram-path.log" 2>&1
@@ -114,11 +126,11 @@ set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
     "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" "$carried_offline_status" \
-    "$carried_status" "$path_status" "$bucket_status" <<'PY'
+    "$reproduce_status" "$path_status" "$all_fixed_status" <<'PY'
 import glob, json, os, sys
 
 results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status, \
-    wild_fixed_status, refused_status, carried_offline_status, carried_status, path_status, bucket_status = \
+    wild_fixed_status, refused_status, carried_offline_status, reproduce_status, path_status, all_fixed_status = \
     sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
@@ -191,15 +203,35 @@ check("finding: with its candidate fix (a mitigation) the wild call no longer ha
 refused = open(os.path.join(results, "refused-connect.log"), errors="replace").read()
 check("finding 4: its case reproduces live on the patched modules", refused_status == 1 and "# reproduced:" in refused,
       f"exit {refused_status}; " + " | ".join(refused.strip().splitlines()[-2:]))
-carried = open(os.path.join(results, "carried.log"), errors="replace").read()
 check("finding 5: its case diverges under vsock-dgram-v5 from its recorded observations", carried_offline_status == 1,
       f"exit {carried_offline_status}")
-check("finding 5: its case reproduces live on the patched modules with both fixes", carried_status == 1 and "# reproduced:" in carried,
-      f"exit {carried_status}; " + " | ".join(carried.strip().splitlines()[-2:]))
-bucket = open(os.path.join(results, "bucket.log"), errors="replace").read()
-check("finding 6: its case reproduces live on the patched modules (a port held twice)",
-      bucket_status == 1 and "# reproduced: result mismatch at getsockname" in bucket,
-      f"exit {bucket_status}; " + " | ".join(bucket.strip().splitlines()[-2:]))
+
+def replays(log):
+    """A `replay --all` log, split per case: {case name: its lines}."""
+    cases, current = {}, None
+    for line in open(os.path.join(results, log), errors="replace").read().splitlines():
+        if line.startswith("# == "):
+            current = os.path.basename(line[5:]).removesuffix(".jsonl")
+            cases[current] = []
+        elif current:
+            cases[current].append(line)
+    return cases
+
+reproduced = replays("reproduce.log")
+for name, finding, signature in (("loopback-only-dgram-socket", 3, "result mismatch at socket"),
+                                 ("loopback-lookup-sent-by-socket-transport", 5, "result mismatch at sendto"),
+                                 ("ephemeral-port-wrong-bucket", 6, "result mismatch at getsockname")):
+    lines = reproduced.get(name, [])
+    check(f"finding {finding}: its case reproduces live on the patched modules with the crash fixes ({signature})",
+          any(line.startswith(f"# reproduced: {signature}") for line in lines), " | ".join(lines[-2:]) or "not replayed")
+check("findings 3, 5, 6: the replay exits 1 (they diverge)", reproduce_status == 1, f"exit {reproduce_status}")
+fixed = replays("fixed.log")
+for name, finding in (("loopback-only-dgram-socket", 3), ("refused-connect-moves-transport", 4),
+                      ("loopback-lookup-sent-by-socket-transport", 5), ("ephemeral-port-wrong-bucket", 6)):
+    lines = fixed.get(name, [])
+    check(f"finding {finding}: with every candidate fix its case agrees at every step (fixed)",
+          any("no longer reproduces: fixed" in line for line in lines), " | ".join(lines[-2:]) or "not replayed")
+check("every candidate fix: the replay exits 0", all_fixed_status == 0, f"exit {all_fixed_status}")
 path = open(os.path.join(results, "datagram-path.log"), errors="replace").read()
 check("data path: two datagrams received (one truncated, one with its source), an empty queue, a disconnect; every step agrees",
       path_status == 0 and "# every step agrees" in path and "MSG_TRUNC" in path, f"exit {path_status}; " + path.strip().splitlines()[-1])
