@@ -52,6 +52,30 @@ struct ReproducerTests {
         #expect(compile.succeeded, "\(compile.tail)")
     }
 
+    // Ephemeral ports start at a random place in every run: a port the kernel chose, or the one
+    // after it, is checked by its relation to the port learned earlier, not by its number.
+    @Test("an address divergence names a port by the port learned before it (finding 6)")
+    func learnedPort() throws {
+        let any = VMAddr.cidAny
+        let minimal: [(VsockOperation, VsockObservation)] = [
+            (.socket(.stream), VsockObservation(result: .value(3))),
+            (.bind(SocketRef(0), SockAddrVM(cid: any, port: VMAddr.portAny)), VsockObservation(result: .value(0))),
+            (.getpeername(SocketRef(0)), VsockObservation(result: .address(SockAddrVM(cid: 2, port: 7000)))),
+            (.getsockname(SocketRef(0)), VsockObservation(result: .address(SockAddrVM(cid: any, port: 5000)))),
+            (.socket(.stream), VsockObservation(result: .value(4))),
+            (.bindLearned(SocketRef(1), cid: any, learned: 0, offset: 1), VsockObservation(result: .value(0))),
+            (.socket(.stream), VsockObservation(result: .value(5))),
+            (.bind(SocketRef(2), SockAddrVM(cid: any, port: VMAddr.portAny)), VsockObservation(result: .value(0))),
+            (.getsockname(SocketRef(2)), VsockObservation(result: .address(SockAddrVM(cid: any, port: 5001)))),
+        ]
+        let text = VsockReproducer(minimal: minimal, mismatch: .result, expected: "#9", title: "t").source()
+        #expect(text.contains("addr.svm_port == learned[0] + 1U;"))
+        #expect(VsockReproducer(minimal: minimal, mismatch: .result, expected: "", title: "").portExpression(7000) == "7000U")
+        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
     @Test("a reference-count divergence reads /sys/module/*/refcnt after the divergent step")
     func refcounts() throws {
         let minimal: [(VsockOperation, VsockObservation)] = [

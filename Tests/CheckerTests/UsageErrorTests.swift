@@ -13,6 +13,10 @@ struct UsageErrorTests {
         (["frobnicate"], "checker: Unexpected argument 'frobnicate' (see 'checker help')"),
         (["replay", "/nonexistent/case.jsonl"],
          "checker: cannot read /nonexistent/case.jsonl: no such file or directory; give the path of a case file the checker wrote"),
+        (["replay", "case.jsonl", "--reproducer", "repro.c"],
+         "checker: --reproducer writes the C program of one vsock case replayed live; add --on live and give one case file (see 'checker help')"),
+        (["replay", "case.jsonl", "--on", "live", "--reproducer", "/"],
+         "checker: / exists and would be overwritten; give --reproducer a new file (see 'checker help')"),
     ]
 
     @Test("one line, exit status 2", arguments: cases)

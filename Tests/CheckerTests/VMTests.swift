@@ -129,6 +129,18 @@ struct VngCommandTests {
         ])
     }
 
+    @Test("replay --reproducer FILE: FILE's folder is writable in the guest too")
+    func reproducerFolderWritable() throws {
+        let vm = try VM.parse(["--", "replay", "case.jsonl", "--on", "live", "--reproducer", "/tmp/repro.c"])
+        #expect(throws: (any Error).self) { try VM.parse(["--", "replay", "case.jsonl", "--on", "live", "--reproducer", "/nonexistent/r.c"]) }
+        #expect(vm.reproducerFolder == "/tmp")
+        #expect(try VM.parse(["--", "replay", "case.jsonl"]).reproducerFolder == nil)
+        let command = VngCommand(kernel: "/k", memory: "1G", cpus: 1, kvm: false, qemuOptions: [], resultsFolder: Self.folder,
+                                 writableFolders: ["/tmp/out"], guestCommand: ["true"])
+        #expect(command.arguments.contains("--rwdir=/tmp/out"))
+        #expect(command.arguments.firstIndex(of: "--rwdir=/tmp/out")! > command.arguments.firstIndex(of: "--force-9p")!)
+    }
+
     @Test("--exec: a command of its own instead of the checker, run through the guest's shell")
     func execCommand() throws {
         #expect(try VM.parse(["--exec", "./probe-tests --filter Probes"]).exec == "./probe-tests --filter Probes")

@@ -35,9 +35,20 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
     var patch: String?
 
+    @Option(help: ArgumentHelp("With --on live and a case file: when the divergence shows again, write a standalone C reproducer of the steps up to it here (a new file), as 'checker run' does for what it finds; for hand-written cases.", valueName: "file"))
+    var reproducer: String?
+
     func validate() throws {
         guard (file != nil) != all else {
             throw UsageProblem(all ? "give either a case file or --all, not both" : "give a case file to replay, or --all for the failure store")
+        }
+        if let reproducer {
+            guard on == "live", !all else {
+                throw UsageProblem("--reproducer writes the C program of one vsock case replayed live; add --on live and give one case file")
+            }
+            guard !FileManager.default.fileExists(atPath: reproducer) else {
+                throw UsageProblem("\(reproducer) exists and would be overwritten; give --reproducer a new file")
+            }
         }
     }
 
@@ -117,7 +128,15 @@ struct Replay: ParsableCommand {
                     print("# could not run: \(error)")
                     throw ExitStatus.skip.exitCode
                 }
-                return try rerun(caseFile, model: VsockModel(profile: vsockProfile), on: system)
+                let replacements = modules.map(Run.replacementFiles) ?? [:]
+                return try rerun(caseFile, model: VsockModel(profile: vsockProfile), on: system) { steps, signature, expected in
+                    guard let reproducer else { return }
+                    let source = VsockReproducer(minimal: steps, mismatch: signature.mismatch, expected: expected,
+                                                 title: "\(file), \(signature) under profile \(vsockProfile.name), replayed live",
+                                                 replacements: replacements).source()
+                    try source.write(toFile: reproducer, atomically: true, encoding: .utf8)
+                    print("# C reproducer: \(reproducer)")
+                }
             }
             try replay(caseFile, model: VsockModel(profile: vsockProfile), profile: vsockProfile.name)
         case .snp?:
@@ -157,7 +176,8 @@ struct Replay: ParsableCommand {
     /// Runs the case's operations on `system` and judges what it shows now. Exit 1 when the
     /// recorded divergence (or another) shows again; 0 when every step agrees: fixed.
     private func rerun<Model: ReferenceModel, System: EvidencedSystem<Model>>(
-        _ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model, on system: System) throws {
+        _ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model, on system: System,
+        reproduced: (([(Model.Operation, Model.Observation)], DivergenceSignature, String) throws -> Void)? = nil) throws {
         print("# checker replay \(path) --on \(on ?? "")" + (caseFile.header.seed.map { " (seed \($0))" } ?? "") + ": \(system.name)")
         let execution: Execution<Model>
         do {
@@ -186,6 +206,8 @@ struct Replay: ParsableCommand {
             print(recorded == divergence.signature ? "# reproduced: \(recorded)"
                   : "# a different divergence than the recorded one (\(recorded))")
         }
+        try reproduced?(execution.steps[...divergence.step].map { ($0.operation, $0.observation) }, divergence.signature,
+                        "\(record.expectation)")
         throw ExitStatus.divergence.exitCode
     }
 

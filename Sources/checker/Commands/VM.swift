@@ -90,6 +90,12 @@ struct VM: AsyncParsableCommand {
         if VngCommand.option("--results", in: checkerArguments) != nil {
             throw UsageProblem("the guest's --results is chosen by checker vm; give --results DIR before the --")
         }
+        if let folder = reproducerFolder {
+            guard FileManager.default.fileExists(atPath: folder) else {
+                throw UsageProblem("the folder of --reproducer, \(folder), does not exist; create it or give another path")
+            }
+            if let problem = VngCommand.rwdirProblem(folder) { throw UsageProblem(problem + "; give --reproducer another path") }
+        }
         if kvm, accel == .tcg { throw UsageProblem("--kvm (the old spelling of --accel kvm) contradicts --accel tcg; give one of them") }
         if let jobs {
             guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of guests, not \(jobs)") }
@@ -100,6 +106,15 @@ struct VM: AsyncParsableCommand {
                 throw UsageProblem("--jobs \(jobs) gives guest i the shard i/\(jobs) itself; drop the guest's --shard (or drop --jobs to run one shard of a CI split)")
             }
         }
+    }
+
+    /// The host folder the guest's `replay --reproducer FILE` writes into: the guest sees the
+    /// host's files read-only except the folders given to it writable, so this one is too.
+    var reproducerFolder: String? {
+        guard checkerArguments.first == "replay", let file = VngCommand.option("--reproducer", in: checkerArguments) else {
+            return nil
+        }
+        return URL(fileURLWithPath: file).standardizedFileURL.deletingLastPathComponent().path
     }
 
     /// `--accel`, with the deprecated `--kvm` read as `--accel kvm`.
@@ -240,7 +255,8 @@ struct VM: AsyncParsableCommand {
             ?? VngCommand.guestCommand(checker: Self.executablePath(), arguments: arguments, resultsFolder: folder)
         let command = VngCommand(
             kernel: image, memory: memory, cpus: cpus, kvm: accelerator.kvm,
-            qemuOptions: qemuOpts, resultsFolder: folder, guestCommand: guestCommand)
+            qemuOptions: qemuOpts, resultsFolder: folder, writableFolders: reproducerFolder.map { [$0] } ?? [],
+            guestCommand: guestCommand)
         return VMSession(vng: vng, command: command, guestArguments: arguments, folder: folder,
                          timeoutSeconds: timeout, echoConsole: showConsole)
     }

@@ -56,6 +56,8 @@ struct VngCommand: Equatable, Sendable {
     var qemuOptions: [String]
     /// The host folder the guest may write to (absolute).
     var resultsFolder: String
+    /// Other host folders the guest may write to (absolute): where `replay --reproducer` writes.
+    var writableFolders: [String] = []
     /// The command the guest runs, as arguments (quoted for the guest's shell here).
     var guestCommand: [String]
 
@@ -65,7 +67,8 @@ struct VngCommand: Equatable, Sendable {
         if !kvm { arguments.append("--disable-kvm") }
         arguments += ["--memory", memory, "--cpus", String(cpus)]
         arguments += qemuOptions.map { "--qemu-opts=\($0)" }
-        arguments += ["--force-9p", "--rwdir=\(resultsFolder)", "--verbose", "--append=loglevel=5"]
+        arguments += ["--force-9p", "--rwdir=\(resultsFolder)"] + writableFolders.map { "--rwdir=\($0)" }
+        arguments += ["--verbose", "--append=loglevel=5"]
         arguments += ["--append=\(Self.rcuExpedited)", "--append=modprobe.blacklist=" + Self.coldplugDrivers.joined(separator: ",")]
         arguments += ["--exec", ShellQuoting.join(guestCommand)]
         return arguments
