@@ -385,6 +385,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
                 return false
             }
             return local.cid == destination.cid || local.cid == VMAddr.cidAny || destination.cid == VMAddr.cidAny
+                || mutant == .deliverIgnoresCID
         }
         guard let receiver, receiver.transport == .loopback else { return }
         receiver.queue.append((payload, source))

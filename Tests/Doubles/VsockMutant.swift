@@ -36,14 +36,18 @@ public enum VsockMutant: String, CaseIterable, Sendable {
     /// sendto to the address its own auto-bind takes (this kernel's first ephemeral port), a
     /// receive with a shorter buffer.
     case recvNoTruncFlag = "recv-no-trunc-flag"
-    /// `recvfrom()` reports the destination as the source. Minimal: load loopback, socket, a
-    /// sendto to itself (as above: the destination is (1, p), the source (ANY, p) as bound by the
-    /// auto-bind, which the mutant reports), recvfrom.
+    /// `recvfrom()` reports the destination as the source. Minimal: load loopback, socket, bind
+    /// (ANY, p), a sendto to itself at (1, p) (the mutant reports (ANY, p), the bound address,
+    /// instead of loopback's CID), recvfrom.
     case sourceIsDestination = "source-is-destination"
     /// A datagram loopback accepted leaves through the socket's own transport's `send_pkt`
     /// (finding 5's shape, silent: the length is returned). Minimal: load virtio, socket (on
     /// virtio), load loopback, sendto CID 1 (loopback accepts, virtio sends).
     case sentBySocketTransport = "sent-by-socket-transport"
+    /// Loopback delivers a datagram to the socket bound at its port whatever the CID (live
+    /// mutant 13's twin). Minimal: load loopback, socket, bind (1, p), sendto (2, p) (loopback
+    /// serves CID 2 while no G2H transport is loaded), a receive on that socket.
+    case deliverIgnoresCID = "deliver-ignores-cid"
 
     /// The profile the mutant is planted in.
     public var profile: VsockProfile {
@@ -94,9 +98,14 @@ public enum VsockMutant: String, CaseIterable, Sendable {
         case .recvNoTruncFlag:
             return [at(.recv, .result): 4, at(.recvfrom, .result): 4]
         case .sourceIsDestination:
-            return [at(.recvfrom, .result): 4]
+            // 4 exists (a sendto to the port its own auto-bind takes, with no bind), but only a
+            // run that happens to name this kernel's first ephemeral port reaches it, and no
+            // shrink pass can guess a port: 5, with the bind that makes the port known.
+            return [at(.recvfrom, .result): 5]
         case .sentBySocketTransport:
             return [at(.sendto, .transmission): 4]
+        case .deliverIgnoresCID:
+            return [at(.recv, .result): 5, at(.recvfrom, .result): 5]
         }
     }
 }

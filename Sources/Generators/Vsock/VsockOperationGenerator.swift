@@ -92,22 +92,38 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .getsockname: return .getsockname(SocketRef(source.pick(sockets)))
         case .getpeername: return .getpeername(SocketRef(source.pick(sockets)))
         case .recv, .recvfrom:
-            // Mostly where something is queued, so that receives see datagrams.
+            // Mostly where something is queued, so that receives see datagrams; else often a bound
+            // datagram socket, where one the model does not expect would show up (a delivery to
+            // the wrong socket).
             let queued = state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
-            let socket = !queued.isEmpty && source.chance(2, in: 3) ? source.pick(queued) : source.pick(sockets)
+            let bound = dgrams.filter { state.sockets[$0].local != nil }
+            let socket: Int
+            if !queued.isEmpty && source.chance(2, in: 3) {
+                socket = source.pick(queued)
+            } else if !bound.isEmpty && source.chance(1, in: 2) {
+                socket = source.pick(bound)
+            } else {
+                socket = source.pick(sockets)
+            }
             return .recv(SocketRef(socket), buffer: source.weighted(Self.drawnBuffers), source: kind == .recvfrom)
         case .close: return .close(SocketRef(source.pick(sockets)))
         }
     }
 
     /// Half the time, when some socket's address is known, that address (where a datagram has a
-    /// receiver; Hypothesis calls these bundles): the CID it bound, or CID 1 for one bound to ANY.
+    /// receiver; Hypothesis calls these bundles): the CID it bound, or CID 1 for one bound to ANY;
+    /// a quarter of those keep the port and draw another CID (a datagram for the same port on
+    /// another host must not reach it: what a delivery that ignores the CID gets wrong).
     private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> SockAddrVM {
         let known = state.sockets.compactMap { socket -> SockAddrVM? in
             guard let local = socket.local, let port = local.port else { return nil }
             return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: port)
         }
-        if !known.isEmpty && source.chance(1, in: 2) { return source.pick(known) }
+        if !known.isEmpty && source.chance(1, in: 2) {
+            let reused = source.pick(known)
+            guard source.chance(1, in: 4) else { return reused }
+            return SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: reused.port)
+        }
         return address(&source)
     }
 
