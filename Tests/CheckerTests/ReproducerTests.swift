@@ -117,7 +117,8 @@ struct ReproducerTests {
 /// A minimal case that reproduced on some re-runs only is labelled flaky.
 @Suite("flaky reproducers")
 struct FlakyTests {
-    @Test("2/3 is flaky; 3/3 and 0/0 (not shrunk) are not", arguments: [("2/3", true), ("3/3", false), ("0/0", false), ("1/3", true)])
+    @Test("2/3 and 0/3 are flaky; 3/3 and 0/0 (not shrunk) are not",
+          arguments: [("2/3", true), ("3/3", false), ("0/0", false), ("1/3", true), ("0/3", true)])
     func flaky(reproduced: String, flaky: Bool) {
         let report = DivergenceReport(seed: 1, signature: "result mismatch at socket", step: 1, operation: "socket", expected: "fd",
                                       observed: "ENODEV", evidence: [], minimal: [], caseFile: nil, shrinkExecutions: 0,

@@ -80,14 +80,18 @@ struct DivergenceHunt<Generator: OperationGenerator> {
             let shrunk = try shrinker.shrink()
             var reproduced = 0
             var last: Execution<Model>?
+            var lastAttempt: Execution<Model>?
             for _ in 0..<reproductions {
                 let again = try Execution.run(shrunk.minimal, model: model, system: system)
+                lastAttempt = again
                 if again.divergence?.signature == divergence.signature {
                     reproduced += 1
                     last = again
                 }
             }
-            let minimal = (last?.steps ?? []).map { ($0.operation, $0.observation) }
+            // A case that never reproduced (flaky, "reproduced 0/3") is still reported with its
+            // operations, as the last attempt ran them.
+            let minimal = ((last ?? lastAttempt)?.steps ?? []).map { ($0.operation, $0.observation) }
             return .diverged(finding(minimal, shrunk.executions, shrunk.exitReason, reproduced, reproductions),
                              operations: steps.count)
         } catch let SystemError.unreliable(reason) {

@@ -132,10 +132,11 @@ struct ProbeReport: Codable, Equatable, Sendable {
 }
 
 extension DivergenceReport {
-    /// Reproduced on some re-runs of the minimal case but not all (`2/3`): a flaky reproducer.
+    /// Reproduced on some re-runs of the minimal case but not all (`2/3`), or on none (`0/3`: seen
+    /// once, in the run that found it): a flaky reproducer. `0/0` is a case not re-run (not shrunk).
     var isFlaky: Bool {
         let parts = reproduced.split(separator: "/").compactMap { Int($0) }
-        return parts.count == 2 && parts[0] > 0 && parts[0] < parts[1]
+        return parts.count == 2 && parts[0] < parts[1]
     }
 }
 
