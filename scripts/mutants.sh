@@ -6,6 +6,7 @@
 #
 #   bash scripts/mutants.sh [MUTANT-NAME...]      (default: every mutant)
 #   SEEDS=20 OPS=60 bash scripts/mutants.sh 01-fallback-first
+#   CHECKER=path/to/checker bash scripts/mutants.sh ...   (another build of the checker)
 #
 # Each mutant is applied on top of candidate fixes of the series' findings
 # (series/vsock-dgram-v5/findings/*.fix.patch), so that a run looks past the known findings
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-checker=.build/release/checker
+checker=${CHECKER:-.build/release/checker}
 patches=${PATCHES:-../shared/patches/vsock-dgram-v5}
 mutants=series/vsock-dgram-v5/mutants
 seeds=${SEEDS:-20}

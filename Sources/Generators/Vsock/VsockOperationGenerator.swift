@@ -114,9 +114,16 @@ public struct VsockOperationGenerator: OperationGenerator {
     /// receiver; Hypothesis calls these bundles): the CID it bound, or CID 1 for one bound to ANY;
     /// a quarter of those keep the port and draw another CID (a datagram for the same port on
     /// another host must not reach it: what a delivery that ignores the CID gets wrong).
+    ///
+    /// Only ports the sequence names itself are reused: an operation holds its port as a number,
+    /// and a port the kernel chose (an auto-bind's, learned from `getsockname`) is another one in
+    /// every run, so a case that sent to it would not replay or shrink (what mutants 14 and 15's
+    /// first live runs showed: detected, then 0 of 3 re-runs). Sending to a learned port needs a
+    /// symbolic operation, as `bind-learned` is for binds.
     private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> SockAddrVM {
         let known = state.sockets.compactMap { socket -> SockAddrVM? in
-            guard let local = socket.local, let port = local.port else { return nil }
+            guard let local = socket.local, let port = local.port,
+                  Self.drawnPorts.contains(where: { $0.value == port }) else { return nil }
             return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: port)
         }
         if !known.isEmpty && source.chance(1, in: 2) {
