@@ -396,7 +396,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private func recvmsg(_ socket: Socket, buffer: Int, source: Bool) -> SyscallResult {
         if socket.type.isConnectible { return errno(.socketNotConnected) }
         guard !socket.queue.isEmpty else { return errno(.resourceTemporarilyUnavailable) }
-        let (payload, sender) = socket.queue.removeFirst()
+        let (payload, sender) = mutant == .recvLeavesDatagramQueued ? socket.queue[0] : socket.queue.removeFirst()
         let copied = min(buffer, payload.count)
         let (head, intact) = payload.prefix(copied).withUnsafeBytes { DatagramPayload.inspect($0) }
         var reported = sender

@@ -47,12 +47,29 @@ public enum VsockMutant: String, CaseIterable, Sendable {
     /// mutant 13's twin). Minimal: load loopback, socket, bind (1, p), sendto (2, p) (loopback
     /// serves CID 2 while no G2H transport is loaded), a receive on that socket.
     case deliverIgnoresCID = "deliver-ignores-cid"
+    /// A receive returns the datagram at the head of the queue without taking it off (live mutant
+    /// 18's twin). Minimal: load loopback, socket, bind (ANY, p), sendto (1, p), two receives.
+    case recvLeavesDatagramQueued = "recv-leaves-datagram-queued"
 
     /// The profile the mutant is planted in.
     public var profile: VsockProfile {
         switch self {
         case .unloadWhileReferenced, .createWithoutTransport, .portAnyAccepted: return .mainline
         default: return .vsockDgramV5
+        }
+    }
+
+    /// Extra operations the shrinker may be left with above ``minimalLengths``: a local minimum
+    /// that only two coordinated changes would leave. Argued per entry; 0 for all but one.
+    public var localMinimumAllowance: Int {
+        switch self {
+        case .deliverIgnoresCID:
+            // Found as bind (2, p) with vhost loaded (which makes CID 2 bindable) and a sendto to
+            // (1, p): the 5-operation form binds (1, p) and sends to (2, p), which needs both CIDs
+            // changed at once; lowering either alone makes the datagram's delivery legitimate.
+            return 1
+        default:
+            return 0
         }
     }
 
@@ -103,6 +120,8 @@ public enum VsockMutant: String, CaseIterable, Sendable {
             return [at(.sendto, .transmission): 4]
         case .deliverIgnoresCID:
             return [at(.recv, .result): 5, at(.recvfrom, .result): 5]
+        case .recvLeavesDatagramQueued:
+            return [at(.recv, .result): 6, at(.recvfrom, .result): 6]
         }
     }
 }

@@ -19,7 +19,7 @@ public struct VsockOperationGenerator: OperationGenerator {
     public var essentialKinds: Set<String> { [VsockOperationKind.loadTransport.rawValue, VsockOperationKind.socket.rawValue] }
     /// Most other operations need a bound socket to be interesting (a datagram has a receiver,
     /// a port a holder), and sends bind implicitly: bind is kept in ¾ of the runs.
-    public var frequentKinds: Set<String> { [VsockOperationKind.bind.rawValue] }
+    public var frequentKinds: Set<String> { [VsockOperationKind.bind.rawValue, VsockOperationKind.sendto.rawValue, VsockOperationKind.recv.rawValue] }
 
     /// Canonical CIDs, simplest first; others simplify toward these. ANY comes first: a bind to
     /// it needs no transport that owns a CID, so a shrink can drop the load that made CID 1 valid.
