@@ -89,8 +89,14 @@ public struct VsockOperationGenerator: OperationGenerator {
             let socket = SocketRef(source.pick(dgrams))
             return .sendto(socket, reusedOrDrawnAddress(&source, state: state), length: source.weighted(Self.drawnLengths))
         case .send: return .send(SocketRef(source.pick(dgrams)), length: source.weighted(Self.drawnLengths))
-        case .getsockname: return .getsockname(SocketRef(source.pick(sockets)))
-        case .getpeername: return .getpeername(SocketRef(source.pick(sockets)))
+        case .getsockname:
+            // Mostly a socket with an address: what binds, auto-binds and connects set is shown here.
+            let bound = sockets.filter { state.sockets[$0].local != nil }
+            return .getsockname(SocketRef(!bound.isEmpty && source.chance(2, in: 3) ? source.pick(bound) : source.pick(sockets)))
+        case .getpeername:
+            // Mostly a socket that has (or had) a peer: connect and disconnect are what it reports.
+            let peered = sockets.filter { state.sockets[$0].connected || state.sockets[$0].connectAttempted }
+            return .getpeername(SocketRef(!peered.isEmpty && source.chance(2, in: 3) ? source.pick(peered) : source.pick(sockets)))
         case .recv, .recvfrom:
             // Mostly where something is queued, so that receives see datagrams; else often a bound
             // datagram socket, where one the model does not expect would show up (a delivery to
