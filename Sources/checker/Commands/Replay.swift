@@ -179,6 +179,9 @@ struct Replay: ParsableCommand {
         _ caseFile: CaseFile<Model.Operation, Model.Observation>, model: Model, on system: System,
         reproduced: (([(Model.Operation, Model.Observation)], DivergenceSignature, String) throws -> Void)? = nil) throws {
         print("# checker replay \(path) --on \(on ?? "")" + (caseFile.header.seed.map { " (seed \($0))" } ?? "") + ": \(system.name)")
+        // Leave the system as a run finds it (live: sockets closed, transports unloaded), so that
+        // the next case of `replay --all` can reset it: its sockets would hold the modules.
+        defer { try? system.reset() }
         let execution: Execution<Model>
         do {
             execution = try Execution.run(caseFile.steps.map(\.op), model: model, system: system)
