@@ -86,10 +86,7 @@ public struct VsockModel: ReferenceModel {
         guard let first = expectation.branches.firstIndex(where: { $0.admits(observation) }) else {
             return .diverges(classify(observation, against: expectation))
         }
-        if observation.transmissions != nil,
-           let mismatch = transmissionMismatch(observation, of: operation, in: state) {
-            return .diverges(mismatch)
-        }
+        if let mismatch = transmissionMismatch(observation, of: operation, in: state) { return .diverges(mismatch) }
         if expectation.refcountsDecide {
             // Branches that differ only in their effects (which transport a socket took, where
             // intent is unclear): the reference counts decide; the first that agrees is taken.
