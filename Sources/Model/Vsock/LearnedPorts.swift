@@ -15,6 +15,17 @@ public struct LearnedPorts: Hashable, Sendable {
         ports.append(port)
     }
 
+    /// Records what `operation`'s result shows of a port the kernel may have chosen: the address
+    /// `getsockname()` returned, the source `recvfrom()` reported. A program replaying the same
+    /// results (the live system, a C reproducer) learns the same ports in the same order.
+    public mutating func learn(from result: SyscallResult, of operation: VsockOperation) {
+        switch (operation, result) {
+        case let (.getsockname, .address(address)): learn(address.port)
+        case let (.recv, .received(datagram)): if let source = datagram.source { learn(source.port) }
+        default: break
+        }
+    }
+
     /// The port `bind-learned` binds: the `index`-th learned port plus `offset`, wrapping as the
     /// kernel's `u32` does.
     public func port(_ index: Int, offset: UInt32) -> UInt32? {

@@ -211,7 +211,7 @@ final class LiveVsockSystem: SystemUnderTest {
         case let .recv(ref, buffer, source):
             timed("recv: wait for datagrams in flight") { waitForDelivery() }
             let result = VsockSockets.recv(descriptors[ref.position], buffer: buffer, source: source)
-            if case let .received(datagram) = result, let address = datagram.source { learnedPorts.learn(address.port) }
+            learnedPorts.learn(from: result, of: operation)
             return result
         case let .bindLearned(ref, cid, learned, offset):
             // The model applies this only to a learned index (isApplicable).
@@ -219,7 +219,7 @@ final class LiveVsockSystem: SystemUnderTest {
             return VsockSockets.bind(descriptors[ref.position], SockAddrVM(cid: cid, port: port))
         case let .getsockname(ref):
             let result = VsockSockets.getsockname(descriptors[ref.position])
-            if case let .address(address) = result { learnedPorts.learn(address.port) }
+            learnedPorts.learn(from: result, of: operation)
             return result
         case let .getpeername(ref): return VsockSockets.getpeername(descriptors[ref.position])
         case let .close(ref): return VsockSockets.close(descriptors.remove(at: ref.position))

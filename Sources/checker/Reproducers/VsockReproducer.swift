@@ -24,13 +24,7 @@ struct VsockReproducer {
     /// program learns them, else the number.
     func portExpression(_ port: UInt32) -> String {
         var learned = LearnedPorts()
-        for (operation, observation) in minimal.dropLast() {
-            switch (operation, observation.result) {
-            case let (.getsockname, .address(address)): learned.learn(address.port)
-            case let (.recv, .received(datagram)): if let source = datagram.source { learned.learn(source.port) }
-            default: break
-            }
-        }
+        for (operation, observation) in minimal.dropLast() { learned.learn(from: observation.result, of: operation) }
         for (index, base) in learned.ports.enumerated() {
             for offset: UInt32 in 0...2 where base &+ offset == port {
                 return offset == 0 ? "learned[\(index)]" : "learned[\(index)] + \(offset)U"
