@@ -29,15 +29,7 @@ mutants=series/vsock-dgram-v5/mutants
 seeds=${SEEDS:-20}
 ops=${OPS:-60}
 results=${RESULTS:-.checker-results/mutants}
-findings=series/vsock-dgram-v5/findings
-# Order matters: each fix applies to the tree the ones before it left.
-crash_fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
-             --mutant "$findings/vmci-socket-sendto-loopback-wild-call.fix.patch")
-all_fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
-           --mutant "$findings/loopback-lookup-sent-by-socket-transport.fix.patch"
-           --mutant "$findings/ephemeral-port-wrong-bucket.fix.patch"
-           --mutant "$findings/loopback-only-dgram-socket.fix.patch"
-           --mutant "$findings/refused-connect-moves-transport.fix.patch")
+source scripts/series-fixes.sh
 case "${FIXES-crash}" in
     crash) fixes=("${crash_fixes[@]}"); base="crash fixes" ;;
     all) fixes=("${all_fixes[@]}"); base="all fixes" ;;

@@ -49,14 +49,7 @@ echo "series-checks: checker series --upto 3 (the seed subset)"
 upto3_status=$?
 tail -n 2 "$results/upto3.log"
 echo "series-checks: checker series (the whole series, with every finding's candidate fix)"
-findings=series/vsock-dgram-v5/findings
-fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
-       --mutant "$findings/vmci-socket-sendto-loopback-wild-call.fix.patch")
-all_fixes=(--mutant "$findings/loopback-recvfrom-null-dgram-addr-init.fix.patch"
-           --mutant "$findings/loopback-lookup-sent-by-socket-transport.fix.patch"
-           --mutant "$findings/ephemeral-port-wrong-bucket.fix.patch"
-           --mutant "$findings/loopback-only-dgram-socket.fix.patch"
-           --mutant "$findings/refused-connect-moves-transport.fix.patch")
+source scripts/series-fixes.sh
 "$checker" series --patches "$patches" "${all_fixes[@]}" --seed 1 --seeds 12 --ops 60 --shrink-executions 60 \
     --results "$results/whole" > "$results/whole.log" 2>&1
 whole_status=$?
@@ -97,7 +90,7 @@ echo "series-checks: findings 3, 5, 6 reproduce on the series with the crash fix
 carried=$PWD/$findings/loopback-lookup-sent-by-socket-transport.jsonl
 "$checker" replay "$carried" > "$results/carried-offline.log" 2>&1
 carried_offline_status=$?
-both_fixed=$("$checker" series --patches "$patches" "${fixes[@]}" --build-only 2>/dev/null)
+both_fixed=$("$checker" series --patches "$patches" "${crash_fixes[@]}" --build-only 2>/dev/null)
 # One guest per store: `replay --all` runs every case kept under <store>/vsock/vsock-dgram-v5/.
 mkdir -p "$results/store-reproduce/vsock/vsock-dgram-v5" "$results/store-fixed/vsock/vsock-dgram-v5"
 for name in loopback-only-dgram-socket loopback-lookup-sent-by-socket-transport ephemeral-port-wrong-bucket; do
