@@ -170,7 +170,7 @@ struct Series: ParsableCommand {
         let pool = try vm.preparePool(VMPool.shardJobs(arguments, count: jobs), accelerator: accelerator)
         say("\(jobs) test VMs at once, VM i running shard i/\(jobs); merged results in \(pool.folder)")
         let outcome = try VM.blocking { try await pool.run(note: VM.printError) }
-        VM.say(outcome.conclusion)
+        outcome.conclusion.say()
         try vm.bringStoreHome(from: pool.sessions.map(\.folder))
         return outcome.conclusion.status
     }
@@ -189,7 +189,7 @@ struct Series: ParsableCommand {
             say("round \(round): \(shares.count) test VMs at once (" + zip(poolJobs, shares).map { "\($0.name): \($1)" }
                 .joined(separator: "; ") + "); merged results in \(pool.folder)")
             let outcome = try VM.blocking { try await pool.run(note: VM.printError) }
-            VM.say(outcome.conclusion)
+            outcome.conclusion.say()
             try vm.bringStoreHome(from: pool.sessions.map(\.folder))
             worst = Self.worse(worst, outcome.conclusion.status)
             var leftovers: [SeedProgression] = []

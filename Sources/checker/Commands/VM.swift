@@ -133,7 +133,7 @@ struct VM: AsyncParsableCommand {
             let pool = try preparePool(VMPool.shardJobs(checkerArguments, count: jobs), accelerator: accelerator)
             note("\(jobs) guests at once, guest i running shard i/\(jobs) (\(cpus) CPUs each); merged results in \(pool.folder)")
             let outcome = try await pool.run(note: Self.printError)
-            Self.say(outcome.conclusion)
+            outcome.conclusion.say()
             try bringStoreHome(from: pool.sessions.map(\.folder))
             status = outcome.conclusion.status
         } else {
@@ -162,12 +162,6 @@ struct VM: AsyncParsableCommand {
         let choice = try await acceleratorRequest.choose(probe: probe)
         Self.note(choice.announcement)
         return choice
-    }
-
-    /// Prints a finished run's stdout and notes.
-    static func say(_ conclusion: VMSession.Conclusion) {
-        print(conclusion.stdout, terminator: "")
-        conclusion.stderr.forEach(printError)
     }
 
     /// A line on stderr, as it is.

@@ -30,8 +30,7 @@ struct VMSession: Sendable {
     /// Runs the VM, prints what came back; returns the exit status for the checker.
     func run() async throws -> Int32 {
         let conclusion = try conclude(try await boot())
-        print(conclusion.stdout, terminator: "")
-        for line in conclusion.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        conclusion.say()
         return conclusion.status
     }
 
@@ -59,6 +58,16 @@ struct VMSession: Sendable {
         var stdout: String
         var stderr: [String]
         var report: CheckReport? = nil
+
+        /// Prints the stdout, then the notes on stderr. stdout is flushed first: redirected to
+        /// the same file as stderr (`> log 2>&1`), a block-buffered stdout would otherwise be cut
+        /// at a buffer boundary by the notes, splitting a line a script reads (CI's
+        /// `# == CASE` headers of `replay --all` were cut that way).
+        func say() {
+            print(stdout, terminator: "")
+            fflush(nil)   // every C stream; stdout is the one print() buffers
+            for line in stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
     }
 
     /// Reads what the guest left, writes the reports, and picks the exit status.
