@@ -16,6 +16,10 @@ public struct QueuedDatagram: Hashable, Sendable {
     public var certain: Bool
     /// The transport that carried it: loopback (the series' intent) or VMCI (the environment's).
     public var carrier: TransportModule = .loopback
+    /// A receive that showed too little of its payload to tell datagrams apart (fewer bytes than
+    /// the tag) may have taken this one instead of the one the model took: it may still arrive,
+    /// from either sender, so its source is no longer checked.
+    public var confusable = false
 
     /// What the kernel accounts for it against `SO_RCVBUF`, bounded above: the skb's truesize is
     /// under twice the payload plus a kilobyte of overhead.

@@ -11,11 +11,16 @@ extension VsockModel {
                                 effects: [.settleDeliveries], rule: VsockRules.recvConnectibleNotConnected)]
         }
         // Any queued datagram may come first: the order is unclear intent (patch 14's comment).
+        // The ones that must arrive are offered first: a receive too short to show the whole tag
+        // (a 0-byte datagram shows none) can fit several, the judge takes the first that fits,
+        // and taking one that must arrive leaves the others as "may arrive", which admits
+        // whatever comes later; taking a "may" one would leave a "must" the kernel already gave.
         let queue = state.queue(of: position)
-        var branches = queue.map { datagram -> VsockBranch in
+        var branches = (queue.filter(\.certain) + queue.filter { !$0.certain }).map { datagram -> VsockBranch in
             let expected = DatagramExpectation(
                 tag: datagram.tag, copied: min(buffer, datagram.length), truncated: buffer < datagram.length,
-                sourceCIDs: source ? datagram.sourceCIDs : nil, sourcePort: sourcePort(of: datagram, in: state))
+                sourceCIDs: source ? (datagram.confusable ? [] : datagram.sourceCIDs) : nil,
+                sourcePort: datagram.confusable ? .ephemeral(minimum: 0) : sourcePort(of: datagram, in: state))
             return VsockBranch(result: .datagram(expected), effects: [.settleDeliveries, .receive(tag: datagram.tag)],
                                rule: datagram.certain ? VsockRules.dgramDeliver
                                    : datagram.carrier == .vmci ? VsockRules.dgramDeliverVMCI : VsockRules.dgramDeliverUnclear)

@@ -99,10 +99,25 @@ extension VsockState {
         guard let datagram = queue(of: index).first(where: { $0.tag == tag }) else { return }
         for serial in queues.keys { queues[serial]?.removeAll { $0.tag == tag } }
         inFlight.removeAll { $0.datagram.tag == tag }
-        guard case let .received(received) = observed, let port = received.source?.port else { return }
+        guard case let .received(received) = observed else { return }
+        var ambiguous = false
+        if received.tag == nil, let queue = queues[sockets[index].serial] {
+            // Too few bytes to read the whole tag: every queued datagram they fit could have been
+            // the one received, so none of them must arrive any more, and who sent it is open.
+            queues[sockets[index].serial] = queue.map { other in
+                guard other.length >= received.copied, DatagramPayload.head(received.head, matches: other.tag) else { return other }
+                ambiguous = true
+                var widened = other
+                widened.certain = false
+                widened.confusable = true
+                return widened
+            }
+        }
+        guard let port = received.source?.port else { return }
         // A port the kernel showed, as getsockname's are (bind-learned names them by index).
         learnedPorts.learn(port)
-        guard datagram.sourcePort == nil, let sender = sockets.firstIndex(where: { $0.serial == datagram.senderSerial }),
+        // Whose port it is, only when the datagram was told apart from the others.
+        guard !ambiguous, !datagram.confusable, datagram.sourcePort == nil, let sender = sockets.firstIndex(where: { $0.serial == datagram.senderSerial }),
               sockets[sender].local != nil, sockets[sender].local?.port == nil else { return }
         sockets[sender].local?.port = port
         for serial in queues.keys {
