@@ -64,12 +64,14 @@ struct ReproducerTests {
             (.getsockname(SocketRef(0)), VsockObservation(result: .address(SockAddrVM(cid: any, port: 5000)))),
             (.socket(.stream), VsockObservation(result: .value(4))),
             (.bindLearned(SocketRef(1), cid: any, learned: 0, offset: 1), VsockObservation(result: .value(0))),
+            (.sendtoLearned(SocketRef(1), cid: 1, learned: 0, length: 8), VsockObservation(result: .value(8))),
             (.socket(.stream), VsockObservation(result: .value(5))),
             (.bind(SocketRef(2), SockAddrVM(cid: any, port: VMAddr.portAny)), VsockObservation(result: .value(0))),
             (.getsockname(SocketRef(2)), VsockObservation(result: .address(SockAddrVM(cid: any, port: 5001)))),
         ]
         let text = VsockReproducer(minimal: minimal, mismatch: .result, expected: "#9", title: "t").source()
         #expect(text.contains("addr.svm_port == learned[0] + 1U;"))
+        #expect(text.contains("vm(1U, learned[0], 0), fill("))
         #expect(VsockReproducer(minimal: minimal, mismatch: .result, expected: "", title: "").portExpression(7000) == "7000U")
         let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
         let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])

@@ -82,8 +82,8 @@ public final class SimulatedVsockKernel: SystemUnderTest {
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], address, length))
         case let .send(ref, length):
             return SyscallResult(kernelReturn: sendmsg(sockets[ref.position], nil, length))
-        case let .bindLearned(ref, cid, learned, offset):
-            return run(.bind(ref, SockAddrVM(cid: cid, port: learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny)))
+        case .bindLearned, .sendtoLearned:
+            return run(operation.resolving(learnedPorts))
         case let .getsockname(ref):
             let socket = sockets[ref.position]
             let address = socket.local.map { SockAddrVM(cid: $0.cid, port: $0.port) } ?? .any

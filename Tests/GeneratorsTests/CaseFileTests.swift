@@ -18,14 +18,16 @@ struct CaseFileTests {
                                              refcounts: [.vhost: 1])),
             .init(op: .getsockname(SocketRef(0)), observed: VsockObservation(result: .address(SockAddrVM(cid: 1, port: 7)))),
             .init(op: .bindLearned(SocketRef(0), cid: VMAddr.cidAny, learned: 0, offset: 1)),
+            .init(op: .sendtoLearned(SocketRef(0), cid: 1, learned: 0, length: 8)),
             .init(op: .getpeername(SocketRef(0)), observed: VsockObservation(result: .failure(.socketNotConnected))),
         ]
         let original = VsockCase(header: .init(target: "vsock", profile: "vsock-dgram-v5", seed: 9,
                                                signature: DivergenceSignature(operationKind: "sendto", mismatch: .transport),
                                                system: "simulated"), steps: steps)
         let text = try original.encoded()
-        #expect(text.split(separator: "\n").count == 8)
+        #expect(text.split(separator: "\n").count == 9)
         #expect(text.contains(#""op":"bind-learned""#) && text.contains(#""learned":0"#))
+        #expect(text.contains(#""op":"sendto-learned""#))
         #expect(text.contains(#""errno":"EINVAL""#))
         #expect(text.contains(#"{"flags":1,"cid":3"#) || text.contains(#""cid":3"#))
         let read = try VsockCase(decoding: text)

@@ -70,6 +70,7 @@ extension VsockOperation {
         case let .bindLearned(_, cid, learned, offset): return .bindLearned(ref, cid: cid, learned: learned, offset: offset)
         case let .connect(_, target): return .connect(ref, target)
         case let .sendto(_, address, length): return .sendto(ref, address, length: length)
+        case let .sendtoLearned(_, cid, learned, length): return .sendtoLearned(ref, cid: cid, learned: learned, length: length)
         case let .send(_, length): return .send(ref, length: length)
         case .getsockname: return .getsockname(ref)
         case .getpeername: return .getpeername(ref)

@@ -27,6 +27,10 @@ public struct VsockOperationGenerator: OperationGenerator {
     static let canonicalCIDs: [UInt32] = [VMAddr.cidAny, VMAddr.cidLocal, VMAddr.cidHost, 3, VMAddr.cidHypervisor]
     static let drawnCIDs: [(weight: UInt64, value: UInt32)] =
         [(4, VMAddr.cidLocal), (4, VMAddr.cidHost), (3, 3), (2, VMAddr.cidAny), (1, VMAddr.cidHypervisor), (1, 100)]
+    /// A bind mostly to an address a socket of this VM can hold (ANY, or CID 1 with loopback
+    /// loaded): a bound socket is what receives, and any other CID is one rule (EADDRNOTAVAIL).
+    static let drawnBindCIDs: [(weight: UInt64, value: UInt32)] =
+        [(4, VMAddr.cidAny), (4, VMAddr.cidLocal), (2, VMAddr.cidHost), (2, 3), (1, VMAddr.cidHypervisor), (1, 100)]
     static let drawnPorts: [(weight: UInt64, value: UInt32)] =
         [(4, 1024), (3, 1025), (3, 1234), (3, VMAddr.portAny), (1, 1), (1, 0), (1, 50_000)]
     static let drawnFlags: [(weight: UInt64, value: UInt8)] = [(12, 0), (5, VMAddr.flagToHost), (1, 0x02)]
@@ -60,17 +64,30 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.bindLearned, 2, when: !sockets.isEmpty && !state.learnedPorts.isEmpty)
         offer(.connect, 3, when: !connectable.isEmpty)
         offer(.sendto, 5, when: !dgrams.isEmpty)
-        offer(.send, 2, when: !dgrams.isEmpty)
-        offer(.getsockname, 1, when: !sockets.isEmpty)
-        offer(.getpeername, 1, when: !sockets.isEmpty)
-        offer(.recv, 2, when: !sockets.isEmpty)
-        offer(.recvfrom, 2, when: !sockets.isEmpty)
+        // To a port the kernel chose: where an auto-bound socket receives.
+        offer(.sendtoLearned, 3, when: !dgrams.isEmpty && !state.learnedPorts.isEmpty)
+        // send() needs a peer: mostly a connected datagram socket (an unconnected one is one rule).
+        let connectedDgrams = dgrams.filter { state.sockets[$0].connected }
+        offer(.send, connectedDgrams.isEmpty ? 1 : 3, when: !dgrams.isEmpty)
+        let unseenPort = sockets.contains { state.sockets[$0].local != nil && state.sockets[$0].local?.port == nil }
+        offer(.getsockname, unseenPort ? 3 : 1, when: !sockets.isEmpty)
+        let peered = sockets.filter { state.sockets[$0].connected || state.sockets[$0].connectAttempted }
+        offer(.getpeername, peered.isEmpty ? 1 : 3, when: !sockets.isEmpty)
+        // More often while the model has a datagram queued: a delivered datagram that is never
+        // received shows nothing of how it arrived.
+        let pending = !state.queues.isEmpty && sockets.contains { state.queue(of: $0).contains(where: \.certain) }
+        offer(.recv, pending ? 5 : 2, when: !sockets.isEmpty)
+        offer(.recvfrom, pending ? 5 : 2, when: !sockets.isEmpty)
         offer(.close, 2, when: !sockets.isEmpty)
         if menu.isEmpty { menu = [(1, .socket)] }
 
         let kind = source.weighted(menu)
         switch kind {
-        case .loadTransport: return .loadTransport(source.pick(unloaded))
+        case .loadTransport:
+            // The first load is loopback half the time: sockets created while it is the only
+            // transport sit on it, and only those receive what loopback delivers (the data path).
+            if loaded.isEmpty && unloaded.contains(.loopback) && source.chance(1, in: 2) { return .loadTransport(.loopback) }
+            return .loadTransport(source.pick(unloaded))
         case .unloadTransport: return .unloadTransport(source.pick(loaded))
         case .socket:
             return .socket(source.weighted(Self.drawnTypes))
@@ -78,7 +95,7 @@ public struct VsockOperationGenerator: OperationGenerator {
             // Mostly a socket that has no address yet: binding a bound one is one rule (EINVAL).
             let unbound = sockets.filter { state.sockets[$0].local == nil }
             let socket = !unbound.isEmpty && source.chance(3, in: 4) ? source.pick(unbound) : source.pick(sockets)
-            return .bind(SocketRef(socket), address(&source))
+            return .bind(SocketRef(socket), address(&source, cids: Self.drawnBindCIDs))
         case .bindLearned:
             return .bindLearned(SocketRef(source.pick(sockets)), cid: source.weighted(Self.drawnCIDs),
                                 learned: source.pick(Array(0..<state.learnedPorts.count)),
@@ -89,28 +106,48 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .sendto:
             let socket = SocketRef(source.pick(dgrams))
             return .sendto(socket, reusedOrDrawnAddress(&source, state: state), length: source.weighted(Self.drawnLengths))
-        case .send: return .send(SocketRef(source.pick(dgrams)), length: source.weighted(Self.drawnLengths))
+        case .sendtoLearned:
+            // Mostly CID 1: a learned port is a socket of this VM, which loopback reaches there;
+            // mostly the port of a socket on loopback, which is the one that can receive.
+            let cid = source.chance(3, in: 4) ? VMAddr.cidLocal : source.weighted(Self.drawnCIDs)
+            let learned = Array(0..<state.learnedPorts.count)
+            let receiving = learned.filter { index in
+                let port = state.learnedPorts.ports[index]
+                return state.sockets.contains { $0.type == .dgram && $0.transport == .loopback && $0.local?.port == port }
+            }
+            return .sendtoLearned(SocketRef(source.pick(dgrams)), cid: cid,
+                                  learned: source.pick(!receiving.isEmpty && source.chance(3, in: 4) ? receiving : learned),
+                                  length: source.weighted(Self.drawnLengths))
+        case .send:
+            let socket = !connectedDgrams.isEmpty && source.chance(3, in: 4) ? source.pick(connectedDgrams) : source.pick(dgrams)
+            return .send(SocketRef(socket), length: source.weighted(Self.drawnLengths))
         case .getsockname:
             // Mostly a socket with an address: what binds, auto-binds and connects set is shown here.
+            // First one whose port the kernel chose and has not shown: once shown, the port is
+            // learned, and `sendto-learned` can reach that socket.
             let bound = sockets.filter { state.sockets[$0].local != nil }
+            let unseen = bound.filter { state.sockets[$0].local?.port == nil }
+            if !unseen.isEmpty && source.chance(2, in: 3) { return .getsockname(SocketRef(source.pick(unseen))) }
             return .getsockname(SocketRef(!bound.isEmpty && source.chance(2, in: 3) ? source.pick(bound) : source.pick(sockets)))
         case .getpeername:
             // Mostly a socket that has (or had) a peer: connect and disconnect are what it reports.
-            let peered = sockets.filter { state.sockets[$0].connected || state.sockets[$0].connectAttempted }
-            return .getpeername(SocketRef(!peered.isEmpty && source.chance(2, in: 3) ? source.pick(peered) : source.pick(sockets)))
+            return .getpeername(SocketRef(!peered.isEmpty && source.chance(3, in: 4) ? source.pick(peered) : source.pick(sockets)))
         case .recv, .recvfrom:
             // Mostly where something is queued, so that receives see datagrams; else often a bound
             // datagram socket, where one the model does not expect would show up (a delivery to
             // the wrong socket).
-            let queued = state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
+            // (A datagram the model is sure of first: one that only may arrive mostly did not.)
+            let certain = state.queues.isEmpty ? [] : sockets.filter { state.queue(of: $0).contains(where: \.certain) }
+            let queued = !certain.isEmpty ? certain : state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
             let bound = dgrams.filter { state.sockets[$0].local != nil }
             let socket: Int
-            if !queued.isEmpty && source.chance(2, in: 3) {
+            if !queued.isEmpty && source.chance(4, in: 5) {
                 socket = source.pick(queued)
             } else if !bound.isEmpty && source.chance(1, in: 2) {
                 socket = source.pick(bound)
             } else {
-                socket = source.pick(sockets)
+                // A connectible socket now and then: its receive is ENOTCONN, one rule.
+                socket = !dgrams.isEmpty && source.chance(3, in: 4) ? source.pick(dgrams) : source.pick(sockets)
             }
             return .recv(SocketRef(socket), buffer: source.weighted(Self.drawnBuffers), source: kind == .recvfrom)
         case .close: return .close(SocketRef(source.pick(sockets)))
@@ -125,15 +162,19 @@ public struct VsockOperationGenerator: OperationGenerator {
     /// Only ports the sequence names itself are reused: an operation holds its port as a number,
     /// and a port the kernel chose (an auto-bind's, learned from `getsockname`) is another one in
     /// every run, so a case that sent to it would not replay or shrink (what mutants 14 and 15's
-    /// first live runs showed: detected, then 0 of 3 re-runs). Sending to a learned port needs a
-    /// symbolic operation, as `bind-learned` is for binds.
+    /// first live runs showed: detected, then 0 of 3 re-runs). `sendto-learned` sends there.
     private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> SockAddrVM {
-        let known = state.sockets.compactMap { socket -> SockAddrVM? in
-            guard let local = socket.local, let port = local.port,
-                  Self.drawnPorts.contains(where: { $0.value == port }) else { return nil }
-            return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: port)
+        let named = state.sockets.filter { socket in
+            socket.local?.port.map { port in Self.drawnPorts.contains { $0.value == port } } ?? false
         }
-        if !known.isEmpty && source.chance(1, in: 2) {
+        // Mostly a socket that can receive: only one on loopback gets what loopback delivers.
+        let receivers = named.filter { $0.type == .dgram && $0.transport == .loopback }
+        let pool = !receivers.isEmpty && source.chance(3, in: 4) ? receivers : named
+        let known = pool.map { socket -> SockAddrVM in
+            let local = socket.local!
+            return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
+        }
+        if !known.isEmpty && source.chance(2, in: 3) {
             let reused = source.pick(known)
             guard source.chance(1, in: 4) else { return reused }
             return SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: reused.port)
@@ -141,8 +182,8 @@ public struct VsockOperationGenerator: OperationGenerator {
         return address(&source)
     }
 
-    private func address(_ source: inout ChoiceSource) -> SockAddrVM {
-        SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: source.weighted(Self.drawnPorts),
+    private func address(_ source: inout ChoiceSource, cids: [(weight: UInt64, value: UInt32)] = Self.drawnCIDs) -> SockAddrVM {
+        SockAddrVM(cid: source.weighted(cids), port: source.weighted(Self.drawnPorts),
                    flags: source.weighted(Self.drawnFlags))
     }
 
@@ -172,6 +213,12 @@ public struct VsockOperationGenerator: OperationGenerator {
             return Self.simpler(socket).map { .sendto($0, address, length: length) }
                 + Self.simpler(length).map { .sendto(socket, address, length: $0) }
                 + Self.simpler(address).map { .sendto(socket, $0, length: length) }
+        case let .sendtoLearned(socket, cid, learned, length):
+            // Toward earlier sockets, shorter datagrams, simpler CIDs, the first learned port.
+            return Self.simpler(socket).map { .sendtoLearned($0, cid: cid, learned: learned, length: length) }
+                + Self.simpler(length).map { .sendtoLearned(socket, cid: cid, learned: learned, length: $0) }
+                + Self.simplerCIDs(cid).map { .sendtoLearned(socket, cid: $0, learned: learned, length: length) }
+                + (0..<learned).map { .sendtoLearned(socket, cid: cid, learned: $0, length: length) }
         case let .send(socket, length):
             return Self.simpler(socket).map { .send($0, length: length) }
                 + Self.simpler(length).map { .send(socket, length: $0) }

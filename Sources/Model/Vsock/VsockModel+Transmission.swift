@@ -10,7 +10,7 @@ extension VsockModel {
         guard profile.dgramBindWithoutCallback == .dgramBindTable,
               let transmissions = observation.transmissions else { return nil }
         switch operation {
-        case let .sendto(ref, _, _), let .send(ref, _):
+        case let .sendto(ref, _, _), let .sendtoLearned(ref, _, _, _), let .send(ref, _):
             guard state.sockets[ref.position].type == .dgram else { return nil }
         default:
             return nil

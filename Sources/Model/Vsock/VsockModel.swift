@@ -33,8 +33,10 @@ public struct VsockModel: ReferenceModel {
         case .sendto, .send:
             // Connectible send paths are outside this model.
             return socket.type == .dgram
-        case let .bindLearned(_, _, learned, _):
-            return learned < state.learnedPorts.count
+        case .sendtoLearned:
+            return socket.type == .dgram && operation.learnedIndex! < state.learnedPorts.count
+        case .bindLearned:
+            return operation.learnedIndex! < state.learnedPorts.count
         case .connect:
             // A connectible socket's later connects depend on asynchronous peer answers.
             return !(socket.type.isConnectible && (socket.connectAttempted || socket.connected))
@@ -54,9 +56,8 @@ public struct VsockModel: ReferenceModel {
             return VsockExpectation(branches, refcountsDecide: branches.count > 1)
         case let .bind(ref, address):
             return VsockExpectation(bind(ref.position, to: address, in: state))
-        case let .bindLearned(ref, cid, learned, offset):
-            let port = state.learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
-            return VsockExpectation(bind(ref.position, to: SockAddrVM(cid: cid, port: port), in: state))
+        case .bindLearned, .sendtoLearned:
+            return expect(operation.resolving(state.learnedPorts), in: state)
         case let .connect(ref, target):
             let dgram = state.sockets[ref.position].type == .dgram
             return VsockExpectation(connect(ref.position, to: target, in: state),
@@ -119,7 +120,7 @@ public struct VsockModel: ReferenceModel {
         let branch = expectation.branches[0]
         let length: Int
         switch operation {
-        case let .sendto(_, _, bytes), let .send(_, bytes): length = bytes
+        case let .sendto(_, _, bytes), let .sendtoLearned(_, _, _, bytes), let .send(_, bytes): length = bytes
         default: length = 0
         }
         let calls = branch.calls.map { call -> TransportCall in

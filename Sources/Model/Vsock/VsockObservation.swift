@@ -18,6 +18,17 @@ public enum SyscallResult: Hashable, Sendable, Codable, CustomStringConvertible 
 
     public var isSuccess: Bool { if case .failure = self { return false } else { return true } }
 
+    /// The result's class, for counting what a run exercised: `ok`, the errno's name, `address`,
+    /// `datagram` or `datagram MSG_TRUNC`.
+    public var outcomeClass: String {
+        switch self {
+        case .value: return "ok"
+        case let .failure(errno): return errno.symbol
+        case .address: return "address"
+        case let .received(datagram): return datagram.truncated ? "datagram MSG_TRUNC" : "datagram"
+        }
+    }
+
     public var description: String {
         switch self {
         case let .value(value): return "\(value)"

@@ -48,6 +48,10 @@ extension VsockOperation {
                 self = .connect(try socket(), .address(try address()))
             }
         case .sendto: self = .sendto(try socket(), try address(), length: try container.decode(Int.self, forKey: .length))
+        case .sendtoLearned:
+            self = .sendtoLearned(try socket(), cid: try container.decode(UInt32.self, forKey: .cid),
+                                  learned: try container.decode(Int.self, forKey: .learned),
+                                  length: try container.decode(Int.self, forKey: .length))
         case .send: self = .send(try socket(), length: try container.decode(Int.self, forKey: .length))
         case .getsockname: self = .getsockname(try socket())
         case .getpeername: self = .getpeername(try socket())
@@ -79,6 +83,10 @@ extension VsockOperation {
         case .connect(_, .unspec): try container.encode("AF_UNSPEC", forKey: .family)
         case let .sendto(_, address, length):
             try encode(address)
+            try container.encode(length, forKey: .length)
+        case let .sendtoLearned(_, cid, learned, length):
+            try container.encode(cid, forKey: .cid)
+            try container.encode(learned, forKey: .learned)
             try container.encode(length, forKey: .length)
         case let .send(_, length): try container.encode(length, forKey: .length)
         case let .recv(_, buffer, _): try container.encode(buffer, forKey: .buffer)

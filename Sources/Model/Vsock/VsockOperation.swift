@@ -35,6 +35,10 @@ public enum VsockOperation: KindedOperation {
     case bindLearned(SocketRef, cid: UInt32, learned: Int, offset: UInt32)
     case connect(SocketRef, ConnectTarget)
     case sendto(SocketRef, SockAddrVM, length: Int)
+    /// `sendto()` to the `learned`-th port the kernel showed, at `cid`: to a socket whose port
+    /// the kernel chose (an auto-bind's), which only `getsockname` or a received datagram's
+    /// source reveals. Symbolic for the reason `bindLearned` is.
+    case sendtoLearned(SocketRef, cid: UInt32, learned: Int, length: Int)
     case send(SocketRef, length: Int)
     case getsockname(SocketRef)
     case getpeername(SocketRef)
@@ -53,6 +57,7 @@ public enum VsockOperation: KindedOperation {
         case .bindLearned: return .bindLearned
         case .connect: return .connect
         case .sendto: return .sendto
+        case .sendtoLearned: return .sendtoLearned
         case .send: return .send
         case .getsockname: return .getsockname
         case .getpeername: return .getpeername
@@ -63,11 +68,35 @@ public enum VsockOperation: KindedOperation {
 
     public var kindName: String { kind.rawValue }
 
+    /// The operation with its learned ports put in: `bind-learned` becomes the `bind`,
+    /// `sendto-learned` the `sendto` it names (port ANY for an index not learned yet), on the
+    /// ports this run's kernel showed. The model, the simulated kernel and the live system each
+    /// resolve with their own ``LearnedPorts``, built from the same results.
+    public func resolving(_ learned: LearnedPorts) -> VsockOperation {
+        switch self {
+        case let .bindLearned(socket, cid, index, offset):
+            return .bind(socket, SockAddrVM(cid: cid, port: learned.port(index, offset: offset) ?? VMAddr.portAny))
+        case let .sendtoLearned(socket, cid, index, length):
+            return .sendto(socket, SockAddrVM(cid: cid, port: learned.port(index, offset: 0) ?? VMAddr.portAny), length: length)
+        default:
+            return self
+        }
+    }
+
+    /// The index into ``LearnedPorts`` the operation names, if any.
+    public var learnedIndex: Int? {
+        switch self {
+        case let .bindLearned(_, _, index, _), let .sendtoLearned(_, _, index, _): return index
+        default: return nil
+        }
+    }
+
     /// The socket the operation acts on, if any.
     public var socket: SocketRef? {
         switch self {
         case .loadTransport, .unloadTransport, .socket: return nil
         case let .bind(socket, _), let .bindLearned(socket, _, _, _), let .connect(socket, _), let .sendto(socket, _, _),
+             let .sendtoLearned(socket, _, _, _),
              let .send(socket, _), let .getsockname(socket), let .getpeername(socket), let .recv(socket, _, _),
              let .close(socket):
             return socket
@@ -84,6 +113,8 @@ public enum VsockOperation: KindedOperation {
             return "bind(\(socket), cid=\(VMAddr.cidName(cid)) port=learned#\(learned)\(offset == 0 ? "" : "+\(offset)"))"
         case let .connect(socket, target): return "connect(\(socket), \(target))"
         case let .sendto(socket, address, length): return "sendto(\(socket), len=\(length), \(address))"
+        case let .sendtoLearned(socket, cid, learned, length):
+            return "sendto(\(socket), len=\(length), cid=\(VMAddr.cidName(cid)) port=learned#\(learned))"
         case let .send(socket, length): return "send(\(socket), len=\(length))"
         case let .getsockname(socket): return "getsockname(\(socket))"
         case let .getpeername(socket): return "getpeername(\(socket))"
@@ -99,5 +130,7 @@ public enum VsockOperationKind: String, CaseIterable, Hashable, Sendable, Codabl
     case unloadTransport = "unload"
     case socket, bind
     case bindLearned = "bind-learned"
-    case connect, sendto, send, getsockname, getpeername, recv, recvfrom, close
+    case connect, sendto
+    case sendtoLearned = "sendto-learned"
+    case send, getsockname, getpeername, recv, recvfrom, close
 }

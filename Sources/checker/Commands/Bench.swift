@@ -105,6 +105,11 @@ struct Bench: ParsableCommand {
             : Double(sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         print("mutants: \(toMinimal.count) of \(VsockMutant.allCases.count) found; median executions to minimal "
               + "\(median); goal ≤ 100: ratio \(String(format: "%.2f", median / 100))")
+        let coverage = try DataPathCoverage(seeds: rateSeeds)
+        print("data path (simulated kernel, no mutant, 60 operations): " + coverage.description)
+        if ProcessInfo.processInfo.environment["CHECKER_BENCH_OUTCOMES"] != nil {
+            for (outcome, count) in coverage.outcomes.sorted(by: { $0.key < $1.key }) { print("  \(outcome): \(count)") }
+        }
         print("detection: \(detectedRuns) of \(rateSeeds * VsockMutant.allCases.count) runs of 60 operations diverge "
               + "(seeds 1-\(rateSeeds) per mutant; \(String(format: "%.1f", 100 * Double(detectedRuns) / Double(rateSeeds * VsockMutant.allCases.count)))%)")
     }

@@ -110,6 +110,8 @@ struct Merge: ParsableCommand {
         merged.probes = probes.values.sorted { $0.function < $1.function }
         let counts = reports.compactMap(\.operationCounts)
         if !counts.isEmpty { merged.operationCounts = counts.reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) } }
+        let outcomes = reports.compactMap(\.outcomeCounts)
+        if !outcomes.isEmpty { merged.outcomeCounts = outcomes.reduce(into: [:]) { $0.merge($1, uniquingKeysWith: +) } }
         var problems: [String] = []
         let names = merged.batches.map(\.name)
         for name in Set(names) where names.count(where: { $0 == name }) > 1 {

@@ -171,9 +171,13 @@ struct Run: ParsableCommand {
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
         if let stored = storedCases(hunt.model, profile: profile.name, on: system) { report.batches.append(stored) }
-        try seedBatches.run(on: system, into: &report, started: started) { $0.operationCounts = operationCounts(system) }
+        try seedBatches.run(on: system, into: &report, started: started) {
+            $0.operationCounts = operationCounts(system)
+            $0.outcomeCounts = system.outcomes
+        }
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
+        report.outcomeCounts = system.outcomes
         // Where the time went: on stderr (stdout is KTAP), and in timing.txt (a guest's stderr
         // reaches the host through its serial console, which can drop lines).
         let timing = system.ledger.lines()

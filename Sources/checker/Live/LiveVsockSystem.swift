@@ -50,6 +50,9 @@ final class LiveVsockSystem: SystemUnderTest {
     /// Where the time went: per operation kind, and the phases inside (probe attach, module load
     /// and unload, settling, resets, observing).
     private(set) var ledger = TimeLedger()
+    /// Operations run, by kind and result class (`recv → datagram`, `sendto → ENODEV`): what a
+    /// run exercised, e.g. how many receives met a datagram.
+    private(set) var outcomes: [String: Int] = [:]
     private let clock = ContinuousClock()
     private let refcountReader = ModuleRefcountReader()
 
@@ -145,6 +148,7 @@ final class LiveVsockSystem: SystemUnderTest {
         operationsExecuted &+= 1
         lastWait = []
         let result = try perform(operation)
+        outcomes[operation.kindName + " → " + result.outcomeClass, default: 0] += 1
         let (events, (calls, transmissions)) = try timed("observe: probe events") {
             let events = probes.drain()
             let lost = probes.lostEvents
@@ -213,10 +217,9 @@ final class LiveVsockSystem: SystemUnderTest {
             let result = VsockSockets.recv(descriptors[ref.position], buffer: buffer, source: source)
             learnedPorts.learn(from: result, of: operation)
             return result
-        case let .bindLearned(ref, cid, learned, offset):
-            // The model applies this only to a learned index (isApplicable).
-            let port = learnedPorts.port(learned, offset: offset) ?? VMAddr.portAny
-            return VsockSockets.bind(descriptors[ref.position], SockAddrVM(cid: cid, port: port))
+        case .bindLearned, .sendtoLearned:
+            // The model applies these only to a learned index (isApplicable).
+            return try perform(operation.resolving(learnedPorts))
         case let .getsockname(ref):
             let result = VsockSockets.getsockname(descriptors[ref.position])
             learnedPorts.learn(from: result, of: operation)
@@ -254,7 +257,7 @@ final class LiveVsockSystem: SystemUnderTest {
         // v5 03: a sendto() with an address drops the per-packet module reference at its end;
         // that module's transport is the one whose shared callbacks ran.
         var perPacket: TransportModule?
-        if case .sendto = operation {
+        if operation.kind == .sendto || operation.kind == .sendtoLearned {
             perPacket = events.last { $0.kind == .modulePut }.flatMap { TransportModule(rawValue: $0.module) }
         }
         var open: [(function: String, module: String)] = []

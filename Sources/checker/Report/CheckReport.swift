@@ -29,6 +29,8 @@ struct CheckReport: Codable, Equatable, Sendable {
     var probes: [ProbeReport]
     /// Operations run, by kind (`load`, `sendto`, …), shrinking and reproductions included.
     var operationCounts: [String: Int]? = nil
+    /// Operations run, by kind and result class (`recv → datagram`, `sendto → ENODEV`).
+    var outcomeCounts: [String: Int]? = nil
     /// `I/N` when this run was one shard of a run split across N jobs (`--shard`).
     var shard: String? = nil
     /// The counts a dashboard wants, filled in when the summary is written (``Totals``).

@@ -157,6 +157,8 @@ enum VsockCCalls {
             return "(addr = vm(VMADDR_CID_ANY, VMADDR_PORT_ANY, 0), addr.svm_family = AF_UNSPEC, connect(fds[\(ref.position)], (struct sockaddr *)&addr, sizeof(addr)))"
         case let .sendto(ref, a, length):
             return "\(address(a))fill(\(step)U, \(length)), sent(sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr))))"
+        case let .sendtoLearned(ref, cid, learned, length):
+            return "(addr = vm(\(cid)U, learned[\(learned)], 0), fill(\(step)U, \(length)), sent(sendto(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT, (struct sockaddr *)&addr, sizeof(addr))))"
         case let .send(ref, length):
             return "(fill(\(step)U, \(length)), sent(send(fds[\(ref.position)], payload, \(length), MSG_DONTWAIT)))"
         case let .recv(ref, buffer, source):
