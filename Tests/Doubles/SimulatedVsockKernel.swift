@@ -18,8 +18,8 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         var local: (cid: UInt32, port: UInt32, table: BindTable)?
         var remote = SockAddrVM.any
         var connected = false
-        /// skbs on `sk_receive_queue`: payload and the header's source address.
-        var queue: [(payload: [UInt8], source: SockAddrVM)] = []
+        /// skbs on `sk_receive_queue`: payload and the header's source and destination addresses.
+        var queue: [(payload: [UInt8], source: SockAddrVM, destination: SockAddrVM)] = []
         init(type: SocketType) { self.type = type }
     }
 
@@ -388,7 +388,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
                 || mutant == .deliverIgnoresCID
         }
         guard let receiver, receiver.transport == .loopback else { return }
-        receiver.queue.append((payload, source))
+        receiver.queue.append((payload, source, destination))
     }
 
     /// vsock_connectible_recvmsg() (not established: ENOTCONN) or patch 01's generic
@@ -396,11 +396,12 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     private func recvmsg(_ socket: Socket, buffer: Int, source: Bool) -> SyscallResult {
         if socket.type.isConnectible { return errno(.socketNotConnected) }
         guard !socket.queue.isEmpty else { return errno(.resourceTemporarilyUnavailable) }
-        let (payload, sender) = mutant == .recvLeavesDatagramQueued ? socket.queue[0] : socket.queue.removeFirst()
+        let (payload, sender, destination) = mutant == .recvLeavesDatagramQueued ? socket.queue[0] : socket.queue.removeFirst()
         let copied = min(buffer, payload.count)
         let (head, intact) = payload.prefix(copied).withUnsafeBytes { DatagramPayload.inspect($0) }
         var reported = sender
-        if mutant == .sourceIsDestination, let local = socket.local { reported = SockAddrVM(cid: local.cid, port: local.port) }
+        // Live mutant 16: the header's destination, as the sender named it, for its source.
+        if mutant == .sourceIsDestination { reported = SockAddrVM(cid: destination.cid, port: destination.port) }
         if source { learnedPorts.learn(reported.port) }
         return .received(ReceivedDatagram(copied: copied, truncated: copied < payload.count && mutant != .recvNoTruncFlag,
                                           head: head, intact: intact, source: source ? reported : nil))

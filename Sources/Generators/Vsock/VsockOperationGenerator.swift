@@ -102,10 +102,14 @@ public struct VsockOperationGenerator: OperationGenerator {
                                 offset: source.weighted(Self.drawnOffsets))
         case .connect:
             let socket = SocketRef(source.pick(connectable))
-            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(reusedOrDrawnAddress(&source, state: state)))
+            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(reusedOrDrawnAddress(&source, state: state).address))
         case .sendto:
-            let socket = SocketRef(source.pick(dgrams))
-            return .sendto(socket, reusedOrDrawnAddress(&source, state: state), length: source.weighted(Self.drawnLengths))
+            // The destination first: to a socket's address, half the time from another socket,
+            // whose source a recvfrom() then shows apart from the destination.
+            let (address, receiver) = reusedOrDrawnAddress(&source, state: state)
+            let others = dgrams.filter { state.sockets[$0].serial != receiver }
+            let sender = receiver != nil && !others.isEmpty && source.chance(1, in: 2) ? source.pick(others) : source.pick(dgrams)
+            return .sendto(SocketRef(sender), address, length: source.weighted(Self.drawnLengths))
         case .sendtoLearned:
             // Mostly CID 1: a learned port is a socket of this VM, which loopback reaches there;
             // mostly the port of a socket on loopback, which is the one that can receive.
@@ -163,23 +167,22 @@ public struct VsockOperationGenerator: OperationGenerator {
     /// and a port the kernel chose (an auto-bind's, learned from `getsockname`) is another one in
     /// every run, so a case that sent to it would not replay or shrink (what mutants 14 and 15's
     /// first live runs showed: detected, then 0 of 3 re-runs). `sendto-learned` sends there.
-    private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> SockAddrVM {
+    /// Returns the address and, when it is a socket's, that socket's serial.
+    private func reusedOrDrawnAddress(_ source: inout ChoiceSource, state: VsockState) -> (address: SockAddrVM, owner: Int?) {
         let named = state.sockets.filter { socket in
             socket.local?.port.map { port in Self.drawnPorts.contains { $0.value == port } } ?? false
         }
         // Mostly a socket that can receive: only one on loopback gets what loopback delivers.
         let receivers = named.filter { $0.type == .dgram && $0.transport == .loopback }
         let pool = !receivers.isEmpty && source.chance(3, in: 4) ? receivers : named
-        let known = pool.map { socket -> SockAddrVM in
-            let local = socket.local!
-            return SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
+        if !pool.isEmpty && source.chance(2, in: 3) {
+            let owner = source.pick(pool)
+            let local = owner.local!
+            let reused = SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
+            guard source.chance(1, in: 4) else { return (reused, owner.serial) }
+            return (SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: reused.port), nil)
         }
-        if !known.isEmpty && source.chance(2, in: 3) {
-            let reused = source.pick(known)
-            guard source.chance(1, in: 4) else { return reused }
-            return SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: reused.port)
-        }
-        return address(&source)
+        return (address(&source), nil)
     }
 
     private func address(_ source: inout ChoiceSource, cids: [(weight: UInt64, value: UInt32)] = Self.drawnCIDs) -> SockAddrVM {
