@@ -97,7 +97,8 @@ extension VsockState {
     /// queue it might have been on, and a `recvfrom()` source teaches the sender's port.
     mutating func take(_ tag: UInt32, at index: Int, observed: SyscallResult) {
         guard let datagram = queue(of: index).first(where: { $0.tag == tag }) else { return }
-        for serial in queues.keys { queues[serial]?.removeAll { $0.tag == tag } }
+        // Only the queues that hold it are written: a write to each would copy them all.
+        for (serial, queue) in queues where queue.contains(where: { $0.tag == tag }) { queues[serial]?.removeAll { $0.tag == tag } }
         inFlight.removeAll { $0.datagram.tag == tag }
         guard case let .received(received) = observed else { return }
         var ambiguous = false
