@@ -7,6 +7,8 @@
 #   bash scripts/mutants.sh [MUTANT-NAME...]      (default: every mutant)
 #   SEEDS=20 OPS=60 bash scripts/mutants.sh 01-fallback-first
 #   CHECKER=path/to/checker bash scripts/mutants.sh ...   (another build of the checker)
+#   SHRINK_SECONDS=900 (default): the cap on shrinking one divergence; every candidate is a live
+#   run with module loads, and a long sequence hit run's default 300 s (mutant 22, 2 Dec 2026)
 #
 # Each mutant is applied on top of candidate fixes of the series' findings
 # (series/vsock-dgram-v5/findings/*.fix.patch), so that a run looks past the known findings
@@ -63,7 +65,7 @@ for name in "${names[@]}"; do
         run_fixes=("${crash_fixes[@]}")
     fi
     "$checker" series --patches "$patches" "${run_fixes[@]}" --mutant "$file" --seeds "$seeds" --ops "$ops" \
-        --stop-at-first-divergence --results "$results" >"$log" 2>&1 || status=$?
+        --stop-at-first-divergence --shrink-seconds "${SHRINK_SECONDS:-900}" --results "$results" >"$log" 2>&1 || status=$?
     folder=$(sed -n 's/^checker vm: booting .*results in \(.*\)$/\1/p' "$log" | tail -n 1)
     if [[ -z "$folder" || ! -f "$folder/summary.json" ]]; then
         echo "mutants: $name did not run (exit $status); see $log" >&2

@@ -21,11 +21,11 @@ log() { printf 'setup: %s\n' "$*"; }
 # vng returns the guest command's output and exit status), kmod (depmod indexes the fetched
 # kernels' modules; modprobe in the guest), file (vng reads a kernel image's version with it).
 # `checker series` (out-of-tree module builds against Debian's headers, which name gcc-12, and
-# module BTF by pahole from dwarves; the source and headers packages themselves are fetched into
+# module BTF by pahole from dwarves, then strip from binutils; the source and headers packages themselves are fetched into
 # the checker's cache by `apt-get download`, not installed).
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
           qemu-system-x86 busybox-static udev kmod file python3-venv
-          make gcc-12 libc6-dev patch xz-utils dwarves)
+          make gcc-12 libc6-dev patch xz-utils dwarves binutils)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/checker
 venv=$cache/virtme-ng
 virtme_version=1.42

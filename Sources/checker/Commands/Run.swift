@@ -51,6 +51,10 @@ struct Run: ParsableCommand {
     @Option(help: "Cap on executions while shrinking one divergence.")
     var shrinkExecutions: Int = 400
 
+    @Option(help: ArgumentHelp("Cap on the time spent shrinking one divergence; a shrink that hits it says so.",
+                               valueName: "seconds"))
+    var shrinkSeconds: Int = 300
+
     @Option(help: "Runs of the minimal case before it is reported.")
     var reproductions: Int = 3
 
@@ -71,8 +75,8 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         try Modprobe.validate(loadModule)
-        guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, reproductions > 0 else {
-            throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions and --reproductions must be positive")
+        guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, shrinkSeconds > 0, reproductions > 0 else {
+            throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions, --shrink-seconds and --reproductions must be positive")
         }
         if let modules {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: modules)) ?? []
@@ -116,7 +120,7 @@ struct Run: ParsableCommand {
     private var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
 
     private func limits() -> ShrinkLimits {
-        ShrinkLimits(maxExecutions: shrinkExecutions, confirmations: confirmations)
+        ShrinkLimits(maxExecutions: shrinkExecutions, timeLimit: .seconds(shrinkSeconds), confirmations: confirmations)
     }
 
     private func batches<G: OperationGenerator>(_ hunt: DivergenceHunt<G>, prefix: String, profile: String, system: String,

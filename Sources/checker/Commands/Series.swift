@@ -74,6 +74,9 @@ struct Series: ParsableCommand {
                                valueName: "n"))
     var shrinkExecutions: Int?
 
+    @Option(help: ArgumentHelp("Cap on the time spent shrinking one divergence (passed to run).", valueName: "seconds"))
+    var shrinkSeconds: Int?
+
     @Flag(help: ArgumentHelp("When a seed crashes the guest kernel, report it and go on from the next seed in a new VM (long runs).",
                              discussion: """
                                  With --jobs N, each guest runs one seed per test; the seeds a crashed guest left \
@@ -88,6 +91,9 @@ struct Series: ParsableCommand {
 
     func validate() throws {
         guard seeds > 0, ops > 0, timeout > 0 else { throw UsageProblem("--seeds, --ops and --timeout must be positive") }
+        if let shrinkSeconds, shrinkSeconds <= 0 {
+            throw UsageProblem("--shrink-seconds must be a positive number of seconds, not \(shrinkSeconds)")
+        }
         if let shrinkExecutions, shrinkExecutions <= 0 {
             throw UsageProblem("--shrink-executions must be a positive number of runs, not \(shrinkExecutions)")
         }
@@ -131,6 +137,7 @@ struct Series: ParsableCommand {
         let runArguments = ["run", "--profile", profileName, "--modules", built.modules, "--ops", String(ops)]
             + (stopAtFirstDivergence ? ["--stop-at-first-divergence"] : [])
             + (shrinkExecutions.map { ["--shrink-executions", String($0)] } ?? [])
+            + (shrinkSeconds.map { ["--shrink-seconds", String($0)] } ?? [])
         let vm = try VM.parse(["--kernel", image, "--results", results, "--timeout", String(timeout)]
                               + (showConsole ? ["--show-console"] : []) + ["--"] + runArguments)
         let accelerator = try VM.blocking { try await vm.chooseAccelerator() }

@@ -11,7 +11,7 @@ import Foundation
 ///   so any change to them is a new build and an unchanged series is never rebuilt.
 struct SeriesBuild {
     /// Bumped when the way modules are built changes, so old builds are not reused.
-    static let recipe = "vsock-modules-2"
+    static let recipe = "vsock-modules-3"
 
     let base: DebianBaseKernel
     let series: PatchSeries
