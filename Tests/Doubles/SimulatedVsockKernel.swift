@@ -292,7 +292,7 @@ public final class SimulatedVsockKernel: SystemUnderTest {
         }
         guard case let .address(address) = target else {
             socket.remote = .any
-            socket.connected = false
+            if mutant != .disconnectKeepsConnected { socket.connected = false }
             return 0
         }
         guard address.hasValidFlags else { return neg(.invalidArgument) }

@@ -53,6 +53,10 @@ public enum VsockMutant: String, CaseIterable, Sendable {
     /// A receive returns the datagram at the head of the queue without taking it off (live mutant
     /// 18's twin). Minimal: load loopback, socket, bind (ANY, p), sendto (1, p), two receives.
     case recvLeavesDatagramQueued = "recv-leaves-datagram-queued"
+    /// A datagram `connect(AF_UNSPEC)` clears the peer but leaves the socket connected (live
+    /// mutant 21's twin): `getpeername()` then returns (ANY, ANY) instead of ENOTCONN. Minimal:
+    /// load loopback, socket, connect (1, p), connect AF_UNSPEC, getpeername.
+    case disconnectKeepsConnected = "disconnect-keeps-connected"
 
     /// The profile the mutant is planted in.
     public var profile: VsockProfile {
@@ -125,6 +129,8 @@ public enum VsockMutant: String, CaseIterable, Sendable {
             return [at(.sendto, .transmission): 4]
         case .deliverIgnoresCID:
             return [at(.recv, .result): 5, at(.recvfrom, .result): 5]
+        case .disconnectKeepsConnected:
+            return [at(.getpeername, .result): 5]
         case .recvLeavesDatagramQueued:
             return [at(.recv, .result): 6, at(.recvfrom, .result): 6]
         }

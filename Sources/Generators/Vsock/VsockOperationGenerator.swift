@@ -71,7 +71,9 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.send, connectedDgrams.isEmpty ? 1 : 3, when: !dgrams.isEmpty)
         let unseenPort = sockets.contains { state.sockets[$0].local != nil && state.sockets[$0].local?.port == nil }
         offer(.getsockname, unseenPort ? 3 : 1, when: !sockets.isEmpty)
-        let peered = sockets.filter { state.sockets[$0].connected || state.sockets[$0].connectAttempted }
+        let peered = sockets.filter {
+            state.sockets[$0].connected || state.sockets[$0].connectAttempted || state.sockets[$0].everConnected
+        }
         offer(.getpeername, peered.isEmpty ? 1 : 3, when: !sockets.isEmpty)
         // More often while the model has a datagram queued: a delivered datagram that is never
         // received shows nothing of how it arrived.
@@ -101,8 +103,11 @@ public struct VsockOperationGenerator: OperationGenerator {
                                 learned: source.pick(Array(0..<state.learnedPorts.count)),
                                 offset: source.weighted(Self.drawnOffsets))
         case .connect:
-            let socket = SocketRef(source.pick(connectable))
-            return .connect(socket, source.chance(1, in: 8) ? .unspec : .address(reusedOrDrawnAddress(&source, state: state).address))
+            let socket = source.pick(connectable)
+            // A connected socket is disconnected a third of the time: what a disconnect leaves
+            // (getpeername's ENOTCONN, send's EINVAL) is only seen on one that had a peer.
+            let disconnect = state.sockets[socket].connected ? source.chance(1, in: 3) : source.chance(1, in: 8)
+            return .connect(SocketRef(socket), disconnect ? .unspec : .address(reusedOrDrawnAddress(&source, state: state).address))
         case .sendto:
             // The destination first: to a socket's address, half the time from another socket,
             // whose source a recvfrom() then shows apart from the destination.

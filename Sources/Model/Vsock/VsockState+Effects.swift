@@ -26,6 +26,7 @@ extension VsockState {
             case let .setConnected(connected):
                 guard let target else { continue }
                 sockets[target].connected = connected
+                if connected { sockets[target].everConnected = true }
             case .markConnectAttempted:
                 guard let target else { continue }
                 sockets[target].connectAttempted = true

@@ -39,6 +39,9 @@ public struct VsockSocket: Hashable, Sendable {
     public var remote: SockAddrVM = .any
     /// `sock->state == SS_CONNECTED`.
     public var connected = false
+    /// Was connected at some point (a disconnect clears `connected`, not this): where what a
+    /// disconnect leaves can be seen. Read by the generator; no rule depends on it.
+    public var everConnected = false
     /// A connectible socket whose `connect()` reached its transport: the rest is asynchronous
     /// (peer reset, timeout), and the model does not state later connects.
     public var connectAttempted = false
