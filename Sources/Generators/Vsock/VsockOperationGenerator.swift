@@ -131,9 +131,9 @@ public struct VsockOperationGenerator: OperationGenerator {
             let socket = !connectedDgrams.isEmpty && source.chance(3, in: 4) ? source.pick(connectedDgrams) : source.pick(dgrams)
             return .send(SocketRef(socket), length: source.weighted(Self.drawnLengths))
         case .getsockname:
-            // Mostly a socket with an address: what binds, auto-binds and connects set is shown here.
-            // First one whose port the kernel chose and has not shown: once shown, the port is
-            // learned, and `sendto-learned` can reach that socket.
+            // Mostly a socket whose port the kernel chose and has not shown (once shown, the port
+            // is learned and `sendto-learned` reaches that socket); else mostly one with an
+            // address: what binds, auto-binds and connects set is shown here.
             let bound = sockets.filter { state.sockets[$0].local != nil }
             let unseen = bound.filter { state.sockets[$0].local?.port == nil }
             if !unseen.isEmpty && source.chance(2, in: 3) { return .getsockname(SocketRef(source.pick(unseen))) }
@@ -163,8 +163,8 @@ public struct VsockOperationGenerator: OperationGenerator {
         }
     }
 
-    /// Half the time, when some socket's address is known, that address (where a datagram has a
-    /// receiver; Hypothesis calls these bundles): the CID it bound, or CID 1 for one bound to ANY;
+    /// Two times in three, when some socket's address is known, that address (where a datagram
+    /// has a receiver; Hypothesis calls these bundles), mostly of a socket on loopback: the CID it bound, or CID 1 for one bound to ANY;
     /// a quarter of those keep the port and draw another CID (a datagram for the same port on
     /// another host must not reach it: what a delivery that ignores the CID gets wrong).
     ///

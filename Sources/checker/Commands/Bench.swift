@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Measure only this part: model or mutants (default: both).")
     var part: Part?
 
+    @Flag(help: "With the mutants: also list what the simulated runs did, operations by kind and result class.")
+    var outcomes = false
+
     @Flag(help: "Measure against the running kernel instead (root, in the test VM): checker vs plain C, probe overhead.")
     var live = false
 
@@ -107,7 +110,7 @@ struct Bench: ParsableCommand {
               + "\(median); goal ≤ 100: ratio \(String(format: "%.2f", median / 100))")
         let coverage = try DataPathCoverage(seeds: rateSeeds)
         print("data path (simulated kernel, no mutant, 60 operations): " + coverage.description)
-        if ProcessInfo.processInfo.environment["CHECKER_BENCH_OUTCOMES"] != nil {
+        if outcomes {
             for (outcome, count) in coverage.outcomes.sorted(by: { $0.key < $1.key }) { print("  \(outcome): \(count)") }
         }
         print("detection: \(detectedRuns) of \(rateSeeds * VsockMutant.allCases.count) runs of 60 operations diverge "
