@@ -185,7 +185,10 @@ public struct VsockOperationGenerator: OperationGenerator {
             let local = owner.local!
             let reused = SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
             guard source.chance(1, in: 4) else { return (reused, owner.serial) }
-            return (SockAddrVM(cid: source.weighted(Self.drawnCIDs), port: reused.port), nil)
+            // Half of those to CID 2: without a G2H transport loopback serves it too (M 404-419),
+            // so the datagram is carried, and must not reach a socket bound at CID 1.
+            let cid = source.chance(1, in: 2) ? VMAddr.cidHost : source.weighted(Self.drawnCIDs)
+            return (SockAddrVM(cid: cid, port: reused.port), nil)
         }
         return (address(&source), nil)
     }
