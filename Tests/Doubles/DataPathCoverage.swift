@@ -34,7 +34,7 @@ public struct DataPathCoverage: Sendable {
                 receiver = receiver || state.sockets.contains { $0.type == .dgram && $0.transport == .loopback && $0.local != nil }
                 onLoopback = onLoopback || state.sockets.contains { $0.type == .dgram && $0.transport == .loopback }
                 everQueued = everQueued || state.queues.values.contains { $0.contains(where: \.certain) }
-                outcomes[step.operation.kindName + " → " + step.observation.result.outcomeClass, default: 0] += 1
+                outcomes[step.operation.outcome(step.observation.result), default: 0] += 1
                 switch (step.operation, step.observation.result) {
                 case let (.recv, .received(datagram)):
                     datagrams += 1

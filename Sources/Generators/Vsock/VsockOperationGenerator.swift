@@ -69,17 +69,18 @@ public struct VsockOperationGenerator: OperationGenerator {
         // send() needs a peer: mostly a connected datagram socket (an unconnected one is one rule).
         let connectedDgrams = dgrams.filter { state.sockets[$0].connected }
         offer(.send, connectedDgrams.isEmpty ? 1 : 3, when: !dgrams.isEmpty)
-        let unseenPort = sockets.contains { state.sockets[$0].local != nil && state.sockets[$0].local?.port == nil }
-        offer(.getsockname, unseenPort ? 3 : 1, when: !sockets.isEmpty)
+        // Bound at a port the kernel chose and has not shown yet.
+        let unseen = sockets.filter { state.sockets[$0].local != nil && state.sockets[$0].local?.port == nil }
+        offer(.getsockname, unseen.isEmpty ? 1 : 3, when: !sockets.isEmpty)
         let peered = sockets.filter {
             state.sockets[$0].connected || state.sockets[$0].connectAttempted || state.sockets[$0].everConnected
         }
         offer(.getpeername, peered.isEmpty ? 1 : 3, when: !sockets.isEmpty)
         // More often while the model has a datagram queued: a delivered datagram that is never
         // received shows nothing of how it arrived.
-        let pending = !state.queues.isEmpty && sockets.contains { state.queue(of: $0).contains(where: \.certain) }
-        offer(.recv, pending ? 5 : 2, when: !sockets.isEmpty)
-        offer(.recvfrom, pending ? 5 : 2, when: !sockets.isEmpty)
+        let certain = state.queues.isEmpty ? [] : sockets.filter { state.queue(of: $0).contains(where: \.certain) }
+        offer(.recv, certain.isEmpty ? 2 : 5, when: !sockets.isEmpty)
+        offer(.recvfrom, certain.isEmpty ? 2 : 5, when: !sockets.isEmpty)
         offer(.close, 2, when: !sockets.isEmpty)
         if menu.isEmpty { menu = [(1, .socket)] }
 
@@ -135,7 +136,6 @@ public struct VsockOperationGenerator: OperationGenerator {
             // is learned and `sendto-learned` reaches that socket); else mostly one with an
             // address: what binds, auto-binds and connects set is shown here.
             let bound = sockets.filter { state.sockets[$0].local != nil }
-            let unseen = bound.filter { state.sockets[$0].local?.port == nil }
             if !unseen.isEmpty && source.chance(2, in: 3) { return .getsockname(SocketRef(source.pick(unseen))) }
             return .getsockname(SocketRef(!bound.isEmpty && source.chance(2, in: 3) ? source.pick(bound) : source.pick(sockets)))
         case .getpeername:
@@ -146,7 +146,6 @@ public struct VsockOperationGenerator: OperationGenerator {
             // datagram socket, where one the model does not expect would show up (a delivery to
             // the wrong socket).
             // (A datagram the model is sure of first: one that only may arrive mostly did not.)
-            let certain = state.queues.isEmpty ? [] : sockets.filter { state.queue(of: $0).contains(where: \.certain) }
             let queued = !certain.isEmpty ? certain : state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
             let bound = dgrams.filter { state.sockets[$0].local != nil }
             let socket: Int

@@ -83,6 +83,10 @@ public enum VsockOperation: KindedOperation {
         }
     }
 
+    /// The operation's kind and the result's class (`recv → datagram`, `sendto → ENODEV`): what a
+    /// run's outcome counts are keyed by, live and in the bench.
+    public func outcome(_ result: SyscallResult) -> String { kindName + " → " + result.outcomeClass }
+
     /// The index into ``LearnedPorts`` the operation names, if any.
     public var learnedIndex: Int? {
         switch self {

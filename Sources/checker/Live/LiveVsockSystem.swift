@@ -148,7 +148,7 @@ final class LiveVsockSystem: SystemUnderTest {
         operationsExecuted &+= 1
         lastWait = []
         let result = try perform(operation)
-        outcomes[operation.kindName + " → " + result.outcomeClass, default: 0] += 1
+        outcomes[operation.outcome(result), default: 0] += 1
         let (events, (calls, transmissions)) = try timed("observe: probe events") {
             let events = probes.drain()
             let lost = probes.lostEvents
