@@ -13,7 +13,7 @@ struct ReceiveRuleTests {
         driver.run(.socket(.dgram))
         driver.run(.socket(.dgram))
         // Which transport a new datagram socket takes is unclear intent; these are on loopback.
-        for index in 0..<2 { driver.state.sockets[index].transport = .loopback }
+        for index in 0..<2 { driver.state.assign(.loopback, toSocketAt: index) }
         driver.run(.bind(s0, vm(1, 1234)))
         return driver
     }
@@ -95,7 +95,7 @@ struct ReceiveRuleTests {
     func emptyDatagramsAreConfusable() throws {
         var driver = Self.loopbackPair()
         driver.run(.socket(.dgram))
-        driver.state.sockets[2].transport = .loopback
+        driver.state.assign(.loopback, toSocketAt: 2)
         let sent = [call(.loopback, .dgramAllow, 1), call(.loopback, .dgramEnqueue, 0)]
         driver.run(.bind(s1, vm(1, 2000)))
         driver.run(.bind(SocketRef(2), vm(1, 3000)))
@@ -197,7 +197,7 @@ struct ReceiveRuleTests {
     @Test("vsock.dgram.deliver.unclear: a receiver on another transport may or may not get it, never twice")
     func unclear() throws {
         var driver = Self.loopbackPair()
-        driver.state.sockets[0].transport = .vmci  // not loopback: the stable check drops it on this base
+        driver.state.assign(.vmci, toSocketAt: 0)  // not loopback: the stable check drops it on this base
         driver.state.loaded.append(.vmci)
         let tag = UInt32(driver.state.operationsJudged + 1)
         driver.run(.sendto(s1, vm(1, 1234), length: 8),
@@ -220,7 +220,7 @@ struct ReceiveRuleTests {
         driver.run(.loadTransport(.loopback))
         driver.run(.socket(.dgram))
         driver.run(.socket(.dgram))
-        for index in 0..<2 { driver.state.sockets[index].transport = .loopback }
+        for index in 0..<2 { driver.state.assign(.loopback, toSocketAt: index) }
         let tag = UInt32(driver.state.operationsJudged + 1)
         driver.run(.sendto(s1, vm(1, 1234), length: 8), observing: observed(.value(8), Self.sentByLoopback, refcounts: [.loopback: 2]))
         #expect(driver.state.inFlight.count == 1)
@@ -240,7 +240,7 @@ struct ReceiveRuleTests {
         var driver = ModelDriver(profile)
         driver.run(.loadTransport(.vmci))
         driver.run(.socket(.dgram))
-        driver.state.sockets[0].transport = .vmci
+        driver.state.assign(.vmci, toSocketAt: 0)
         let recv = VsockOperation.recv(s0, buffer: 16, source: true)
         #expect(driver.expectation(recv).sole()?.rule.id == "vsock.dgram.recv.empty")
         #expect(driver.judge(observed(.failure(.resourceTemporarilyUnavailable), refcounts: [.vmci: 1]), of: recv)
@@ -257,7 +257,7 @@ struct ReceiveRuleTests {
         var driver = ModelDriver(profile)
         driver.run(.loadTransport(.vmci))
         driver.run(.socket(.dgram))
-        driver.state.sockets[0].transport = .vmci
+        driver.state.assign(.vmci, toSocketAt: 0)
         driver.run(.bind(s0, vm(cidAny, 1234)), observing: observed(.value(0), [call(.vmci, .dgramBind, 0)], refcounts: [.vmci: 1]))
         let tag = UInt32(driver.state.operationsJudged + 1)
         let sent = [call(.vmci, .dgramAllow, 1), call(.vmci, .dgramEnqueue, 1)]

@@ -241,7 +241,7 @@ struct SendRuleTests {
     @Test("vsock.dgram.send.null-transport: connected, no transport → any error, no callback", arguments: v5Profiles)
     func nullTransport(profile: VsockProfile) throws {
         var driver = ConnectRuleTests.connectedVMCISocket(profile)
-        driver.state.sockets[0].transport = nil
+        driver.state.assign(nil, toSocketAt: 0)
         let send = VsockOperation.send(s0, length: 1)
         let branch = try #require(driver.expectation(send).sole())
         #expect(branch.rule.id == "vsock.dgram.send.null-transport")

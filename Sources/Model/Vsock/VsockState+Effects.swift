@@ -11,11 +11,10 @@ extension VsockState {
                 slots.clear(module)
                 lingering.removeAll { $0 == module }
             case let .open(type, transport):
-                sockets.append(VsockSocket(serial: nextSerial, type: type, transport: transport))
-                nextSerial += 1
+                openSocket(type, transport: transport)
             case let .assign(transport):
                 guard let target else { continue }
-                sockets[target].transport = transport
+                assign(transport, toSocketAt: target)
             case let .bind(binding):
                 guard let target else { continue }
                 sockets[target].local = binding
@@ -32,7 +31,7 @@ extension VsockState {
                 sockets[target].connectAttempted = true
             case .close:
                 guard let target else { continue }
-                let closed = sockets.remove(at: target)
+                let closed = removeSocket(at: target)
                 queues[closed.serial] = nil
                 if closed.type.isConnectible, closed.connectAttempted, let transport = closed.transport {
                     lingering.append(transport)

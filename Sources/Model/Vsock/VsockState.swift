@@ -31,8 +31,9 @@ public struct VsockSocket: Hashable, Sendable {
     /// Creation number, for reports ("socket #3"); operations address sockets by position.
     public let serial: Int
     public let type: SocketType
-    /// `vsk->transport`: holds one reference on the module.
-    public var transport: TransportModule?
+    /// `vsk->transport`: holds one reference on the module. Set only through `VsockState`
+    /// (`openSocket`, `assign(_:toSocketAt:)`), which keeps the reference counts.
+    public fileprivate(set) var transport: TransportModule?
     /// `vsk->local_addr` once bound; nil while it is `(ANY, ANY)`.
     public var local: LocalBinding?
     /// `vsk->remote_addr`.
@@ -62,10 +63,13 @@ public struct VsockSocket: Hashable, Sendable {
 /// The vsock model's state: transport registry, open sockets, and derived reference counts.
 public struct VsockState: Hashable, Sendable {
     /// Loaded transport modules, in load order.
-    public var loaded: [TransportModule] = []
+    public var loaded: [TransportModule] = [] {
+        didSet { refcounts = recountedReferences() }
+    }
     /// Which module fills each registration slot.
     public var slots = TransportSlots()
-    /// Open sockets, in creation order; `SocketRef(n)` is `sockets[n]`.
+    /// Open sockets, in creation order; `SocketRef(n)` is `sockets[n]`. Sockets are added and
+    /// removed only by `openSocket` and `removeSocket(at:)`, which keep ``refcounts``.
     public var sockets: [VsockSocket] = []
     /// Transports of closed connectible sockets that may still hold their module reference: a
     /// non-blocking connect's timeout work holds the socket for 2 s, a virtio-family close of an
@@ -90,8 +94,12 @@ public struct VsockState: Hashable, Sendable {
     /// `/sys/module/<m>/refcnt` for every loaded transport: one reference per socket assigned to
     /// it (`try_module_get` in `vsock_assign_transport`, `module_put` in
     /// `vsock_deassign_transport`). No transport module has dependents, and the per-packet
-    /// reference of v5 03 is dropped before `sendto()` returns.
-    public var refcounts: ModuleRefcounts {
+    /// reference of v5 03 is dropped before `sendto()` returns. Kept as sockets change rather
+    /// than counted on every step (it is compared on every step, and runs hold dozens of sockets).
+    public private(set) var refcounts = ModuleRefcounts()
+
+    /// ``refcounts`` counted from scratch.
+    func recountedReferences() -> ModuleRefcounts {
         var counts = ModuleRefcounts()
         for module in loaded { counts[module] = 0 }
         for socket in sockets {
@@ -100,9 +108,38 @@ public struct VsockState: Hashable, Sendable {
         return counts
     }
 
+    /// A new socket on `transport` (or none), appended to the open list.
+    mutating func openSocket(_ type: SocketType, transport: TransportModule?) {
+        sockets.append(VsockSocket(serial: nextSerial, type: type, transport: transport))
+        nextSerial += 1
+        if let transport { countReference(transport, by: 1) }
+    }
+
+    /// The socket at `index` takes `transport` (nil: deassigned), its old module's reference dropped.
+    public mutating func assign(_ transport: TransportModule?, toSocketAt index: Int) {
+        let old = sockets[index].transport
+        guard old != transport else { return }
+        sockets[index].transport = transport
+        if let old { countReference(old, by: -1) }
+        if let transport { countReference(transport, by: 1) }
+    }
+
+    /// The socket at `index` is closed: it leaves the list, and its module reference goes.
+    mutating func removeSocket(at index: Int) -> VsockSocket {
+        let closed = sockets.remove(at: index)
+        if let transport = closed.transport { countReference(transport, by: -1) }
+        return closed
+    }
+
+    private mutating func countReference(_ module: TransportModule, by delta: Int) {
+        let count = refcounts[module, default: 0] + delta
+        refcounts[module] = count == 0 && !loaded.contains(module) ? nil : count
+    }
+
     /// Whether `observed` holds exactly the reference counts of ``refcounts``, without building
     /// a dictionary (this runs on every step).
     public func refcountsEqual(_ observed: ModuleRefcounts) -> Bool {
+        assert(refcounts == recountedReferences(), "reference counts kept out of step with the sockets")
         if lingering.isEmpty { return refcounts == observed }
         let definite = refcounts
         for module in TransportModule.allCases {

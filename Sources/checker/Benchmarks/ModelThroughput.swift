@@ -14,21 +14,30 @@ struct ModelThroughput<Model: ReferenceModel> {
         var rate: Double { Double(steps) / seconds }
     }
 
+    /// A trace as two parallel arrays.
+    private struct Recorded {
+        let operations: [Model.Operation]
+        let observations: [Model.Observation]
+    }
+
     func measure(seconds: Double) -> Measured {
+        let recorded = traces.map { Recorded(operations: $0.map(\.0), observations: $0.map(\.1)) }
         let clock = ContinuousClock()
         let start = clock.now
         var steps = 0
         var divergences = 0
         while clock.now - start < .seconds(seconds) {
-            for trace in traces {
+            for trace in recorded {
                 var state = model.initialState
-                for (operation, observation) in trace {
-                    let expectation = model.expect(operation, in: state)
-                    if model.judge(observation, of: operation, against: expectation, state: &state).isDivergence {
+                // By index: the judge borrows each recorded observation instead of copying it.
+                for step in trace.operations.indices {
+                    let expectation = model.expect(trace.operations[step], in: state)
+                    if model.judge(trace.observations[step], of: trace.operations[step], against: expectation,
+                                   state: &state).isDivergence {
                         divergences += 1
                     }
                 }
-                steps += trace.count
+                steps += trace.operations.count
             }
         }
         return Measured(steps: steps, divergences: divergences, seconds: (clock.now - start) / .seconds(1))
