@@ -14,8 +14,7 @@ extension VsockModel {
         }
         // The remote address of a new socket is (VMADDR_CID_ANY, VMADDR_PORT_ANY), flags 0.
         let chosen = lookup(in: state).dgram(cid: VMAddr.cidAny, flags: 0, profile: profile)
-        let carriers = [state.slots.local, state.slots.g2h, state.slots.h2g].compactMap { $0 }
-        if carriers.isEmpty {
+        if state.slots.local == nil && state.slots.g2h == nil && state.slots.h2g == nil {
             // Only the fallback, or nothing: patch 03's message says the fallback "needs to be used".
             if let fallback = chosen { return [opened(fallback, VsockRules.createDgramLookup)] }
             return [enodev, opened(nil, VsockRules.createDgramNoTransport)]

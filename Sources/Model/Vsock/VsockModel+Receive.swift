@@ -16,16 +16,22 @@ extension VsockModel {
         // and taking one that must arrive leaves the others as "may arrive", which admits
         // whatever comes later; taking a "may" one would leave a "must" the kernel already gave.
         let queue = state.queue(of: position)
-        var branches = (queue.filter(\.certain) + queue.filter { !$0.certain }).map { datagram -> VsockBranch in
-            let expected = DatagramExpectation(
-                tag: datagram.tag, copied: min(buffer, datagram.length), truncated: buffer < datagram.length,
-                sourceCIDs: source ? (datagram.confusable ? [] : datagram.sourceCIDs) : nil,
-                sourcePort: datagram.confusable ? .ephemeral(minimum: 0) : sourcePort(of: datagram, in: state))
-            return VsockBranch(result: .datagram(expected), effects: [.settleDeliveries, .receive(tag: datagram.tag)],
-                               rule: datagram.certain ? VsockRules.dgramDeliver
-                                   : datagram.carrier == .vmci ? VsockRules.dgramDeliverVMCI : VsockRules.dgramDeliverUnclear)
+        var branches: [VsockBranch] = []
+        branches.reserveCapacity(queue.count + 1)
+        var anyCertain = false
+        for certain in [true, false] {
+            for datagram in queue where datagram.certain == certain {
+                anyCertain = anyCertain || certain
+                let expected = DatagramExpectation(
+                    tag: datagram.tag, copied: min(buffer, datagram.length), truncated: buffer < datagram.length,
+                    sourceCIDs: source ? (datagram.confusable ? [] : datagram.sourceCIDs) : nil,
+                    sourcePort: datagram.confusable ? .ephemeral(minimum: 0) : sourcePort(of: datagram, in: state))
+                branches.append(VsockBranch(result: .datagram(expected), effects: [.settleDeliveries, .receive(tag: datagram.tag)],
+                                            rule: certain ? VsockRules.dgramDeliver
+                                                : datagram.carrier == .vmci ? VsockRules.dgramDeliverVMCI : VsockRules.dgramDeliverUnclear))
+            }
         }
-        if !queue.contains(where: \.certain) {
+        if !anyCertain {
             branches.append(VsockBranch(result: .exactly(.failure(.resourceTemporarilyUnavailable)),
                                         effects: [.settleDeliveries, .dropUncertain], rule: VsockRules.dgramRecvEmpty))
         }

@@ -91,28 +91,29 @@ public struct VsockModel: ReferenceModel {
         if expectation.refcountsDecide {
             // Branches that differ only in their effects (which transport a socket took, where
             // intent is unclear): the reference counts decide; the first that agrees is taken.
-            for branch in expectation.branches where branch.admits(observation) {
+            for index in expectation.branches.indices where expectation.branches[index].admits(observation) {
                 var candidate = state
-                candidate.apply(branch.effects, target: target, observed: observation.result)
+                candidate.apply(expectation.branches[index].effects, target: target, observed: observation.result)
                 if candidate.refcountsEqual(observation.refcounts) {
                     candidate.forgetReleasedReferences(observation.refcounts)
                     state = candidate
-                    return .agrees(rule: branch.rule.id)
+                    return .agrees(rule: expectation.branches[index].rule.id)
                 }
             }
         }
         // One branch admits the result (the common case, judged in place), or none of several
-        // agrees on the counts: the first is reported.
-        let branch = expectation.branches[first]
-        state.apply(branch.effects, target: target, observed: observation.result)
+        // agrees on the counts: the first is reported. Read in place: copying a branch costs a
+        // reference count per array it holds, on every step.
+        state.apply(expectation.branches[first].effects, target: target, observed: observation.result)
+        let rule = expectation.branches[first].rule.id
         if !state.refcountsEqual(observation.refcounts) {
             let lingering = state.lingering.isEmpty ? ""
                 : " (+ up to \(state.lingering.map(\.shortName).joined(separator: ", ")) lingering)"
             return .diverges(Mismatch(kind: .refcount, detail:
-                "expected refcnt \(Self.describe(state.refcounts))\(lingering), observed \(Self.describe(observation.refcounts)) [\(branch.rule.id)]"))
+                "expected refcnt \(Self.describe(state.refcounts))\(lingering), observed \(Self.describe(observation.refcounts)) [\(rule)]"))
         }
         state.forgetReleasedReferences(observation.refcounts)
-        return .agrees(rule: branch.rule.id)
+        return .agrees(rule: rule)
     }
 
     public func nominalObservation(of operation: VsockOperation, for expectation: VsockExpectation,

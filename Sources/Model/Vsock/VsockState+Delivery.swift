@@ -46,11 +46,21 @@ extension VsockState {
     /// model has not seen is left out where a socket of its table holds the destination's port
     /// with a colliding CID: the kernel picks only a free port (`vsock.bind.ephemeral`).
     func receivers(of destination: SockAddrVM) -> [Int] {
-        let candidates = sockets.indices.filter { receives(destination, at: $0) }
-        let known = candidates.compactMap { sockets[$0].local }.filter { $0.port != nil }
+        var candidates: [Int] = []
+        var portUnseen = false
+        for index in sockets.indices where receives(destination, at: index) {
+            candidates.append(index)
+            if sockets[index].local?.port == nil { portUnseen = true }
+        }
+        // Built once, filtered only when a port is unseen: this runs for every datagram delivered.
+        guard portUnseen else { return candidates }
         return candidates.filter { index in
             guard let local = sockets[index].local, local.port == nil else { return true }
-            return !known.contains { $0.table == local.table && ($0.cid == local.cid || $0.cid == VMAddr.cidAny || local.cid == VMAddr.cidAny) }
+            return !candidates.contains { other in
+                guard let known = sockets[other].local, known.port != nil else { return false }
+                return known.table == local.table
+                    && (known.cid == local.cid || known.cid == VMAddr.cidAny || local.cid == VMAddr.cidAny)
+            }
         }
     }
 
