@@ -18,6 +18,15 @@ public enum SocketType: String, CaseIterable, Hashable, Sendable, Codable, Custo
         }
     }
 
+    /// The type's index in `allCases`, for fixed tables.
+    var ordinal: Int {
+        switch self {
+        case .dgram: return 0
+        case .stream: return 1
+        case .seqpacket: return 2
+        }
+    }
+
     /// Looks a type up by C name or by `dgram`/`stream`/`seqpacket`.
     public init?(name: String) {
         guard let match = Self.allCases.first(where: {

@@ -262,3 +262,21 @@ public enum VsockEffect: Hashable, Sendable {
         }
     }
 }
+
+/// Effect lists that recur on every run, built once: an array literal of effects is a heap
+/// allocation each time it is evaluated, and these are on the model's most frequent steps.
+enum SharedEffects {
+    static let close: [VsockEffect] = [.close]
+    static let learnLocalPort: [VsockEffect] = [.learnLocalPort]
+    static let settleDeliveries: [VsockEffect] = [.settleDeliveries]
+    static let settleAndDropUncertain: [VsockEffect] = [.settleDeliveries, .dropUncertain]
+
+    /// `[.open(type, transport)]` for every socket type and transport (or none).
+    static func open(_ type: SocketType, transport: TransportModule?) -> [VsockEffect] {
+        opened[type.ordinal * (TransportModule.allCases.count + 1) + (transport.map(\.ordinal) ?? TransportModule.allCases.count)]
+    }
+
+    private static let opened: [[VsockEffect]] = SocketType.allCases.flatMap { type in
+        (TransportModule.allCases.map(Optional.some) + [nil]).map { [VsockEffect.open(type, transport: $0)] }
+    }
+}

@@ -2,12 +2,12 @@ extension VsockModel {
     /// `socket(AF_VSOCK, type, 0)`: `vsock_create()`.
     func create(_ type: SocketType, in state: VsockState) -> [VsockBranch] {
         guard type == .dgram else {
-            return [VsockBranch(result: .anyValue, effects: [.open(type, transport: nil)],
+            return [VsockBranch(result: .anyValue, effects: SharedEffects.open(type, transport: nil),
                                 rule: VsockRules.createConnectible)]
         }
         let enodev = VsockBranch(result: .exactly(.failure(.operationNotSupportedByDevice)), rule: VsockRules.assignNoTransport)
         func opened(_ transport: TransportModule?, _ rule: Rule) -> VsockBranch {
-            VsockBranch(result: .anyValue, effects: [.open(.dgram, transport: transport)], rule: rule)
+            VsockBranch(result: .anyValue, effects: SharedEffects.open(.dgram, transport: transport), rule: rule)
         }
         if profile.dgramCreation == .dgramSlot {
             return [state.transport(in: .dgram).map { opened($0, VsockRules.createDgramSlot) } ?? enodev]
@@ -46,7 +46,7 @@ extension VsockModel {
         }
         let port = local.port.map(PortExpectation.exactly)
             ?? .ephemeral(minimum: local.ephemeralMinimum, taken: portsTaken(against: local, except: position, in: state))
-        var branches = [VsockBranch(result: .address(cid: local.cid, port: port), effects: [.learnLocalPort],
+        var branches = [VsockBranch(result: .address(cid: local.cid, port: port), effects: SharedEffects.learnLocalPort,
                                     rule: VsockRules.getsockname)]
         if socket.mayBeReaddressedToAny {
             branches.append(VsockBranch(result: .address(cid: VMAddr.cidAny, port: port),

@@ -8,7 +8,7 @@ extension VsockModel {
             let results: [SyscallResult] = socket.connectAttempted ? [.failure(.socketNotConnected), .value(0)]
                 : [.failure(.socketNotConnected)]
             return [VsockBranch(result: results.count == 1 ? .exactly(results[0]) : .oneOf(results),
-                                effects: [.settleDeliveries], rule: VsockRules.recvConnectibleNotConnected)]
+                                effects: SharedEffects.settleDeliveries, rule: VsockRules.recvConnectibleNotConnected)]
         }
         // Any queued datagram may come first: the order is unclear intent (patch 14's comment).
         // The ones that must arrive are offered first: a receive too short to show the whole tag
@@ -33,7 +33,7 @@ extension VsockModel {
         }
         if !anyCertain {
             branches.append(VsockBranch(result: .exactly(.failure(.resourceTemporarilyUnavailable)),
-                                        effects: [.settleDeliveries, .dropUncertain], rule: VsockRules.dgramRecvEmpty))
+                                        effects: SharedEffects.settleAndDropUncertain, rule: VsockRules.dgramRecvEmpty))
         }
         return branches
     }

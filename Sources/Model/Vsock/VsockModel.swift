@@ -75,7 +75,7 @@ public struct VsockModel: ReferenceModel {
         case let .close(ref):
             let socket = state.sockets[ref.position]
             let lingers = socket.type.isConnectible && socket.connectAttempted && socket.transport != nil
-            return VsockExpectation([VsockBranch(result: .exactly(.value(0)), effects: [.close],
+            return VsockExpectation([VsockBranch(result: .exactly(.value(0)), effects: SharedEffects.close,
                                                  rule: lingers ? VsockRules.closeLingers : VsockRules.close)])
         }
     }
@@ -84,14 +84,23 @@ public struct VsockModel: ReferenceModel {
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
         let target = operation.socket?.position
         state.operationsJudged += 1
-        guard let first = expectation.branches.firstIndex(where: { $0.admits(observation) }) else {
-            return .diverges(classify(observation, against: expectation))
+        var admitting: Int?
+        for index in expectation.branches.indices where expectation.branches[index].admits(observation) {
+            admitting = index
+            break
         }
+        guard let first = admitting else { return .diverges(classify(observation, against: expectation)) }
         if let mismatch = transmissionMismatch(observation, of: operation, in: state) { return .diverges(mismatch) }
         if expectation.refcountsDecide {
             // Branches that differ only in their effects (which transport a socket took, where
             // intent is unclear): the reference counts decide; the first that agrees is taken.
             for index in expectation.branches.indices where expectation.branches[index].admits(observation) {
+                if let predicted = state.refcounts(after: expectation.branches[index].effects, target: target) {
+                    guard state.refcountsAdmit(observation.refcounts, definite: predicted) else { continue }
+                    state.apply(expectation.branches[index].effects, target: target, observed: observation.result)
+                    state.forgetReleasedReferences(observation.refcounts)
+                    return .agrees(rule: expectation.branches[index].rule.id)
+                }
                 var candidate = state
                 candidate.apply(expectation.branches[index].effects, target: target, observed: observation.result)
                 if candidate.refcountsEqual(observation.refcounts) {

@@ -132,16 +132,49 @@ public struct VsockState: Hashable, Sendable {
     }
 
     private mutating func countReference(_ module: TransportModule, by delta: Int) {
-        let count = refcounts[module, default: 0] + delta
-        refcounts[module] = count == 0 && !loaded.contains(module) ? nil : count
+        count(module, by: delta, in: &refcounts)
+    }
+
+    private func count(_ module: TransportModule, by delta: Int, in counts: inout ModuleRefcounts) {
+        let count = counts[module, default: 0] + delta
+        counts[module] = count == 0 && !loaded.contains(module) ? nil : count
+    }
+
+    /// The reference counts `effects` would leave on the socket at `target`, without applying
+    /// them (judging several branches then needs no copy of the state); nil where an effect
+    /// changes them otherwise than by opening or assigning a socket.
+    func refcounts(after effects: [VsockEffect], target: Int?) -> ModuleRefcounts? {
+        var counts = refcounts
+        var targetTransport = target.map { sockets[$0].transport }
+        for effect in effects {
+            switch effect {
+            case let .open(_, transport):
+                if let transport { count(transport, by: 1, in: &counts) }
+            case let .assign(transport):
+                guard let old = targetTransport else { continue }  // no target: apply ignores it too
+                if old == transport { continue }
+                if let old { count(old, by: -1, in: &counts) }
+                if let transport { count(transport, by: 1, in: &counts) }
+                targetTransport = transport
+            case .load, .unload, .close:
+                return nil
+            default:
+                continue
+            }
+        }
+        return counts
     }
 
     /// Whether `observed` holds exactly the reference counts of ``refcounts``, without building
     /// a dictionary (this runs on every step).
     public func refcountsEqual(_ observed: ModuleRefcounts) -> Bool {
         assert(refcounts == recountedReferences(), "reference counts kept out of step with the sockets")
-        if lingering.isEmpty { return refcounts == observed }
-        let definite = refcounts
+        return refcountsAdmit(observed, definite: refcounts)
+    }
+
+    /// Whether `observed` holds the counts `definite`, give or take the lingering references.
+    func refcountsAdmit(_ observed: ModuleRefcounts, definite: ModuleRefcounts) -> Bool {
+        if lingering.isEmpty { return definite == observed }
         for module in TransportModule.allCases {
             guard let expected = definite[module] else {
                 if observed[module] != nil { return false }
