@@ -15,12 +15,19 @@ public struct VsockOperationGenerator: OperationGenerator {
         self.modules = modules
     }
 
-    public var kinds: [String] { VsockOperationKind.allCases.map(\.rawValue) }
+    public var kinds: [String] { VsockOperationKind.allCases.map(\.rawValue) + [Self.guestToHost] }
+    /// A swarm switch drawn with the kinds (kept in ¾ of runs): a run without it never loads the
+    /// G2H transport (virtio). Only without G2H does loopback serve CID 2 (M 404-419) and do
+    /// lookups of CIDs ≤ 2 find no G2H: configurations where most runs had virtio loaded.
+    /// One module only: a swarm over every module cost more than it gained (docs, "Rejected").
+    static let guestToHost = "with-g2h-transport"
     public var essentialKinds: Set<String> { [VsockOperationKind.loadTransport.rawValue, VsockOperationKind.socket.rawValue] }
     /// Kept in ¾ of the swarm's runs (others ½): most operations need a bound socket to be
     /// interesting (a datagram has a receiver, a port a holder), and the data path needs a send
     /// and a receive in the same run.
-    public var frequentKinds: Set<String> { [VsockOperationKind.bind.rawValue, VsockOperationKind.sendto.rawValue, VsockOperationKind.recv.rawValue] }
+    public var frequentKinds: Set<String> {
+        [VsockOperationKind.bind.rawValue, VsockOperationKind.sendto.rawValue, VsockOperationKind.recv.rawValue, Self.guestToHost]
+    }
 
     /// Canonical CIDs, simplest first; others simplify toward these. ANY comes first: a bind to
     /// it needs no transport that owns a CID, so a shrink can drop the load that made CID 1 valid.
@@ -44,7 +51,7 @@ public struct VsockOperationGenerator: OperationGenerator {
     static let drawnBuffers: [(weight: UInt64, value: Int)] = [(2, 1), (2, 4), (3, 16), (3, 4096), (2, 65_536)]
 
     public func draw(from source: inout ChoiceSource, state: VsockState, enabled: Set<String>) -> VsockOperation {
-        let unloaded = modules.filter { !state.loaded.contains($0) }
+        let unloaded = modules.filter { !state.loaded.contains($0) && ($0 != .virtio || enabled.contains(Self.guestToHost)) }
         let loaded = modules.filter { state.loaded.contains($0) }
         let sockets = Array(state.sockets.indices)
         let dgrams = sockets.filter { state.sockets[$0].type == .dgram }
@@ -59,7 +66,9 @@ public struct VsockOperationGenerator: OperationGenerator {
         offer(.loadTransport, loaded.isEmpty ? 8 : 3, when: !unloaded.isEmpty)
         offer(.unloadTransport, 1, when: !loaded.isEmpty)
         offer(.socket, 3, when: true)
-        offer(.bind, 2, when: !sockets.isEmpty)
+        // A datagram socket on loopback with no address yet: once bound, it is what loopback delivers to.
+        let unboundReceivers = dgrams.filter { state.sockets[$0].transport == .loopback && state.sockets[$0].local == nil }
+        offer(.bind, unboundReceivers.isEmpty ? 2 : 3, when: !sockets.isEmpty)
         // Next to a port the kernel chose: where an allocator that skips taken ports is tested.
         offer(.bindLearned, 2, when: !sockets.isEmpty && !state.learnedPorts.isEmpty)
         offer(.connect, 3, when: !connectable.isEmpty)
@@ -95,9 +104,17 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .socket:
             return .socket(source.weighted(Self.drawnTypes))
         case .bind:
-            // Mostly a socket that has no address yet: binding a bound one is one rule (EINVAL).
+            // Mostly a socket that has no address yet: binding a bound one is one rule (EINVAL);
+            // half of those a datagram socket on loopback, bound at CID 1 half the time: a socket
+            // bound there must get what is sent to (1, port) and nothing sent to the port at
+            // another CID that loopback also serves.
+            if !unboundReceivers.isEmpty && source.chance(3, in: 8) {
+                var bound = address(&source, cids: Self.drawnBindCIDs)
+                if source.chance(1, in: 2) { bound.cid = VMAddr.cidLocal }
+                return .bind(SocketRef(source.pick(unboundReceivers)), bound)
+            }
             let unbound = sockets.filter { state.sockets[$0].local == nil }
-            let socket = !unbound.isEmpty && source.chance(3, in: 4) ? source.pick(unbound) : source.pick(sockets)
+            let socket = !unbound.isEmpty && source.chance(3, in: 5) ? source.pick(unbound) : source.pick(sockets)
             return .bind(SocketRef(socket), address(&source, cids: Self.drawnBindCIDs))
         case .bindLearned:
             return .bindLearned(SocketRef(source.pick(sockets)), cid: source.weighted(Self.drawnCIDs),
@@ -148,8 +165,16 @@ public struct VsockOperationGenerator: OperationGenerator {
             // (A datagram the model is sure of first: one that only may arrive mostly did not.)
             let queued = !certain.isEmpty ? certain : state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
             let bound = dgrams.filter { state.sockets[$0].local != nil }
+            // A near miss: a socket bound at the port of a datagram still in flight to another CID,
+            // which must not reach it (a delivery that ignores the CID gives it there).
+            let nearMiss = state.inFlight.isEmpty ? [] : bound.filter { index in
+                guard let local = state.sockets[index].local, let port = local.port, local.cid != VMAddr.cidAny else { return false }
+                return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
+            }
             let socket: Int
-            if !queued.isEmpty && source.chance(4, in: 5) {
+            if !nearMiss.isEmpty && source.chance(2, in: 3) {
+                socket = source.pick(nearMiss)
+            } else if !queued.isEmpty && source.chance(4, in: 5) {
                 socket = source.pick(queued)
             } else if !bound.isEmpty && source.chance(1, in: 2) {
                 socket = source.pick(bound)
@@ -183,10 +208,13 @@ public struct VsockOperationGenerator: OperationGenerator {
             let owner = source.pick(pool)
             let local = owner.local!
             let reused = SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
-            guard source.chance(1, in: 4) else { return (reused, owner.serial) }
-            // Half of those to CID 2: without a G2H transport loopback serves it too (M 404-419),
-            // so the datagram is carried, and must not reach a socket bound at CID 1.
-            let cid = source.chance(1, in: 2) ? VMAddr.cidHost : source.weighted(Self.drawnCIDs)
+            // Where loopback serves another CID than the one the owner bound (CID 2 without a G2H
+            // transport, M 404-419), half the time that alias: the datagram is carried to the
+            // same port and must not reach a socket bound at CID 1; else a quarter of the time
+            // another CID, half of those CID 2.
+            let aliased = local.cid == VMAddr.cidLocal && owner.transport == .loopback && state.slots.g2h == nil
+            guard source.chance(1, in: aliased ? 2 : 4) else { return (reused, owner.serial) }
+            let cid = aliased || source.chance(1, in: 2) ? VMAddr.cidHost : source.weighted(Self.drawnCIDs)
             return (SockAddrVM(cid: cid, port: reused.port), nil)
         }
         return (address(&source), nil)
