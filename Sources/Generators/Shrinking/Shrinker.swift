@@ -30,7 +30,7 @@ public final class Shrinker<Operation: Hashable & Sendable> {
     private var currentPass = ""
 
     /// The passes, coarse to fine.
-    static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments()] }
+    static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments(), DeletePairs()] }
 
     public init(initial: [Operation], limits: ShrinkLimits = ShrinkLimits(),
                 domain: ShrinkDomain<Operation>, predicate: @escaping Predicate) {
@@ -63,6 +63,18 @@ public final class Shrinker<Operation: Hashable & Sendable> {
     /// Tries every way the domain knows to delete `range`; true once one is adopted.
     func considerDeleting(_ range: Range<Int>) throws -> Bool {
         for candidate in domain.deleting(range, target) where try consider(candidate) { return true }
+        return false
+    }
+
+    /// Tries deleting the steps at `earlier` and `later` (earlier < later) together, each the way
+    /// the domain deletes one step (the later first, so that the earlier index still holds);
+    /// true once one is adopted.
+    func considerDeletingPair(_ earlier: Int, _ later: Int) throws -> Bool {
+        for without in domain.deleting(later..<(later + 1), target).prefix(2) {
+            for candidate in domain.deleting(earlier..<(earlier + 1), without).prefix(2) where try consider(candidate) {
+                return true
+            }
+        }
         return false
     }
 

@@ -17,6 +17,10 @@ extension VsockOperationGenerator {
         var candidates = [plain]
         let reindexed = Self.reindexed(kept, of: operations, identities: identities)
         if reindexed != plain { candidates.append(reindexed) }
+        if range.count == 1, let named = Self.namingLearnedPort(deleting: range.lowerBound, from: operations),
+           !candidates.contains(named) {
+            candidates.append(named)
+        }
         if range.count == 1, case let .socket(type) = operations[range.lowerBound] {
             let deleted = range.lowerBound
             let sameType = operations.indices.filter { $0 != deleted && operations[$0] == .socket(type) }
@@ -27,6 +31,50 @@ extension VsockOperationGenerator {
             }
         }
         return candidates
+    }
+
+    /// The port a named bind takes where a learned port was (the first of the drawn ports).
+    static let namedPort: UInt32 = 1024
+
+    /// Deleting the step that auto-bound a datagram socket (a send or connect on an unbound
+    /// socket), with the port it learned named instead: the socket's next `getsockname()` becomes
+    /// a bind to (ANY, 1024) — where the auto-bind put it, at a port the sequence names — and the
+    /// `sendto-learned`/`bind-learned` steps that named the learned port name 1024. Without this
+    /// a case through a kernel-chosen port stays one step longer than the same case through a
+    /// named one (mutant 14's live case: 6 operations for an argued 5). The learned port's index
+    /// is taken as the number of learning steps before the `getsockname()`; where that is not
+    /// how the run learned, the candidate does not reproduce and costs one execution.
+    static func namingLearnedPort(deleting index: Int, from operations: [VsockOperation]) -> [VsockOperation]? {
+        let autoBinding = operations[index]
+        switch autoBinding {
+        case .sendto, .sendtoLearned, .send, .connect: break
+        default: return nil
+        }
+        guard let socket = autoBinding.socket,
+              !operations[..<index].contains(where: { $0.socket == socket && $0.binds }),
+              let learning = operations.indices.first(where: { $0 > index && operations[$0] == .getsockname(socket) }),
+              !operations[index..<learning].contains(where: { $0.socket == socket && ($0.binds || $0.closes) }) else { return nil }
+        let learnedIndex = operations[..<learning].filter(\.learnsPort).count
+        var result: [VsockOperation] = []
+        for (position, operation) in operations.enumerated() where position != index {
+            if position == learning {
+                result.append(.bind(socket, SockAddrVM(cid: VMAddr.cidAny, port: namedPort)))
+                continue
+            }
+            switch operation {
+            case let .sendtoLearned(ref, cid, learned, length) where learned == learnedIndex:
+                result.append(.sendto(ref, SockAddrVM(cid: cid, port: namedPort), length: length))
+            case let .sendtoLearned(ref, cid, learned, length) where learned > learnedIndex:
+                result.append(.sendtoLearned(ref, cid: cid, learned: learned - 1, length: length))
+            case let .bindLearned(ref, cid, learned, offset) where learned == learnedIndex:
+                result.append(.bind(ref, SockAddrVM(cid: cid, port: namedPort &+ offset)))
+            case let .bindLearned(ref, cid, learned, offset) where learned > learnedIndex:
+                result.append(.bindLearned(ref, cid: cid, learned: learned - 1, offset: offset))
+            default:
+                result.append(operation)
+            }
+        }
+        return result
     }
 
     /// The `kept` steps with every handle re-pointed at the socket `identities` names (the
@@ -62,6 +110,24 @@ extension VsockOperationGenerator {
 }
 
 extension VsockOperation {
+    /// Gives its socket an address explicitly.
+    var binds: Bool {
+        switch self {
+        case .bind, .bindLearned: return true
+        default: return false
+        }
+    }
+
+    var closes: Bool { if case .close = self { return true } else { return false } }
+
+    /// May add a port to the learned ones (``LearnedPorts/learn(from:of:)``).
+    var learnsPort: Bool {
+        switch self {
+        case .getsockname, .recv(_, _, true): return true
+        default: return false
+        }
+    }
+
     /// The same operation on another socket.
     func with(socket ref: SocketRef) -> VsockOperation {
         switch self {

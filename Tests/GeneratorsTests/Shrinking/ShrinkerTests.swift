@@ -46,6 +46,21 @@ struct ShrinkerTests {
         #expect(shrinker.target == [3, 7])
     }
 
+    @Test("delete-pairs removes two steps that only go together, which no other deletion can")
+    func pairs() throws {
+        // 2 and 4 are needed; 1 and 3 must both be there or both gone (a datagram sent and the
+        // receive that takes it off the queue). Every chunk holds 2 or 4 or splits the pair.
+        let predicate: ([Int]) -> [Int]? = { values in
+            values.contains(2) && values.contains(4) && values.contains(1) == values.contains(3) ? values : nil
+        }
+        let undeletable = Shrinker(initial: [1, 2, 3, 4], domain: Self.domain, predicate: predicate)
+        #expect(try !DeleteChunks().run(undeletable) && !DeleteSingleOps().run(undeletable))
+        #expect(try DeletePairs().run(undeletable))
+        #expect(undeletable.target == [2, 4])
+        let whole = Shrinker(initial: [1, 2, 3, 4], domain: Self.domain, predicate: predicate)
+        #expect(try whole.shrink().minimal == [2, 4])
+    }
+
     @Test("lower-arguments moves each value to its simplest reproducing variant")
     func lowers() throws {
         let shrinker = Shrinker(initial: [3, 100], domain: Self.domain, predicate: Self.threeThenSeven)

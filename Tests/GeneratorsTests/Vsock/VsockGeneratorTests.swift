@@ -72,4 +72,23 @@ struct VsockGeneratorTests {
         #expect(candidates[1] == [.loadTransport(.virtio), .socket(.dgram), .bind(SocketRef(0), SockAddrVM(cid: 1, port: 5)),
                                   .send(SocketRef(0), length: 1)])
     }
+
+    @Test("deleting the step that auto-bound a socket also offers its learned port named: getsockname becomes a bind to (ANY, 1024)")
+    func deletionNamesLearnedPort() {
+        let s0 = SocketRef(0)
+        // Mutant 14's live case: a failed sendto auto-binds, getsockname learns the port, a
+        // sendto-learned sends to it, a short receive shows the truncation.
+        let operations: [VsockOperation] = [
+            .loadTransport(.loopback), .socket(.dgram), .sendto(s0, SockAddrVM(cid: 3, port: 1), length: 1),
+            .getsockname(s0), .sendtoLearned(s0, cid: 1, learned: 0, length: 8), .recv(s0, buffer: 4, source: false),
+        ]
+        let candidates = generator.deleting(2..<3, from: operations)
+        #expect(candidates.contains([
+            .loadTransport(.loopback), .socket(.dgram), .bind(s0, SockAddrVM(cid: VMAddr.cidAny, port: 1024)),
+            .sendto(s0, SockAddrVM(cid: 1, port: 1024), length: 8), .recv(s0, buffer: 4, source: false),
+        ]))
+        // A socket bound before has no auto-bind to undo.
+        let bound = [operations[0], operations[1], .bind(s0, SockAddrVM(cid: 1, port: 5))] + operations[2...]
+        #expect(generator.deleting(3..<4, from: Array(bound)).count == 1)
+    }
 }
