@@ -104,10 +104,10 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .socket:
             return .socket(source.weighted(Self.drawnTypes))
         case .bind:
-            // Mostly a socket that has no address yet: binding a bound one is one rule (EINVAL);
-            // half of those a datagram socket on loopback, bound at CID 1 half the time: a socket
-            // bound there must get what is sent to (1, port) and nothing sent to the port at
-            // another CID that loopback also serves.
+            // 3 in 8 binds go to a datagram socket on loopback with no address, half of them at
+            // CID 1: a socket bound there must get what is sent to (1, port) and nothing sent to
+            // the port at another CID that loopback also serves. The rest mostly (3 in 5) to a
+            // socket with no address: binding a bound one is one rule (EINVAL).
             if !unboundReceivers.isEmpty && source.chance(3, in: 8) {
                 var bound = address(&source, cids: Self.drawnBindCIDs)
                 if source.chance(1, in: 2) { bound.cid = VMAddr.cidLocal }
