@@ -120,14 +120,6 @@ extension VsockOperation {
 
     var closes: Bool { if case .close = self { return true } else { return false } }
 
-    /// May add a port to the learned ones (``LearnedPorts/learn(from:of:)``).
-    var learnsPort: Bool {
-        switch self {
-        case .getsockname, .recv(_, _, true): return true
-        default: return false
-        }
-    }
-
     /// The same operation on another socket.
     func with(socket ref: SocketRef) -> VsockOperation {
         switch self {

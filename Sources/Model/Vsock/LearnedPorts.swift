@@ -35,3 +35,14 @@ public struct LearnedPorts: Hashable, Sendable {
     public var isEmpty: Bool { ports.isEmpty }
     public var count: Int { ports.count }
 }
+
+extension VsockOperation {
+    /// Whether the operation's result may add a port to the learned ones: the operations
+    /// ``LearnedPorts/learn(from:of:)`` reads (`getsockname`, and `recvfrom` for its source).
+    public var learnsPort: Bool {
+        switch self {
+        case .getsockname, .recv(_, _, true): return true
+        default: return false
+        }
+    }
+}

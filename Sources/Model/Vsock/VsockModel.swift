@@ -84,12 +84,9 @@ public struct VsockModel: ReferenceModel {
                       against expectation: VsockExpectation, state: inout VsockState) -> Verdict {
         let target = operation.socket?.position
         state.operationsJudged += 1
-        var admitting: Int?
-        for index in expectation.branches.indices where expectation.branches[index].admits(observation) {
-            admitting = index
-            break
+        guard let first = expectation.branches.firstIndex(where: { $0.admits(observation) }) else {
+            return .diverges(classify(observation, against: expectation))
         }
-        guard let first = admitting else { return .diverges(classify(observation, against: expectation)) }
         if let mismatch = transmissionMismatch(observation, of: operation, in: state) { return .diverges(mismatch) }
         if expectation.refcountsDecide {
             // Branches that differ only in their effects (which transport a socket took, where

@@ -14,31 +14,21 @@ struct ModelThroughput<Model: ReferenceModel> {
         var rate: Double { Double(steps) / seconds }
     }
 
-    /// A trace as two parallel arrays.
-    private struct Recorded {
-        let operations: [Model.Operation]
-        let observations: [Model.Observation]
-    }
-
     func measure(seconds: Double) -> Measured {
-        let recorded = traces.map { Recorded(operations: $0.map(\.0), observations: $0.map(\.1)) }
         let clock = ContinuousClock()
         let start = clock.now
         var steps = 0
         var divergences = 0
         while clock.now - start < .seconds(seconds) {
-            for trace in recorded {
+            for trace in traces {
                 var state = model.initialState
-                // By index into arrays: the judge borrows each recorded observation, as the live
-                // path hands over the one it just made, instead of copying it.
-                for step in trace.operations.indices {
-                    let expectation = model.expect(trace.operations[step], in: state)
-                    if model.judge(trace.observations[step], of: trace.operations[step], against: expectation,
-                                   state: &state).isDivergence {
+                for (operation, observation) in trace {
+                    let expectation = model.expect(operation, in: state)
+                    if model.judge(observation, of: operation, against: expectation, state: &state).isDivergence {
                         divergences += 1
                     }
                 }
-                steps += trace.operations.count
+                steps += trace.count
             }
         }
         return Measured(steps: steps, divergences: divergences, seconds: (clock.now - start) / .seconds(1))
