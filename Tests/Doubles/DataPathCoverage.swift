@@ -16,6 +16,11 @@ public struct DataPathCoverage: Sendable {
     public private(set) var withSource = 0
     public private(set) var twoReceived = 0
     public private(set) var peerReported = 0
+    /// Runs in which a datagram was in flight to a socket's port at another CID than the one it
+    /// bound (a near miss), and in which that socket then received: the chance a delivery that
+    /// ignores the CID has to show.
+    public private(set) var nearMiss = 0
+    public private(set) var nearMissReceived = 0
     /// Operations by kind and result class, over all runs.
     public private(set) var outcomes: [String: Int] = [:]
 
@@ -28,8 +33,11 @@ public struct DataPathCoverage: Sendable {
             var datagrams = 0, cut = false, source = false, peer = false
             // The model's state along the run: was a datagram ever certain to be queued on a socket?
             var state = model.initialState
-            var everQueued = false, receiver = false, onLoopback = false
+            var everQueued = false, receiver = false, onLoopback = false, missed = false, missedReceived = false
             for step in steps {
+                let nearMisses = Self.nearMisses(in: state)
+                missed = missed || !nearMisses.isEmpty
+                if case let .recv(socket, _, _) = step.operation, nearMisses.contains(socket.position) { missedReceived = true }
                 _ = model.judge(step.observation, of: step.operation, against: step.expectation, state: &state)
                 receiver = receiver || state.sockets.contains { $0.type == .dgram && $0.transport == .loopback && $0.local != nil }
                 onLoopback = onLoopback || state.sockets.contains { $0.type == .dgram && $0.transport == .loopback }
@@ -55,11 +63,23 @@ public struct DataPathCoverage: Sendable {
             truncated += cut ? 1 : 0
             withSource += source ? 1 : 0
             peerReported += peer ? 1 : 0
+            nearMiss += missed ? 1 : 0
+            nearMissReceived += missedReceived ? 1 : 0
+        }
+    }
+
+    /// Datagram sockets bound at a specific CID with a datagram in flight to their port at another CID.
+    static func nearMisses(in state: VsockState) -> [Int] {
+        guard !state.inFlight.isEmpty else { return [] }
+        return state.sockets.indices.filter { index in
+            let socket = state.sockets[index]
+            guard socket.type == .dgram, let local = socket.local, local.cid != VMAddr.cidAny, let port = local.port else { return false }
+            return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
         }
     }
 
     public var description: String {
         "of \(runs) runs, a datagram socket on loopback in \(loopbackSockets), bound there in \(receivers), a datagram queued in \(queued), received in \(received) (two or more \(twoReceived), truncated \(truncated), "
-            + "with its source \(withSource)); getpeername saw a peer in \(peerReported)"
+            + "with its source \(withSource)); getpeername saw a peer in \(peerReported); a near miss (a datagram in flight to a bound port at another CID) in \(nearMiss), a receive on that socket while it was in flight in \(nearMissReceived)"
     }
 }

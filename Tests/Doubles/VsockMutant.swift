@@ -72,9 +72,11 @@ public enum VsockMutant: String, CaseIterable, Sendable {
         switch self {
         case .deliverIgnoresCID:
             // Found as bind (2, p) with vhost loaded (which makes CID 2 bindable) and a sendto to
-            // (1, p): the 5-operation form binds (1, p) and sends to (2, p), which needs both CIDs
-            // changed at once; lowering either alone makes the datagram's delivery legitimate.
-            return 1
+            // (1, p): 7 operations, because a new socket lands on loopback with vhost loaded only
+            // while virtio (no device: CID ANY is its own, M 404-419) is loaded too. The
+            // 5-operation form binds (1, p) and sends to (2, p), which needs both CIDs changed at
+            // once; lowering either alone makes the datagram's delivery legitimate.
+            return 2
         default:
             return 0
         }

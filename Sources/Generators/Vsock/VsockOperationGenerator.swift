@@ -88,8 +88,15 @@ public struct VsockOperationGenerator: OperationGenerator {
         // More often while the model has a datagram queued: a delivered datagram that is never
         // received shows nothing of how it arrived.
         let certain = state.queues.isEmpty ? [] : sockets.filter { state.queue(of: $0).contains(where: \.certain) }
-        offer(.recv, certain.isEmpty ? 2 : 5, when: !sockets.isEmpty)
-        offer(.recvfrom, certain.isEmpty ? 2 : 5, when: !sockets.isEmpty)
+        // A near miss: a socket bound at the port of a datagram still in flight to another CID,
+        // which must not reach it (a delivery that ignores the CID gives it there).
+        let nearMiss = state.inFlight.isEmpty ? [] : dgrams.filter { index in
+            guard let local = state.sockets[index].local, let port = local.port, local.cid != VMAddr.cidAny else { return false }
+            return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
+        }
+        let receiving = !certain.isEmpty || !nearMiss.isEmpty
+        offer(.recv, receiving ? 5 : 2, when: !sockets.isEmpty)
+        offer(.recvfrom, receiving ? 5 : 2, when: !sockets.isEmpty)
         offer(.close, 2, when: !sockets.isEmpty)
         if menu.isEmpty { menu = [(1, .socket)] }
 
@@ -104,13 +111,14 @@ public struct VsockOperationGenerator: OperationGenerator {
         case .socket:
             return .socket(source.weighted(Self.drawnTypes))
         case .bind:
-            // 3 in 8 binds go to a datagram socket on loopback with no address, half of them at
-            // CID 1: a socket bound there must get what is sent to (1, port) and nothing sent to
-            // the port at another CID that loopback also serves. The rest mostly (3 in 5) to a
-            // socket with no address: binding a bound one is one rule (EINVAL).
+            // 3 in 8 binds go to a datagram socket on loopback with no address, half of them at a
+            // CID of this VM: 1, or with an H2G transport a third of the time 2 (vsock_find_cid,
+            // M 749). A socket bound there must get what is sent to (cid, port) and nothing sent
+            // to the port at another CID that loopback also serves (``loopbackAlias``). The rest
+            // mostly (3 in 5) to a socket with no address: binding a bound one is one rule (EINVAL).
             if !unboundReceivers.isEmpty && source.chance(3, in: 8) {
                 var bound = address(&source, cids: Self.drawnBindCIDs)
-                if source.chance(1, in: 2) { bound.cid = VMAddr.cidLocal }
+                if source.chance(1, in: 2) { bound.cid = state.slots.h2g != nil && source.chance(1, in: 3) ? VMAddr.cidHost : VMAddr.cidLocal }
                 return .bind(SocketRef(source.pick(unboundReceivers)), bound)
             }
             let unbound = sockets.filter { state.sockets[$0].local == nil }
@@ -165,12 +173,6 @@ public struct VsockOperationGenerator: OperationGenerator {
             // (A datagram the model is sure of first: one that only may arrive mostly did not.)
             let queued = !certain.isEmpty ? certain : state.queues.isEmpty ? [] : sockets.filter { !state.queue(of: $0).isEmpty }
             let bound = dgrams.filter { state.sockets[$0].local != nil }
-            // A near miss: a socket bound at the port of a datagram still in flight to another CID,
-            // which must not reach it (a delivery that ignores the CID gives it there).
-            let nearMiss = state.inFlight.isEmpty ? [] : bound.filter { index in
-                guard let local = state.sockets[index].local, let port = local.port, local.cid != VMAddr.cidAny else { return false }
-                return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
-            }
             let socket: Int
             if !nearMiss.isEmpty && source.chance(2, in: 3) {
                 socket = source.pick(nearMiss)
@@ -208,16 +210,28 @@ public struct VsockOperationGenerator: OperationGenerator {
             let owner = source.pick(pool)
             let local = owner.local!
             let reused = SockAddrVM(cid: local.cid == VMAddr.cidAny ? VMAddr.cidLocal : local.cid, port: local.port!)
-            // Where loopback serves another CID than the one the owner bound (CID 2 without a G2H
-            // transport, M 404-419), half the time that alias: the datagram is carried to the
-            // same port and must not reach a socket bound at CID 1; else a quarter of the time
-            // another CID, half of those CID 2.
-            let aliased = local.cid == VMAddr.cidLocal && owner.transport == .loopback && state.slots.g2h == nil
-            guard source.chance(1, in: aliased ? 2 : 4) else { return (reused, owner.serial) }
-            let cid = aliased || source.chance(1, in: 2) ? VMAddr.cidHost : source.weighted(Self.drawnCIDs)
+            // Where loopback also serves a CID other than the one the owner bound, half the time
+            // that alias: the datagram is carried to the same port and must not reach the owner;
+            // else a quarter of the time another CID, half of those CID 2.
+            let alias = owner.transport == .loopback ? Self.loopbackAlias(of: local.cid, state) : nil
+            guard source.chance(1, in: alias != nil ? 2 : 4) else { return (reused, owner.serial) }
+            let cid = alias ?? (source.chance(1, in: 2) ? VMAddr.cidHost : source.weighted(Self.drawnCIDs))
             return (SockAddrVM(cid: cid, port: reused.port), nil)
         }
         return (address(&source), nil)
+    }
+
+    /// Another CID that loopback serves besides `cid`, if any: for a socket bound at CID 2 (with
+    /// H2G), CID 1; for one bound at CID 1, CID 2 while no G2H transport is loaded
+    /// (vsock_use_local_transport, M 404-419). A datagram sent there reaches loopback with the
+    /// socket's port but another CID, which a delivery that ignores the CID hands to the socket.
+    static func loopbackAlias(of cid: UInt32, _ state: VsockState) -> UInt32? {
+        guard state.slots.local != nil else { return nil }
+        switch cid {
+        case VMAddr.cidHost: return VMAddr.cidLocal
+        case VMAddr.cidLocal: return state.slots.g2h == nil ? VMAddr.cidHost : nil
+        default: return nil
+        }
     }
 
     private func address(_ source: inout ChoiceSource, cids: [(weight: UInt64, value: UInt32)] = Self.drawnCIDs) -> SockAddrVM {
