@@ -271,6 +271,7 @@ struct GuestVerdictTests {
                 + "last operation: step 3: sendto(#1, cid 2, port 1024, len 1)")
         #expect(batch.diagnostics.first == "console:")
         #expect(batch.diagnostics.count == 13)
+        #expect(batch.crashSignature?.title == "BUG: kernel NULL pointer dereference in vsock_dgram_sendmsg")
     }
 
     @Test("a timeout is inconclusive; the progress file names the last operation")

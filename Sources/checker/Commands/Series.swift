@@ -156,6 +156,8 @@ struct Series: ParsableCommand {
         var next = seed
         let end = seed + UInt64(seeds)
         var worst: Int32 = 0
+        var crashes = CrashLedger()
+        defer { sayCrashes(crashes) }
         while next < end {
             let arguments = runArguments + ["--seed", String(next), "--seeds", String(end - next)]
                 + (keepGoing ? ["--batch", "1"] : [])
@@ -164,7 +166,9 @@ struct Series: ParsableCommand {
             try vm.bringStoreHome(from: [session.folder])
             worst = Self.worse(worst, status)
             guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
-            say("seed \(crashed) crashed the guest kernel (reported above); going on from seed \(crashed + 1) in a new VM")
+            let bug = Self.crashSignature(in: session.file("summary.json")).map { CrashLedger.describe($0, earlier: crashes.record($0, seed: crashed)) }
+            say("seed \(crashed) crashed the guest kernel (reported above" + (bug.map { "; \($0)" } ?? "")
+                + "); going on from seed \(crashed + 1) in a new VM")
             next = crashed + 1
         }
         return worst
@@ -188,6 +192,8 @@ struct Series: ParsableCommand {
         var shares = SeedProgression.split(from: seed, to: seed + UInt64(seeds), into: jobs)
         var worst: Int32 = 0
         var round = 1
+        var crashes = CrashLedger()
+        defer { sayCrashes(crashes) }
         while !shares.isEmpty {
             let poolJobs = shares.enumerated().map { index, share in
                 VMPool.Job(name: "shard-\(index + 1)", arguments: runArguments + share.arguments, shard: nil)
@@ -203,8 +209,9 @@ struct Series: ParsableCommand {
             for (job, (share, guest)) in zip(poolJobs, zip(shares, outcome.guests)) {
                 guard let report = guest.report, let crashed = Self.crashedSeed(in: report, of: share) else { continue }
                 let rest = share.after(crashed)
-                say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name))"
-                    + (rest.map { "; its \($0) go on in the next round" } ?? ""))
+                let bug = Self.crashSignature(in: report).map { CrashLedger.describe($0, earlier: crashes.record($0, seed: crashed)) }
+                say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name)"
+                    + (bug.map { "; \($0)" } ?? "") + ")" + (rest.map { "; its \($0) go on in the next round" } ?? ""))
                 if let rest { leftovers.append(rest) }
             }
             shares = SeedProgression.nextRound(leftovers, guests: jobs)
@@ -219,6 +226,24 @@ struct Series: ParsableCommand {
         let isGuestTest = { (batch: BatchResult) in batch.name.hasPrefix(VMSession.guestBatchName) }
         guard report.batches.contains(where: { isGuestTest($0) && $0.outcome == .fail }) else { return nil }
         return share.crashedSeed(finished: report.batches.filter { !isGuestTest($0) }.flatMap(\.seeds))
+    }
+
+    /// The signature of the kernel bug a crashed guest's report names, if any.
+    static func crashSignature(in report: CheckReport) -> CrashSignature? {
+        report.batches.first { $0.name.hasPrefix(VMSession.guestBatchName) && $0.outcome == .fail && $0.crashSignature != nil }?.crashSignature
+    }
+
+    static func crashSignature(in summaryFile: String) -> CrashSignature? {
+        guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8), let summary = try? JSONReporter.decode(text) else { return nil }
+        return crashSignature(in: summary)
+    }
+
+    /// The closing list of the kernel bugs the run hit, one line each, deduplicated by signature.
+    private func sayCrashes(_ crashes: CrashLedger) {
+        guard !crashes.entries.isEmpty else { return }
+        let total = crashes.entries.reduce(0) { $0 + $1.seeds.count }
+        say("\(total) crash\(total == 1 ? "" : "es") of the guest kernel, \(crashes.entries.count) distinct by signature:")
+        for line in crashes.summary { say("  signature: " + line) }
     }
 
     /// The more serious of two exit statuses: divergence (1) over skip (4) over pass (0); a

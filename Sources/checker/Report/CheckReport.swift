@@ -68,10 +68,13 @@ struct BatchResult: Codable, Equatable, Sendable {
     /// Further diagnostic lines (e.g. the console excerpt of a guest that oopsed), printed as
     /// KTAP `# ` lines and in the JUnit failure text.
     var diagnostics: [String] = []
+    /// What identifies the kernel bug a guest hit (``CrashSignature``): on the `vm.guest` test
+    /// of a guest whose kernel oopsed, warned, stalled or hung.
+    var crashSignature: CrashSignature? = nil
 
     init(name: String, seeds: [UInt64], operations: Int, outcome: Outcome, reason: String?,
          durationSeconds: Double, lostEvents: UInt64, divergences: [DivergenceReport],
-         diagnostics: [String] = []) {
+         diagnostics: [String] = [], crashSignature: CrashSignature? = nil) {
         self.name = name
         self.seeds = seeds
         self.operations = operations
@@ -81,13 +84,14 @@ struct BatchResult: Codable, Equatable, Sendable {
         self.lostEvents = lostEvents
         self.divergences = divergences
         self.diagnostics = diagnostics
+        self.crashSignature = crashSignature
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, seeds, operations, outcome, reason, durationSeconds, lostEvents, divergences, diagnostics
+        case name, seeds, operations, outcome, reason, durationSeconds, lostEvents, divergences, diagnostics, crashSignature
     }
 
-    /// `diagnostics` may be absent (summaries written before it existed).
+    /// `diagnostics` and `crashSignature` may be absent (summaries written before they existed).
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -99,6 +103,7 @@ struct BatchResult: Codable, Equatable, Sendable {
         lostEvents = try container.decode(UInt64.self, forKey: .lostEvents)
         divergences = try container.decode([DivergenceReport].self, forKey: .divergences)
         diagnostics = try container.decodeIfPresent([String].self, forKey: .diagnostics) ?? []
+        crashSignature = try container.decodeIfPresent(CrashSignature.self, forKey: .crashSignature)
     }
 }
 

@@ -70,6 +70,7 @@ enum JUnitReporter {
     static func details(_ batch: BatchResult, report: CheckReport) -> String {
         var lines: [String] = []
         if let reason = batch.reason { lines.append(reason) }
+        if let crash = batch.crashSignature { lines.append("signature: \(crash)") }
         if batch.lostEvents > 0 { lines.append("\(batch.lostEvents) probe events lost") }
         for divergence in batch.divergences {
             lines.append("divergence at seed \(divergence.seed), step \(divergence.step): \(divergence.operation) [\(divergence.signature)]")

@@ -66,6 +66,7 @@ enum KTAPReporter {
                 lines += diagnostic("  reproducer: cc -o repro \(reproducer) && ./repro   (as root, in the test VM; exit 0 = reproduced)")
             }
         }
+        if let crash = batch.crashSignature { lines += diagnostic("signature: \(crash)") }
         for item in batch.diagnostics { lines += diagnostic("  \(item)") }
         switch batch.outcome {
         case .pass:

@@ -23,6 +23,8 @@ enum ConsoleScanner {
         var message: String
         /// Its console lines: the marker line and what follows, up to the end of the trace.
         var excerpt: [String]
+        /// What identifies the bug (nil for a bare stack trace, which names no kind of bug).
+        var signature: CrashSignature? = nil
     }
 
     struct Step: Equatable, Sendable {
@@ -43,6 +45,9 @@ enum ConsoleScanner {
 
     /// Lines of an excerpt, at most.
     static let excerptLimit = 40
+    /// Lines a signature reads from a report's first line, at most (a hung task's trace comes
+    /// after three header lines; a stall's after some forty of registers and interrupt frames).
+    static let signatureLimit = 120
 
     /// How bad a kind is: a panic outranks an oops outranks … a stack trace alone.
     static let severity: [Finding.Kind] = [.panic, .oops, .generalProtectionFault, .bug, .hang, .warning, .trace]
@@ -61,13 +66,16 @@ enum ConsoleScanner {
         // Markers close together are one event (BUG: → Oops → RIP: → Call Trace: → Kernel panic):
         // one finding, of the most severe kind, under the first message that is not a bare trace.
         var findings: [Finding] = []
-        var cluster: (start: Int, last: Int, kind: Finding.Kind, message: String, traceOnly: Bool)?
-        func close() {
+        var cluster: (start: Int, last: Int, kind: Finding.Kind, message: String, traceOnly: Bool, header: Int)?
+        func close(before next: Int) {
             guard let current = cluster else { return }
             let window = Array(lines[current.start..<min(lines.count, current.start + excerptLimit)])
             let lastMarker = current.last - current.start
             let end = window.indices.first { $0 >= lastMarker && isEndOfReport(window[$0]) } ?? window.count - 1
-            findings.append(Finding(kind: current.kind, message: current.message, excerpt: Array(window[...end])))
+            // The signature reads on from the report's first line up to the next report.
+            let report = Array(lines[current.header..<max(current.header + 1, min(next, current.header + signatureLimit))])
+            findings.append(Finding(kind: current.kind, message: current.message, excerpt: Array(window[...end]),
+                                    signature: current.traceOnly ? nil : CrashSignature.parse(report)))
         }
         for marker in markers {
             if var current = cluster, marker.index - current.start < excerptLimit {
@@ -75,15 +83,16 @@ enum ConsoleScanner {
                 if current.traceOnly, marker.kind != .trace {
                     current.message = marker.message
                     current.traceOnly = false
+                    current.header = marker.index
                 }
                 current.last = marker.index
                 cluster = current
             } else {
-                close()
-                cluster = (marker.index, marker.index, marker.kind, marker.message, marker.kind == .trace)
+                close(before: marker.index)
+                cluster = (marker.index, marker.index, marker.kind, marker.message, marker.kind == .trace, marker.index)
             }
         }
-        close()
+        close(before: lines.count)
         return Scan(findings: findings, lastStep: lastStep)
     }
 

@@ -174,7 +174,7 @@ struct VMSession: Sendable {
         }
         return BatchResult(name: name, seeds: [], operations: 0, outcome: outcome,
                            reason: reasons.joined(separator: "; "), durationSeconds: seconds, lostEvents: 0,
-                           divergences: [], diagnostics: diagnostics)
+                           divergences: [], diagnostics: diagnostics, crashSignature: scan.worst?.signature)
     }
 
     /// The exit status to pass on for how vng ended.

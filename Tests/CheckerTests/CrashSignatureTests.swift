@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+@testable import checker
+
+/// The crash signature parser on real kernel reports: each console in `Consoles/` was captured
+/// in the test VM (Debian 6.1.176, TCG) by `scripts/crash-consoles/capture.sh`, which loads a
+/// module that makes the kernel report one kind of bug from a function named after it.
+@Suite("crash signatures from real consoles")
+struct CrashSignatureTests {
+    static let consoles = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Consoles")
+
+    static func console(_ name: String) throws -> String {
+        try String(contentsOf: consoles.appendingPathComponent(name + ".log"), encoding: .utf8)
+    }
+
+    static func signature(_ name: String) throws -> CrashSignature {
+        let scan = ConsoleScanner.scan(try console(name))
+        return try #require(scan.worst?.signature, "\(name): no signature in \(scan.findings.map(\.message))")
+    }
+
+    @Test("each kind of report gets its kind and the function that has the bug",
+          arguments: [
+              ("oops", "BUG: kernel NULL pointer dereference in crashkind_null_write", ["crashkind_null_write", "crashkind_init"]),
+              ("gpf", "general protection fault in crashkind_noncanonical_write", ["crashkind_noncanonical_write", "crashkind_init"]),
+              ("warning", "WARNING in crashkind_warn", ["crashkind_warn", "crashkind_init"]),
+              ("bug", "kernel BUG in crashkind_bug", ["crashkind_bug", "crashkind_init"]),
+              // RIP is in delay_tsc: a delay loop is where the CPU spins, not the code that is stuck.
+              ("rcu-stall", "INFO: rcu detected stall in crashkind_spin", ["crashkind_spin", "crashkind_init"]),
+              ("soft-lockup", "BUG: soft lockup in crashkind_spin", ["crashkind_spin", "crashkind_init"]),
+              // __schedule, schedule, __mutex_lock: waiting, so the first frame that is not.
+              ("hang-loglevel7", "INFO: task hung in crashkind_init", ["crashkind_init"]),
+          ])
+    func kinds(name: String, title: String, frames: [String]) throws {
+        let signature = try Self.signature(name)
+        #expect(signature.title == title)
+        #expect(signature.frames == frames)
+        #expect(!signature.truncated)
+    }
+
+    @Test("a hung task at the test VM's log level: the header without its stack is a truncated signature")
+    func hangWithoutStack() throws {
+        // At loglevel=5 sched_show_task() (KERN_INFO) prints nothing: no function to name.
+        let signature = try Self.signature("hang")
+        #expect(signature.title == "INFO: task hung")
+        #expect(signature.truncated)
+        #expect(signature.description.contains("report cut"))
+    }
+
+    @Test("a report cut mid-way keeps its kind and says it was cut; cut after the RIP line it is whole")
+    func truncatedReport() throws {
+        let lines = try Self.console("oops").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = try #require(lines.firstIndex { $0.contains("BUG: kernel NULL pointer dereference") })
+        // The guest died four lines into the report: no RIP, no call trace.
+        let cut = ConsoleScanner.scan(lines[...(header + 3)].joined(separator: "\n"))
+        let signature = try #require(cut.worst?.signature)
+        #expect(signature.title == "BUG: kernel NULL pointer dereference")
+        #expect(signature.truncated)
+        // Cut right after the RIP line: the title is the same as the whole report's.
+        let rip = try #require(lines.firstIndex { $0.contains("RIP: 0010:") })
+        let atRIP = try #require(ConsoleScanner.scan(lines[...rip].joined(separator: "\n")).worst?.signature)
+        #expect(atRIP.title == "BUG: kernel NULL pointer dereference in crashkind_null_write")
+        #expect(atRIP.isSameBug(as: try Self.signature("oops")))
+    }
+
+    @Test("the same bug in two runs has one signature; different bugs have different ones")
+    func identity() throws {
+        let oops = try Self.signature("oops"), gpf = try Self.signature("gpf")
+        #expect(!oops.isSameBug(as: gpf))
+        // The repeated stall reports of one run are one bug.
+        let stalls = ConsoleScanner.scan(try Self.console("rcu-stall")).findings.compactMap(\.signature)
+        #expect(stalls.count >= 2)
+        #expect(stalls.allSatisfy { $0.isSameBug(as: stalls[0]) })
+    }
+
+    @Test("a wild call (RIP is a bare address) takes its function from the call trace")
+    func wildCall() throws {
+        // The shape of finding 1 (docs/vsock-dgram-v5.md): RIP 0x58, called from the enqueue.
+        let report = """
+            [   61.000001] BUG: kernel NULL pointer dereference, address: 0000000000000058
+            [   61.000002] Oops: 0010 [#1] PREEMPT SMP NOPTI
+            [   61.000003] RIP: 0010:0x58
+            [   61.000004] Call Trace:
+            [   61.000005]  <TASK>
+            [   61.000006]  ? __die+0x20/0x70
+            [   61.000007]  ? page_fault_oops+0x14f/0x420
+            [   61.000008]  ? exc_page_fault+0x6e/0x150
+            [   61.000009]  ? asm_exc_page_fault+0x22/0x30
+            [   61.000010]  virtio_transport_dgram_enqueue+0x147/0x1d0 [vmw_vsock_virtio_transport_common]
+            [   61.000011]  vsock_dgram_sendmsg+0x1e5/0x2b0 [vsock]
+            [   61.000012]  __sys_sendto+0x11e/0x190
+            [   61.000013]  __x64_sys_sendto+0x20/0x30
+            [   61.000014]  do_syscall_64+0x5d/0xb0
+            [   61.000015]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8
+            """
+        let signature = try #require(CrashSignature.parse(report.split(separator: "\n").map(String.init)))
+        #expect(signature.title == "BUG: kernel NULL pointer dereference in virtio_transport_dgram_enqueue")
+        #expect(signature.frames == ["virtio_transport_dgram_enqueue", "vsock_dgram_sendmsg", "__sys_sendto"])
+    }
+
+    @Test("frame names: offsets, compiler suffixes and modules dropped; syscall prefixes stripped in titles")
+    func names() {
+        #expect(ConsoleText.functionName("crashkind_spin.constprop.0+0x1c/0x34 [crashkind]") == "crashkind_spin")
+        #expect(ConsoleText.functionName("0x58") == nil)
+        #expect(ConsoleText.functionName("? 0xffffffffc06a8000") == nil)
+        #expect(GenericFrames.strippingSyscallPrefix("__x64_sys_sendto") == "sendto")
+        #expect(GenericFrames.strippingSyscallPrefix("__sys_recvfrom") == "recvfrom")
+        #expect(ConsoleText.message(of: "checker: progress[   77.000001] BUG: unable to handle page fault") == "BUG: unable to handle page fault")
+        #expect(ConsoleText.message(of: "<4>[   12.000000] general protection fault") == "general protection fault")
+    }
+
+    @Test("KASAN, KCSAN and lockdep headers name their kinds")
+    func sanitizerHeaders() throws {
+        let kasan = try #require(CrashSignature.parse([
+            "[ 1.0] BUG: KASAN: slab-use-after-free in vsock_dgram_recvmsg+0x1a2/0x2b0 [vsock]",
+            "[ 1.0] Read of size 8 at addr ffff888012345678 by task checker/312",
+        ]))
+        #expect(kasan.title == "KASAN: slab-use-after-free in vsock_dgram_recvmsg")
+        let kcsan = try #require(CrashSignature.parse([
+            "[ 1.0] BUG: KCSAN: data-race in vsock_assign_transport+0x10/0x80 [vsock] / vsock_core_unregister+0x20/0x90 [vsock]",
+        ]))
+        #expect(kcsan.title == "KCSAN: data-race in vsock_assign_transport / vsock_core_unregister")
+        let lockdep = try #require(CrashSignature.parse([
+            "[ 1.0] WARNING: possible circular locking dependency detected",
+            "[ 1.0] Call Trace:",
+            "[ 1.0]  <TASK>",
+            "[ 1.0]  dump_stack_lvl+0x44/0x5c",
+            "[ 1.0]  __lock_acquire+0x1000/0x2000",
+            "[ 1.0]  lock_acquire+0xc0/0x2c0",
+            "[ 1.0]  vsock_dgram_sendmsg+0x1e5/0x2b0 [vsock]",
+        ]))
+        #expect(lockdep.title == "possible deadlock in vsock_dgram_sendmsg")
+    }
+
+    @Test("the vm.guest test carries the signature: a `# signature:` KTAP line, in the JSON and the JUnit text")
+    func reported() throws {
+        let scan = ConsoleScanner.scan(try Self.console("gpf"))
+        let batch = try #require(VMSession.guestBatch(scan: scan, ending: .stoppedAfterCrash, timeoutSeconds: 60, summaryProblem: nil,
+                                                      progress: "step 4: sendto(s0, len=16, cid=1 port=1024)", consoleTail: [], seconds: 40))
+        var report = CheckReport(target: "vsock", profile: "vsock-dgram-v5", kernel: "6.1.0-50-amd64", system: "test VM",
+                                 startedAt: "2026-12-02T21:00:00Z", durationSeconds: 40)
+        report.batches = [batch]
+        let ktap = KTAPReporter.render(report)
+        #expect(ktap.contains("# signature: general protection fault in crashkind_noncanonical_write (crashkind_noncanonical_write ← crashkind_init)\n"))
+        let decoded = try JSONReporter.decode(JSONReporter.render(report))
+        #expect(decoded.batches[0].crashSignature == batch.crashSignature)
+        #expect(JUnitReporter.render(report).contains("signature: general protection fault in crashkind_noncanonical_write"))
+    }
+
+    @Test("a long run's crashes, deduplicated: the same bug again names its first seed")
+    func ledger() throws {
+        var ledger = CrashLedger()
+        let oops = try Self.signature("oops"), gpf = try Self.signature("gpf")
+        #expect(ledger.record(oops, seed: 52).isEmpty)
+        #expect(ledger.record(gpf, seed: 58).isEmpty)
+        #expect(ledger.record(oops, seed: 62) == [52])
+        #expect(CrashLedger.describe(oops, earlier: [52]) == "the bug of seed 52 again: BUG: kernel NULL pointer dereference in crashkind_null_write")
+        #expect(ledger.summary.count == 2)
+        #expect(ledger.summary[0].hasSuffix("2 crashes, seeds 52, 62"))
+    }
+}
