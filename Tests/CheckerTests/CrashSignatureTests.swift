@@ -72,29 +72,17 @@ struct CrashSignatureTests {
         #expect(stalls.allSatisfy { $0.isSameBug(as: stalls[0]) })
     }
 
-    @Test("a wild call (RIP is a bare address) takes its function from the call trace")
-    func wildCall() throws {
-        // The shape of finding 1 (docs/vsock-dgram-v5.md): RIP 0x58, called from the enqueue.
-        let report = """
-            [   61.000001] BUG: kernel NULL pointer dereference, address: 0000000000000058
-            [   61.000002] Oops: 0010 [#1] PREEMPT SMP NOPTI
-            [   61.000003] RIP: 0010:0x58
-            [   61.000004] Call Trace:
-            [   61.000005]  <TASK>
-            [   61.000006]  ? __die+0x20/0x70
-            [   61.000007]  ? page_fault_oops+0x14f/0x420
-            [   61.000008]  ? exc_page_fault+0x6e/0x150
-            [   61.000009]  ? asm_exc_page_fault+0x22/0x30
-            [   61.000010]  virtio_transport_dgram_enqueue+0x147/0x1d0 [vmw_vsock_virtio_transport_common]
-            [   61.000011]  vsock_dgram_sendmsg+0x1e5/0x2b0 [vsock]
-            [   61.000012]  __sys_sendto+0x11e/0x190
-            [   61.000013]  __x64_sys_sendto+0x20/0x30
-            [   61.000014]  do_syscall_64+0x5d/0xb0
-            [   61.000015]  entry_SYSCALL_64_after_hwframe+0x6e/0xd8
-            """
-        let signature = try #require(CrashSignature.parse(report.split(separator: "\n").map(String.init)))
-        #expect(signature.title == "BUG: kernel NULL pointer dereference in virtio_transport_dgram_enqueue")
-        #expect(signature.frames == ["virtio_transport_dgram_enqueue", "vsock_dgram_sendmsg", "__sys_sendto"])
+    @Test("the series' two crashes (findings 1 and 2), captured with their C reproducers on the v5 modules")
+    func vsockFindings() throws {
+        // Finding 1: a call through a wild pointer (RIP 0x1); every frame is questionable.
+        let wild = try Self.signature("vsock-wild-call")
+        #expect(wild.title == "BUG: kernel NULL pointer dereference in virtio_transport_dgram_enqueue")
+        #expect(wild.frames == ["virtio_transport_dgram_enqueue", "vsock_dgram_sendmsg", "__sock_sendmsg"])
+        // Finding 2: RIP 0 (a NULL function pointer) called from the receive path.
+        let recv = try Self.signature("vsock-recvfrom-null")
+        #expect(recv.title == "BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg")
+        #expect(recv.frames == ["vsock_dgram_recvmsg", "__sys_recvfrom"])
+        #expect(!wild.isSameBug(as: recv))
     }
 
     @Test("frame names: offsets, compiler suffixes and modules dropped; syscall prefixes stripped in titles")

@@ -10,6 +10,14 @@
 # The console log level is the test VM's (5) unless LOGLEVEL says otherwise: at 5 the kernel
 # prints a hung task's header but not its stack (sched_show_task() prints at KERN_INFO).
 #
+# The two vsock logs are the series' own crashes (findings 1 and 2), captured with their C
+# reproducers on the v5 modules (checker series --patches ../shared/patches/vsock-dgram-v5 --build-only):
+#   FINDING_CONSOLE=Tests/CheckerTests/Consoles/vsock-wild-call.log bash scripts/finding-repro.sh MODULES \
+#     series/vsock-dgram-v5/findings/vmci-socket-sendto-loopback-wild-call.c \
+#     vsock vmw_vsock_vmci_transport vmw_vsock_virtio_transport_common vsock_loopback
+#   FINDING_CONSOLE=Tests/CheckerTests/Consoles/vsock-recvfrom-null.log bash scripts/finding-repro.sh MODULES \
+#     series/vsock-dgram-v5/findings/loopback-recvfrom-null-dgram-addr-init.c
+#
 # Needs what scripts/setup.sh installs and the base kernel (checker kernel fetch 6.1.176-1).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

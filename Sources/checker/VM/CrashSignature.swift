@@ -70,7 +70,9 @@ extension CrashSignature {
         // came from RIP (the trace starts at its caller).
         let below = candidates.contains(function) ? candidates.drop { $0 != function }.dropFirst() : candidates[...]
         for frame in below where frames.count < 3 && !GenericFrames.isEntry(frame) {
-            if frames.last != frame { frames.append(frame) }
+            // One frame per syscall: `__sys_recvfrom` and its `__x64_sys_recvfrom` wrapper are one.
+            let name = GenericFrames.strippingSyscallPrefix(frame)
+            if frames.last.map(GenericFrames.strippingSyscallPrefix) != name { frames.append(frame) }
         }
         return CrashSignature(title: "\(header.kind) in \(GenericFrames.strippingSyscallPrefix(function))",
                               frames: frames, truncated: false)
@@ -151,13 +153,18 @@ private struct Header {
 
 /// The `RIP:` function and the call trace's frames of a report body, in order. Questionable
 /// frames (`? f+0x…`) and frames inside `<IRQ>`…`</IRQ>` or `<NMI>`…`</NMI>` are left out: they
-/// are stale stack words and the interrupt that found the bug, not the code that has it.
+/// are stale stack words and the interrupt that found the bug, not the code that has it. Only a
+/// trace with no reliable frame at all gives its questionable ones: after a call through a wild
+/// pointer the unwinder marks every frame (finding 1's report: `RIP: 0010:0x1`, then
+/// `? virtio_transport_dgram_enqueue+0x147/0x220`).
 private struct CallTrace {
     var ripFunction: String?
     var frames: [String] = []
 
     init(_ body: [String]) {
         var inTrace = false, inInterrupt = false, ripSeen = false
+        var questionable: [String] = []
+        defer { if frames.isEmpty { frames = questionable } }
         for raw in body {
             let line = raw.drop(while: { $0 == " " || $0 == "\t" })
             // The kernel's RIP (code segment 0010), the first one: a report repeats it at its end.
@@ -172,7 +179,9 @@ private struct CallTrace {
             case _ where line.hasPrefix("<IRQ>") || line.hasPrefix("<NMI>"): inInterrupt = true
             case _ where line.hasPrefix("</IRQ>") || line.hasPrefix("</NMI>"): inInterrupt = false
             case _ where line.hasPrefix("</TASK>"), _ where line.hasPrefix("RIP: 0033"): inTrace = false
-            case _ where line.hasPrefix("?") || line.hasPrefix("<"): break
+            case _ where line.hasPrefix("? "):
+                if !inInterrupt, let name = ConsoleText.functionName(String(line.dropFirst(2))) { questionable.append(name) }
+            case _ where line.hasPrefix("<"): break
             default:
                 if !inInterrupt, let name = ConsoleText.functionName(String(line)) { frames.append(name) }
             }
