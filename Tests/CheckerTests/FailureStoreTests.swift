@@ -34,4 +34,15 @@ struct FailureStoreTests {
         try store.copy(to: copy)
         #expect(FileManager.default.fileExists(atPath: copy + "/vsock/mainline/fixed/case.jsonl"))
     }
+
+    @Test("a run without --results keeps its cases in the store all the same, and the report names the stored case")
+    func storeWithoutResults() throws {
+        // As a new user tried it: the SNP seed diverges at seed 5 within 30 operations.
+        let store = Self.scratch()
+        let run = try CheckerProcess.run(["run", "--target", "snp", "--seed", "5", "--seeds", "1", "--ops", "30", "--store", store])
+        #expect(run.status == 1, "\(run.stderr)")
+        let kept = FailureStore(store).cases(target: "snp", profile: "snp-v8")
+        #expect(kept.count == 1)
+        #expect(kept.allSatisfy { run.stdout.contains("case: \($0)") })
+    }
 }

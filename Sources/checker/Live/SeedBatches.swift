@@ -70,10 +70,18 @@ struct SeedBatches<Generator: OperationGenerator> {
                 case let .diverged(finding, operations):
                     result.operations += operations
                     result.outcome = .fail
-                    let caseFile = try output.map {
+                    var caseFile = try output.map {
                         try $0.writeCase(finding, target: caseTarget, profile: caseProfile, system: caseSystem)
                     }
-                    if let caseFile { try store?.save(caseFile, target: caseTarget, profile: caseProfile) }
+                    if let caseFile {
+                        try store?.save(caseFile, target: caseTarget, profile: caseProfile)
+                    } else if let store {
+                        // No results folder: the store keeps the case all the same, and the
+                        // report points there.
+                        let text = try ResultsDirectory.caseText(finding, target: caseTarget, profile: caseProfile, system: caseSystem)
+                        caseFile = try store.save(content: Data(text.utf8), stem: ResultsDirectory.caseStem(finding),
+                                                  target: caseTarget, profile: caseProfile)
+                    }
                     var divergence = DivergenceReport(finding, caseFile: caseFile)
                     if let output, let caseFile, let source = reproducer?(finding) {
                         divergence.reproducer = try output.writeReproducer(source, besideCase: caseFile)

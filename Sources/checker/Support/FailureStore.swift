@@ -37,18 +37,26 @@ struct FailureStore {
     /// the stored path.
     @discardableResult
     func save(_ caseFile: String, target: String, profile: String) throws -> String {
+        let source = URL(fileURLWithPath: caseFile)
+        return try save(content: try Data(contentsOf: source), stem: source.deletingPathExtension().lastPathComponent,
+                        target: target, profile: profile)
+    }
+
+    /// Keeps a case given as its content, as `<stem>.jsonl` (or `<stem>-N.jsonl`), unless one
+    /// with the same content is kept already; returns the stored path. For a run that writes no
+    /// results folder: its cases are kept all the same.
+    @discardableResult
+    func save(content: Data, stem: String, target: String, profile: String) throws -> String {
         let folder = folder(target: target, profile: profile)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let content = try Data(contentsOf: URL(fileURLWithPath: caseFile))
         for existing in cases(target: target, profile: profile)
         where (try? Data(contentsOf: URL(fileURLWithPath: existing))) == content {
             return existing
         }
-        let source = URL(fileURLWithPath: caseFile)
-        var target = folder.appendingPathComponent(source.lastPathComponent)
+        var target = folder.appendingPathComponent(stem + ".jsonl")
         var suffix = 2
         while FileManager.default.fileExists(atPath: target.path) {
-            target = folder.appendingPathComponent("\(source.deletingPathExtension().lastPathComponent)-\(suffix).jsonl")
+            target = folder.appendingPathComponent("\(stem)-\(suffix).jsonl")
             suffix += 1
         }
         try content.write(to: target)

@@ -54,18 +54,27 @@ struct ResultsDirectory {
     func writeCase<Model>(_ finding: DivergenceFinding<Model>, target: String, profile: String, system: String) throws -> String {
         let folder = url.appendingPathComponent("cases", isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let stem = "seed\(finding.seed)-\(finding.signature.operationKind)-\(finding.signature.mismatch.rawValue)"
+        let stem = Self.caseStem(finding)
         var file = folder.appendingPathComponent(stem + ".jsonl")
         var suffix = 2
         while FileManager.default.fileExists(atPath: file.path) {
             file = folder.appendingPathComponent("\(stem)-\(suffix).jsonl")
             suffix += 1
         }
-        let caseFile = CaseFile<Model.Operation, Model.Observation>(
-            header: .init(target: target, profile: profile, seed: finding.seed, signature: finding.signature, system: system),
-            steps: finding.minimal.map { .init(op: $0.0, observed: $0.1) })
-        try caseFile.encoded().write(to: file, atomically: true, encoding: .utf8)
+        try Self.caseText(finding, target: target, profile: profile, system: system).write(to: file, atomically: true, encoding: .utf8)
         return file.path
+    }
+
+    /// A case file's name without extension: `seed5-sendto-result`.
+    static func caseStem<Model>(_ finding: DivergenceFinding<Model>) -> String {
+        "seed\(finding.seed)-\(finding.signature.operationKind)-\(finding.signature.mismatch.rawValue)"
+    }
+
+    /// The case file of a divergence's minimal case, as text.
+    static func caseText<Model>(_ finding: DivergenceFinding<Model>, target: String, profile: String, system: String) throws -> String {
+        try CaseFile<Model.Operation, Model.Observation>(
+            header: .init(target: target, profile: profile, seed: finding.seed, signature: finding.signature, system: system),
+            steps: finding.minimal.map { .init(op: $0.0, observed: $0.1) }).encoded()
     }
 }
 
