@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Testing
 @testable import checker
 
@@ -144,5 +145,26 @@ struct CrashSignatureTests {
         #expect(CrashLedger.describe(oops, earlier: [52]) == "the bug of seed 52 again: BUG: kernel NULL pointer dereference in crashkind_null_write")
         #expect(ledger.summary.count == 2)
         #expect(ledger.summary[0].hasSuffix("2 crashes, seeds 52, 62"))
+    }
+}
+
+/// The journal a guest keeps of the execution under way: what a crashed guest leaves the host.
+@Suite("execution journal")
+struct ExecutionJournalTests {
+    @Test("each execution starts the file again; the operations read back as a case, the last one the crashing one")
+    func journal() throws {
+        let folder = URL(fileURLWithPath: try CheckerProcess.temporaryFile("", name: "x")).deletingLastPathComponent().path
+        let journal = ExecutionJournal(path: folder + "/" + ExecutionJournal.fileName,
+                                       header: .init(target: "vsock", profile: "vsock-dgram-v5", system: "live kernel"))
+        journal.begin()
+        journal.record(.loadTransport(.vmci))
+        journal.record(.socket(.dgram))
+        journal.begin()   // the next seed, or a shrink candidate
+        journal.record(.loadTransport(.loopback))
+        journal.record(.socket(.dgram))
+        journal.record(.recv(SocketRef(0), buffer: 16, source: true))
+        #expect(CrashReproduction.journaled(in: folder) == [.loadTransport(.loopback), .socket(.dgram), .recv(SocketRef(0), buffer: 16, source: true)])
+        journal.begin()
+        #expect(CrashReproduction.journaled(in: folder) == nil)   // a header alone: nothing ran yet
     }
 }

@@ -23,7 +23,7 @@ struct ReproducerTests {
     func compiles() throws {
         let text = Self.source(.result)
         #expect(text.contains("reproduced = last < 0 && last_errno == 19;"))
-        #expect(text.contains("load(\"vmw_vsock_virtio_transport\", NULL)"))
+        #expect(text.contains("load(\"vmw_vsock_virtio_transport\", NULL, NULL)"))
         let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
         let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
         #expect(compile.succeeded, "\(compile.tail)")
@@ -126,5 +126,45 @@ struct FlakyTests {
                                       observed: "ENODEV", evidence: [], minimal: [], caseFile: nil, shrinkExecutions: 0,
                                       reproduced: reproduced)
         #expect(report.isFlaky == flaky)
+    }
+
+    @Test("a crash reproducer issues the calls and exits 1 only if the kernel survived them; it compiles")
+    func crash() throws {
+        let signature = CrashSignature(title: "BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg",
+                                       frames: ["vsock_dgram_recvmsg", "____sys_recvmsg"], truncated: false)
+        let text = VsockReproducer(crash: signature, operations: [.loadTransport(.loopback), .socket(.dgram),
+                                                                  .recv(SocketRef(0), buffer: 16, source: true)],
+                                   title: "seed 1, crash", replacements: [:]).source()
+        #expect(text.contains("Expected: the kernel crashes in the last step: BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg"))
+        #expect(text.contains("printf(\"not reproduced: the kernel did not crash\\n\");\n\treturn 1;"))
+        let file = try CheckerProcess.temporaryFile(text, name: "crash.c")
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
+    @Test("a rebuilt module is loaded after its rebuilt dependencies, read from their .modinfo, depth first")
+    func prerequisites() throws {
+        // Three ELF objects with the .modinfo a module build gives them.
+        let folder = URL(fileURLWithPath: try CheckerProcess.temporaryFile("", name: "x")).deletingLastPathComponent().path
+        func module(_ name: String, depends: String) throws -> String {
+            let source = folder + "/\(name).c"
+            try "__attribute__((section(\".modinfo\"), used)) static const char d[] = \"depends=\(depends)\";\nint \(name)_f(void) { return 0; }\n"
+                .write(toFile: source, atomically: true, encoding: .utf8)
+            let object = folder + "/\(name).ko"
+            #expect(try Tools.run("cc", ["-c", "-o", object, source]).succeeded)
+            return object
+        }
+        let replacements = [
+            "vsock": try module("vsock", depends: ""),
+            "vmw_vsock_virtio_transport_common": try module("vmw_vsock_virtio_transport_common", depends: "vsock"),
+            "vsock_loopback": try module("vsock_loopback", depends: "vsock,vmw_vsock_virtio_transport_common"),
+            "vmw_vsock_vmci_transport": try module("vmw_vsock_vmci_transport", depends: "vmw_vmci,vsock"),
+        ]
+        let reproducer = VsockReproducer(crash: CrashSignature(title: "x", frames: [], truncated: true), operations: [],
+                                         title: "t", replacements: replacements)
+        #expect(reproducer.prerequisites(of: "vsock_loopback")
+                == "vsock=\(replacements["vsock"]!) vmw_vsock_virtio_transport_common=\(replacements["vmw_vsock_virtio_transport_common"]!)")
+        // A stock dependency is left to modprobe.
+        #expect(reproducer.prerequisites(of: "vmw_vsock_vmci_transport") == "vmw_vmci vsock=\(replacements["vsock"]!)")
     }
 }

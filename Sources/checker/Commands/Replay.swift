@@ -38,7 +38,13 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on live and a case file: when the divergence shows again, write a standalone C reproducer of the steps up to it here (a new file), as 'checker run' does for what it finds; for hand-written cases.", valueName: "file"))
     var reproducer: String?
 
+    @Option(help: ArgumentHelp("With --on live: keep the operations here as they run (a case file); a guest whose kernel crashes leaves the ones that led there.", valueName: "file"))
+    var journal: String?
+
     func validate() throws {
+        if journal != nil, on != "live" {
+            throw UsageProblem("--journal keeps the operations of a live replay; add --on live")
+        }
         guard (file != nil) != all else {
             throw UsageProblem(all ? "give either a case file or --all, not both" : "give a case file to replay, or --all for the failure store")
         }
@@ -127,6 +133,10 @@ struct Replay: ParsableCommand {
                 } catch let error as SystemError {
                     print("# could not run: \(error)")
                     throw ExitStatus.skip.exitCode
+                }
+                system.journal = journal.map {
+                    ExecutionJournal(path: $0, header: .init(target: "vsock", profile: vsockProfile.name, seed: caseFile.header.seed,
+                                                             system: system.name))
                 }
                 let replacements = modules.map(Run.replacementFiles) ?? [:]
                 return try rerun(caseFile, model: VsockModel(profile: vsockProfile), on: system) { steps, signature, expected in

@@ -174,6 +174,10 @@ struct Run: ParsableCommand {
         }
         var progress = output.map { ProgressFile(path: $0.file("progress.txt")) }
         system.willExecute = { progress?.record($0.description) }
+        system.journal = output.map {
+            ExecutionJournal(path: $0.file(ExecutionJournal.fileName),
+                             header: .init(target: "vsock", profile: profile.name, system: systemName))
+        }
         if let stored = storedCases(hunt.model, profile: profile.name, on: system) { report.batches.append(stored) }
         try seedBatches.run(on: system, into: &report, started: started) {
             $0.operationCounts = operationCounts(system)

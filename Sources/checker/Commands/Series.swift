@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Generators
 
 /// `checker series --patches DIR [--upto N]`: builds the vsock modules of a patch series applied
 /// to a Debian base kernel and checks them in the test VM.
@@ -85,6 +86,14 @@ struct Series: ParsableCommand {
                                  """))
     var keepGoing = false
 
+    @Flag(inversion: .prefixedNo,
+          help: ArgumentHelp("With --keep-going: reproduce each new crash (by signature) in fresh test VMs, shrink it, and run the minimal case 3 more times.",
+                             discussion: "Each attempt boots a test VM that replays a case live; the shrink is capped by --crash-shrink-seconds."))
+    var crashRepro = true
+
+    @Option(help: ArgumentHelp("Cap on the time spent shrinking one crash (each attempt boots a test VM, 15-40 s under TCG).", valueName: "seconds"))
+    var crashShrinkSeconds: Int = 1200
+
     @Option(help: ArgumentHelp("Run N test VMs at once, each a shard of the seeds, and merge their reports (as checker vm --jobs N).",
                                valueName: "N"))
     var jobs: Int = 1
@@ -98,6 +107,9 @@ struct Series: ParsableCommand {
             throw UsageProblem("--shrink-executions must be a positive number of runs, not \(shrinkExecutions)")
         }
         guard jobs > 0 else { throw UsageProblem("--jobs must be a positive number of test VMs, not \(jobs)") }
+        guard crashShrinkSeconds > 0 else {
+            throw UsageProblem("--crash-shrink-seconds must be a positive number of seconds, not \(crashShrinkSeconds); --no-crash-repro turns crash reproduction off")
+        }
         for file in mutant where !FileManager.default.isReadableFile(atPath: file) {
             throw UsageProblem("--mutant \(file) cannot be read; give the path of a patch file")
         }
@@ -141,18 +153,25 @@ struct Series: ParsableCommand {
         let vm = try VM.parse(["--kernel", image, "--results", results, "--timeout", String(timeout)]
                               + (showConsole ? ["--show-console"] : []) + ["--"] + runArguments)
         let accelerator = try VM.blocking { try await vm.chooseAccelerator() }
+        // Crash attempts replay one case: a guest that hangs is killed after 5 minutes.
+        let attemptVM = try VM.parse(["--kernel", image, "--results", results, "--timeout", "300", "--", "replay"])
+        let crashFollowUp: CrashFollowUp = { signature, folder, seed in
+            self.reproduceCrash(signature, guestFolder: folder, seed: seed, vm: attemptVM, accelerator: accelerator,
+                                profile: profileName, modules: built.modules)
+        }
         let worst: Int32
         if jobs > 1 {
-            worst = try keepGoing ? runPoolRounds(vm, runArguments, accelerator: accelerator)
+            worst = try keepGoing ? runPoolRounds(vm, runArguments, accelerator: accelerator, crashFollowUp: crashFollowUp)
                                   : runPool(vm, runArguments, accelerator: accelerator)
         } else {
-            worst = try runOneVMAtATime(vm, runArguments, accelerator: accelerator)
+            worst = try runOneVMAtATime(vm, runArguments, accelerator: accelerator, crashFollowUp: crashFollowUp)
         }
         if worst != 0 { throw ExitCode(worst) }
     }
 
     /// One VM for the seeds; with --keep-going, a new one from the seed after each crash.
-    private func runOneVMAtATime(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice) throws -> Int32 {
+    private func runOneVMAtATime(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice,
+                                 crashFollowUp: CrashFollowUp) throws -> Int32 {
         var next = seed
         let end = seed + UInt64(seeds)
         var worst: Int32 = 0
@@ -166,9 +185,12 @@ struct Series: ParsableCommand {
             try vm.bringStoreHome(from: [session.folder])
             worst = Self.worse(worst, status)
             guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
-            let bug = Self.crashSignature(in: session.file("summary.json")).map { CrashLedger.describe($0, earlier: crashes.record($0, seed: crashed)) }
-            say("seed \(crashed) crashed the guest kernel (reported above" + (bug.map { "; \($0)" } ?? "")
-                + "); going on from seed \(crashed + 1) in a new VM")
+            let signature = Self.crashSignature(in: session.file("summary.json"))
+            let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
+            say("seed \(crashed) crashed the guest kernel (reported above"
+                + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")")
+            if let signature, earlier.isEmpty { crashFollowUp(signature, session.folder, crashed) }
+            say("going on from seed \(crashed + 1) in a new VM")
             next = crashed + 1
         }
         return worst
@@ -188,7 +210,8 @@ struct Series: ParsableCommand {
 
     /// --jobs N --keep-going: rounds of the pool. Each guest runs a share of the seeds one per
     /// test (``SeedProgression``); the seeds a crashed guest left unrun make the next round.
-    private func runPoolRounds(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice) throws -> Int32 {
+    private func runPoolRounds(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice,
+                               crashFollowUp: CrashFollowUp) throws -> Int32 {
         var shares = SeedProgression.split(from: seed, to: seed + UInt64(seeds), into: jobs)
         var worst: Int32 = 0
         var round = 1
@@ -206,12 +229,15 @@ struct Series: ParsableCommand {
             try vm.bringStoreHome(from: pool.sessions.map(\.folder))
             worst = Self.worse(worst, outcome.conclusion.status)
             var leftovers: [SeedProgression] = []
-            for (job, (share, guest)) in zip(poolJobs, zip(shares, outcome.guests)) {
+            for (job, (share, (guest, session))) in zip(poolJobs, zip(shares, zip(outcome.guests, pool.sessions))) {
                 guard let report = guest.report, let crashed = Self.crashedSeed(in: report, of: share) else { continue }
                 let rest = share.after(crashed)
-                let bug = Self.crashSignature(in: report).map { CrashLedger.describe($0, earlier: crashes.record($0, seed: crashed)) }
+                let signature = Self.crashSignature(in: report)
+                let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
                 say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name)"
-                    + (bug.map { "; \($0)" } ?? "") + ")" + (rest.map { "; its \($0) go on in the next round" } ?? ""))
+                    + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")"
+                    + (rest.map { "; its \($0) go on in the next round" } ?? ""))
+                if let signature, earlier.isEmpty { crashFollowUp(signature, session.folder, crashed) }
                 if let rest { leftovers.append(rest) }
             }
             shares = SeedProgression.nextRound(leftovers, guests: jobs)
@@ -228,10 +254,64 @@ struct Series: ParsableCommand {
         return share.crashedSeed(finished: report.batches.filter { !isGuestTest($0) }.flatMap(\.seeds))
     }
 
-    /// The signature of the kernel bug a crashed guest's report names, if any.
-    static func crashSignature(in report: CheckReport) -> CrashSignature? {
-        report.batches.first { $0.name.hasPrefix(VMSession.guestBatchName) && $0.outcome == .fail && $0.crashSignature != nil }?.crashSignature
+    /// What happens after a new bug crashed a guest: its signature, the guest's folder, the seed.
+    typealias CrashFollowUp = (CrashSignature, String, UInt64) -> Void
+
+    /// A new crash, with --keep-going: reproduced in fresh test VMs from the crashed guest's
+    /// journal, shrunk, and its minimal case run 3 more times (``CrashReproduction``); the cases
+    /// go to `<results>/crashes/seed<N>/`.
+    private func reproduceCrash(_ signature: CrashSignature, guestFolder: String, seed: UInt64, vm: VM,
+                                accelerator: AcceleratorChoice, profile: String, modules: String) {
+        guard keepGoing, crashRepro else { return }
+        guard let original = CrashReproduction.journaled(in: guestFolder) else {
+            say("seed \(seed): the crashed guest left no journal of its operations (\(guestFolder)/\(ExecutionJournal.fileName)); not reproduced")
+            return
+        }
+        let work = URL(fileURLWithPath: results).standardizedFileURL.appendingPathComponent("crashes/seed\(seed)").path
+        do {
+            let reproduction = try CrashReproduction(vm: vm, accelerator: accelerator, profile: profile, modules: modules, work: work)
+            let originalCase = try reproduction.writeCase(original, name: "original.jsonl", seed: seed)
+            say("seed \(seed): reproducing \(signature.title) in fresh test VMs from its \(original.count) operations (\(originalCase)); "
+                + "shrink capped at \(crashShrinkSeconds) s")
+            let limits = ShrinkLimits(maxExecutions: 1_000, timeLimit: .seconds(crashShrinkSeconds), confirmations: 1)
+            let outcome = try reproduction.reproduce(signature, original: original, limits: limits) { self.say("  seed \(seed): " + $0) }
+            let minimalCase = try reproduction.writeCase(outcome.minimal, name: "minimal.jsonl", seed: seed)
+            var lines = ["crash of seed \(seed): signature: \(signature)"]
+            if outcome.confirmed {
+                let cap = outcome.shrinkExit.map { $0 == .fixpoint ? "minimal for the shrink passes" : "STOPPED: \($0.rawValue) hit" } ?? ""
+                lines.append("  minimal sequence (\(outcome.minimal.count) operations of \(original.count); \(outcome.shrinkAttempts) attempts in "
+                             + String(format: "%.0f s", outcome.shrinkSeconds) + ", \(cap)); reproduced \(outcome.reproduced)/\(outcome.reruns) in fresh guests:")
+                lines += outcome.minimal.enumerated().map { "    \($0.offset + 1) \($0.element)" }
+            } else {
+                lines.append("  NOT reproduced: the \(original.count) operations did not crash a fresh guest with the same bug (flaky, or a crash that needs what came before them)")
+            }
+            lines.append("  case: \(minimalCase)")
+            lines.append("  replay: checker vm --kernel \(vm.kernel) -- replay \(minimalCase) --on live --modules \(modules)")
+            if outcome.confirmed {
+                // The C reproducer, run alone in a fresh guest: the same bug, or it says what it did.
+                let source = VsockReproducer(crash: signature, operations: outcome.minimal,
+                                             title: "seed \(seed), \(signature.title), under profile \(profile)",
+                                             replacements: Run.replacementFiles(modules)).source()
+                let program = try reproduction.runProgram(source: source, name: "minimal.c")
+                let verdict = program.problem
+                    ?? (program.signature.map { $0.isSameBug(as: signature) ? "crashed a fresh guest with the same bug"
+                                                    : "crashed a fresh guest with ANOTHER bug: \($0.title)" }
+                        ?? "did NOT crash a fresh guest")
+                lines.append("  reproducer: \(work)/minimal.c (cc -o repro minimal.c && ./repro, as root in the test VM): \(verdict)")
+            }
+            for (index, (other, operations)) in outcome.otherBugs.enumerated() {
+                let path = try reproduction.writeCase(operations, name: "other-bug-\(index + 1).jsonl", seed: seed)
+                lines.append("  another bug a candidate hit: \(other) (case: \(path))")
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: work + "/report.txt", atomically: true, encoding: .utf8)
+            for line in lines { say(line) }
+        } catch {
+            say("seed \(seed): crash reproduction stopped: \(error)")
+        }
     }
+
+    /// The signature of the kernel bug a crashed guest's report names, if any.
+    static func crashSignature(in report: CheckReport) -> CrashSignature? { report.crashSignature }
 
     static func crashSignature(in summaryFile: String) -> CrashSignature? {
         guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8), let summary = try? JSONReporter.decode(text) else { return nil }

@@ -214,6 +214,15 @@ struct VM: AsyncParsableCommand {
         return session(vng: vng, image: image, folder: folder, arguments: arguments ?? checkerArguments, accelerator: accelerator)
     }
 
+    /// The same for a guest whose arguments name files in its own results folder (a replay's
+    /// `--journal`): `arguments` gets the folder. The failure store is not carried (the guest
+    /// replays one case).
+    func prepare(accelerator: AcceleratorChoice, argumentsIn arguments: (String) -> [String]) throws -> VMSession {
+        let (vng, image) = try machine()
+        let folder = try newRunFolder()
+        return session(vng: vng, image: image, folder: folder, arguments: arguments(folder), accelerator: accelerator)
+    }
+
     /// The same for a pool of guests running `jobs`, each in a subfolder of the run's folder.
     func preparePool(_ jobs: [VMPool.Job], accelerator: AcceleratorChoice) throws -> VMPool {
         let (vng, image) = try machine()

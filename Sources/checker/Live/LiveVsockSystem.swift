@@ -41,6 +41,8 @@ final class LiveVsockSystem: SystemUnderTest {
     let transports: [TransportModule]
     /// Called with each operation before it runs (progress for crash reports).
     var willExecute: ((VsockOperation) -> Void)?
+    /// Where each execution's operations are kept before they run (``ExecutionJournal``).
+    var journal: ExecutionJournal?
     /// How each probe attached, by function.
     private(set) var probeStatuses: [String: ProbeStatus] = [:]
     /// The probe events of the last operation, in words, for reports, and how long it waited.
@@ -124,6 +126,7 @@ final class LiveVsockSystem: SystemUnderTest {
     func reset() throws {
         let start = clock.now
         defer { ledger.add("reset", clock.now - start) }
+        journal?.begin()
         timed("reset: close sockets") {
             for descriptor in descriptors.reversed() { _ = VsockSockets.close(descriptor) }
         }
@@ -141,7 +144,10 @@ final class LiveVsockSystem: SystemUnderTest {
     }
 
     func execute(_ operation: VsockOperation) throws -> VsockObservation {
-        if let willExecute { timed("progress record") { willExecute(operation) } }
+        timed("progress record") {
+            willExecute?(operation)
+            journal?.record(operation)
+        }
         let start = clock.now
         defer { ledger.add(operation.kindName, clock.now - start) }
         _ = probes.drain()

@@ -48,7 +48,7 @@ enum VMRunner {
 
     /// Runs `vng arguments…`; its output goes to `consolePath` and `stdoutPath`.
     static func run(vng: String, arguments: [String], timeout: Duration, consolePath: String, stdoutPath: String,
-                    echo: Bool) async throws -> Outcome {
+                    echo: Bool, crashGrace: Duration = crashGrace) async throws -> Outcome {
         let sink = try ConsoleSink(consolePath: consolePath, stdoutPath: stdoutPath, echo: echo)
         var options = PlatformOptions()
         options.createSession = true

@@ -24,6 +24,9 @@ struct VMSession: Sendable {
     /// The name of the batch that reports on this guest: ``guestBatchName``, or one per guest of
     /// a pool (`vm.guest.shard-2`), so that merged shards keep them apart.
     var guestTestName: String = VMSession.guestBatchName
+    /// How long the guest may go on after its kernel crashed (``VMRunner/crashGrace``); a crash
+    /// reproduction's attempts stop sooner: their report is on the console within milliseconds.
+    var crashGrace: Duration = VMRunner.crashGrace
 
     func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
 
@@ -42,7 +45,7 @@ struct VMSession: Sendable {
         do {
             return try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
                                           consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
-                                          echo: echoConsole)
+                                          echo: echoConsole, crashGrace: crashGrace)
         } catch let problem as UsageProblem {
             throw problem
         } catch {
@@ -88,6 +91,7 @@ struct VMSession: Sendable {
         let progress = (try? String(contentsOfFile: file("progress.txt"), encoding: .utf8))?
             .split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) }
         let status = Self.guestStatus(outcome.ending)
+        let describe = { (ending: VMRunner.Ending) in Self.describe(ending, grace: crashGrace) }
         let guestUsageError = outcome.ending == .exited(ExitStatus.usage.rawValue) && scan.worst == nil
 
         var conclusion = Conclusion(status: status, stdout: "", stderr: [])
@@ -115,7 +119,7 @@ struct VMSession: Sendable {
         }
         let took = String(format: "%.1f", outcome.seconds)
         guard let report else {
-            conclusion.stderr.append("checker vm: guest \(Self.describe(outcome.ending)) after \(took) s; console in \(file("console.log"))")
+            conclusion.stderr.append("checker vm: guest \(describe(outcome.ending)) after \(took) s; console in \(file("console.log"))")
             return conclusion
         }
         let ktap: String
@@ -134,7 +138,7 @@ struct VMSession: Sendable {
         } else {
             conclusion.status = batch == nil ? status : report.exitStatus.rawValue
         }
-        conclusion.stderr.append("checker vm: guest \(Self.describe(outcome.ending)) after \(took) s; "
+        conclusion.stderr.append("checker vm: guest \(describe(outcome.ending)) after \(took) s; "
                                  + "reports in \(folder) (summary.json, ktap.txt, junit.xml, console.log)")
         return conclusion
     }
@@ -187,12 +191,12 @@ struct VMSession: Sendable {
         }
     }
 
-    static func describe(_ ending: VMRunner.Ending) -> String {
+    static func describe(_ ending: VMRunner.Ending, grace: Duration = VMRunner.crashGrace) -> String {
         switch ending {
         case let .exited(code): return "exited with status \(code)"
         case let .signaled(signal): return "vng was killed by signal \(signal)"
         case .timedOut: return "timed out"
-        case .stoppedAfterCrash: return "was stopped \(Int(VMRunner.crashGrace.seconds)) s after its kernel crashed"
+        case .stoppedAfterCrash: return "was stopped \(Int(grace.seconds)) s after its kernel crashed"
         case let .interrupted(signal): return "was stopped: the checker got signal \(signal)"
         }
     }

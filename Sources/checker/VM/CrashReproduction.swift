@@ -1,0 +1,167 @@
+import Foundation
+import Generators
+import Model
+
+/// A kernel crash, reproduced, shrunk and run again in fresh test VMs, as syzkaller's syz-repro
+/// does: the crashed guest's journal (``ExecutionJournal``) holds the operations that led to the
+/// crash; each attempt boots a new guest that replays a case live
+/// (`checker vm -- replay CASE --on live --journal …`) and counts when its kernel crashes with the
+/// same bug (``CrashSignature/isSameBug(as:)``). A crash with another signature is a second bug:
+/// kept and reported as its own finding, never shrunk into.
+///
+/// One boot per attempt (12-20 s under TCG): the shrink is capped in time and says when the cap
+/// was hit. Running several candidates per guest until one crashes would save the boots of the
+/// candidates that do not crash; not done yet.
+final class CrashReproduction {
+    /// What one attempt did.
+    struct Attempt {
+        /// The bug the guest's kernel hit, or nil when it did not crash.
+        var signature: CrashSignature?
+        /// The operations that ran, up to the crashing one (the journal), or all of them.
+        var ran: [VsockOperation]
+        /// The guest's results folder (console.log, the journal).
+        var folder: String
+    }
+
+    /// What came of a crash.
+    struct Outcome {
+        var signature: CrashSignature
+        /// The operations that led to the crash in the run that found it.
+        var original: [VsockOperation]
+        /// Whether the original sequence crashed a fresh guest with the same bug.
+        var confirmed: Bool
+        var minimal: [VsockOperation]
+        var shrinkAttempts: Int
+        var shrinkExit: ShrinkExitReason?
+        var shrinkSeconds: Double
+        /// Fresh-guest runs of the minimal case that crashed with the same bug, of `reruns`.
+        var reproduced: Int
+        var reruns: Int
+        /// Other bugs candidates hit on the way.
+        var otherBugs: [(CrashSignature, [VsockOperation])]
+    }
+
+    /// How long an attempt's guest goes on after its kernel crashed: the report is on the
+    /// console by then (the checker's runs wait 30 s, for what the guest still writes).
+    static let crashGrace: Duration = .seconds(4)
+
+    let vm: VM
+    let accelerator: AcceleratorChoice
+    let profile: String
+    /// The rebuilt modules the guest loads (`--modules`), as the crashing run did.
+    let modules: String?
+    /// Where the attempts' case files go (a host folder the guest reads).
+    let work: String
+    private(set) var attempts = 0
+
+    init(vm: VM, accelerator: AcceleratorChoice, profile: String, modules: String?, work: String) throws {
+        self.vm = vm
+        self.accelerator = accelerator
+        self.profile = profile
+        self.modules = modules
+        self.work = work
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    /// The operations a crashed guest's journal holds (nil: no journal, or no operation in it).
+    static func journaled(in folder: String) -> [VsockOperation]? {
+        let path = URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let caseFile = try? CaseFile<VsockOperation, VsockObservation>(decoding: text), !caseFile.steps.isEmpty else { return nil }
+        return caseFile.steps.map(\.op)
+    }
+
+    /// The case file of `operations`, for the guest to replay and for the report.
+    func writeCase(_ operations: [VsockOperation], name: String, seed: UInt64? = nil) throws -> String {
+        let path = URL(fileURLWithPath: work).appendingPathComponent(name).path
+        let caseFile = CaseFile<VsockOperation, VsockObservation>(
+            header: .init(target: "vsock", profile: profile, seed: seed), steps: operations.map { .init(op: $0) })
+        try caseFile.encoded().write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// One fresh guest replaying `operations` live.
+    func attempt(_ operations: [VsockOperation]) throws -> Attempt {
+        attempts += 1
+        let caseFile = try writeCase(operations, name: "attempt-\(attempts).jsonl")
+        var session = try vm.prepare(accelerator: accelerator) { folder in
+            ["replay", caseFile, "--on", "live", "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
+                + (self.modules.map { ["--modules", $0] } ?? [])
+        }
+        session.crashGrace = Self.crashGrace
+        let booting = session
+        let outcome = try VM.blocking { try await booting.boot() }
+        let conclusion = try session.conclude(outcome)
+        return Attempt(signature: conclusion.report?.crashSignature, ran: Self.journaled(in: session.folder) ?? operations,
+                       folder: session.folder)
+    }
+
+    /// A C reproducer of the crash, compiled here and run alone in a fresh guest (its console
+    /// watched as the checker's is): the bug it crashed the guest with, nil when it did not
+    /// crash; or the compiler's complaint.
+    func runProgram(source: String, name: String) throws -> (signature: CrashSignature?, problem: String?) {
+        let file = URL(fileURLWithPath: work).appendingPathComponent(name).path
+        try source.write(toFile: file, atomically: true, encoding: .utf8)
+        let binary = String(file.dropLast(2))
+        let compiled = try Tools.run("cc", ["-O2", "-Wall", "-o", binary, file])
+        guard compiled.succeeded else { return (nil, "cc \(file) failed: \(compiled.tail)") }
+        let execVM = try VM.parse(["--kernel", vm.kernel, "--results", vm.results, "--timeout", String(vm.timeout), "--exec", binary])
+        var session = try execVM.prepare(accelerator: accelerator)
+        session.crashGrace = Self.crashGrace
+        let booting = session
+        let outcome = try VM.blocking { try await booting.boot() }
+        return (try session.conclude(outcome).report?.crashSignature, nil)
+    }
+
+    /// Confirms the crash of `original` in a fresh guest, shrinks it within `limits` (a candidate
+    /// counts when it crashes with the same bug), and runs the minimal case `reruns` more times.
+    func reproduce(_ signature: CrashSignature, original: [VsockOperation], limits: ShrinkLimits,
+                   reruns: Int = 3, note: @escaping (String) -> Void) throws -> Outcome {
+        var otherBugs: [(CrashSignature, [VsockOperation])] = []
+        func sameBug(_ attempt: Attempt) -> Bool {
+            guard let hit = attempt.signature else { return false }
+            if hit.isSameBug(as: signature) { return true }
+            if !otherBugs.contains(where: { $0.0.isSameBug(as: hit) }) && !hit.isSameBug(as: signature) {
+                otherBugs.append((hit, attempt.ran))
+                note("another bug on the way (kept, not shrunk into): \(hit)")
+            }
+            return false
+        }
+        let first = try attempt(original)
+        let confirmed = sameBug(first)
+        note(confirmed ? "the \(original.count) operations crash a fresh guest with the same bug"
+             : "the \(original.count) operations did not crash a fresh guest with the same bug"
+                + (first.signature.map { " (it hit \($0.title))" } ?? ""))
+        var minimal = confirmed ? first.ran : original
+        var shrinkAttempts = 0
+        var exit: ShrinkExitReason?
+        let started = Date()
+        if confirmed {
+            let shrinker = Shrinker(initial: minimal, limits: limits, domain: VsockOperationGenerator().shrinkDomain) { candidate in
+                shrinkAttempts += 1
+                let result = try self.attempt(candidate)
+                guard sameBug(result) else { return nil }
+                note("shrink: \(result.ran.count) operations still crash (attempt \(shrinkAttempts))")
+                return result.ran
+            }
+            let result = try shrinker.shrink()
+            minimal = result.minimal
+            exit = result.exitReason
+        }
+        let seconds = Date().timeIntervalSince(started)
+        var reproduced = 0
+        if confirmed {
+            for _ in 0..<reruns where sameBug(try attempt(minimal)) { reproduced += 1 }
+        }
+        return Outcome(signature: signature, original: original, confirmed: confirmed, minimal: minimal,
+                       shrinkAttempts: shrinkAttempts, shrinkExit: exit, shrinkSeconds: seconds,
+                       reproduced: reproduced, reruns: confirmed ? reruns : 0, otherBugs: otherBugs)
+    }
+}
+
+extension CheckReport {
+    /// The signature of the kernel bug a crashed guest's report names, if any.
+    var crashSignature: CrashSignature? {
+        batches.first { $0.name.hasPrefix(VMSession.guestBatchName) && $0.outcome == .fail && $0.crashSignature != nil }?.crashSignature
+    }
+}
