@@ -104,10 +104,20 @@ struct VMSession: Sendable {
             return conclusion
         }
 
-        let batch = Self.guestBatch(name: guestTestName, scan: scan, ending: outcome.ending, timeoutSeconds: timeoutSeconds,
+        var batch = Self.guestBatch(name: guestTestName, scan: scan, ending: outcome.ending, timeoutSeconds: timeoutSeconds,
                                     summaryProblem: reporting ? summaryProblem : nil, progress: progress,
                                     consoleTail: Self.tail(console, lines: 20), seconds: outcome.seconds)
         var report = summary
+        if var crashed = batch, crashed.crashSignature != nil, let operations = CrashReproduction.journaled(in: folder) {
+            // The operations that led to the crash, as a case file the user can replay.
+            let journal = file(ExecutionJournal.fileName)
+            let modules = VngCommand.option("--modules", in: guestArguments).map { " --modules \($0)" } ?? ""
+            crashed.diagnostics.insert(contentsOf: [
+                "case: \(journal) (the \(operations.count) operations up to the crash, the crashing one last)",
+                "replay: checker vm --kernel \(command.kernel) -- replay \(journal) --on live\(modules)",
+            ], at: 0)
+            batch = crashed
+        }
         if let batch {
             if summary != nil {
                 try? FileManager.default.copyItem(atPath: file("summary.json"), toPath: file("summary.guest.json"))
