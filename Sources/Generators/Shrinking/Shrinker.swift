@@ -31,14 +31,21 @@ public final class Shrinker<Operation: Hashable & Sendable> {
 
     /// The passes, coarse to fine.
     static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments(), DeletePairs()] }
+    /// For executions that cost a boot each (a kernel crash, reproduced in a fresh VM): chunks
+    /// aligned as delta debugging partitions them, then single steps; no argument lowering and
+    /// no pairs. The result is still 1-minimal: no single step can go.
+    static var fewExecutionPasses: [any ShrinkPass] { [DeleteTail(), DeleteChunks(aligned: true), DeleteSingleOps()] }
+
+    private let passes: [any ShrinkPass]
 
     public init(initial: [Operation], limits: ShrinkLimits = ShrinkLimits(),
-                domain: ShrinkDomain<Operation>, predicate: @escaping Predicate) {
+                domain: ShrinkDomain<Operation>, strategy: ShrinkStrategy = .thorough, predicate: @escaping Predicate) {
         self.target = initial
         self.domain = domain
         self.predicate = predicate
         self.limits = limits
         self.deadline = clock.now.advanced(by: limits.timeLimit)
+        self.passes = strategy == .thorough ? Self.passes : Self.fewExecutionPasses
     }
 
     /// Runs the passes to a fixpoint or a limit.
@@ -48,7 +55,7 @@ public final class Shrinker<Operation: Hashable & Sendable> {
             var changed = true
             while changed {
                 changed = false
-                for pass in Self.passes {
+                for pass in passes {
                     currentPass = pass.name
                     if try pass.run(self) { changed = true }
                 }
@@ -99,6 +106,14 @@ public final class Shrinker<Operation: Hashable & Sendable> {
         accepted[currentPass, default: 0] += 1
         return true
     }
+}
+
+/// How hard the shrinker works for a smaller case.
+public enum ShrinkStrategy: Sendable {
+    /// Every pass, sliding chunks, lowered arguments, pairs: for executions of milliseconds.
+    case thorough
+    /// Aligned chunks and single steps only: for executions of tens of seconds.
+    case fewExecutions
 }
 
 /// Bounds on shrinking.

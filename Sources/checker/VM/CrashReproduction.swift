@@ -137,7 +137,8 @@ final class CrashReproduction {
         var exit: ShrinkExitReason?
         let started = Date()
         if confirmed {
-            let shrinker = Shrinker(initial: minimal, limits: limits, domain: VsockOperationGenerator().shrinkDomain) { candidate in
+            let shrinker = Shrinker(initial: minimal, limits: limits, domain: VsockOperationGenerator().shrinkDomain,
+                                    strategy: .fewExecutions) { candidate in
                 shrinkAttempts += 1
                 let result = try self.attempt(candidate)
                 guard sameBug(result) else { return nil }

@@ -106,4 +106,21 @@ struct ShrinkerTests {
                                 predicate: flaky)
         #expect(try trusting.shrink().minimal != initial)
     }
+
+    @Test("few executions (a crash, one boot each): 1-minimal with far fewer executions than the thorough passes")
+    func fewExecutions() throws {
+        // A crash needs steps 5, 20 and 33 of 42, and ends in the crashing step 41 (the journal
+        // cuts there: the predicate returns the steps up to it).
+        let initial = Array(0..<42)
+        let needed: Set<Int> = [5, 20, 33]
+        let crashes: ([Int]) -> [Int]? = { values in
+            guard let crash = values.firstIndex(of: 41), needed.isSubset(of: values[..<crash]) else { return nil }
+            return Array(values[...crash])
+        }
+        let thorough = try Shrinker(initial: initial, domain: Self.domain, predicate: crashes).shrink()
+        let few = try Shrinker(initial: initial, domain: Self.domain, strategy: .fewExecutions, predicate: crashes).shrink()
+        #expect(few.minimal == [5, 20, 33, 41])
+        #expect(thorough.minimal.count == 4)
+        #expect(few.executions * 2 < thorough.executions, "few \(few.executions), thorough \(thorough.executions)")
+    }
 }

@@ -1,7 +1,11 @@
 /// Deletes runs of consecutive operations, largest first (half the sequence, a quarter, …, 2),
 /// from the back, where the operations least related to the divergence usually are.
+///
+/// The runs slide one operation at a time; `aligned` runs only start at multiples of their
+/// size from the back (delta debugging's partition), for systems where an execution is dear.
 struct DeleteChunks: ShrinkPass {
     let name = "delete-chunks"
+    var aligned = false
 
     func run<Operation>(_ shrinker: Shrinker<Operation>) throws -> Bool {
         var changed = false
@@ -13,7 +17,7 @@ struct DeleteChunks: ShrinkPass {
                     changed = true
                     start = min(start, shrinker.target.count - size)
                 } else {
-                    start -= 1
+                    start -= aligned ? size : 1
                 }
             }
             size /= 2
