@@ -20,7 +20,9 @@
 # 4. The series' own vsock_test (patch 14) as a peer suite, loopback mode, on the rebuilt
 #    modules: the eleven stream/seqpacket tests must pass; the dgram tests are reported (they
 #    fail on this series, docs/vsock-dgram-v5.md says why).
-# 5. Regression cases for the findings about the series (a NULL pointer call in
+# 5. Finding 2's crash case (the checker's own minimal sequence) replayed live: the guest's kernel
+#    crashes and the report names the bug by its signature, with the journal of the operations.
+# 6. Regression cases for the findings about the series (a NULL pointer call in
 #    vsock_dgram_recvmsg on loopback; a wild call in virtio_transport_dgram_enqueue): each C
 #    reproducer oopses the patched kernel, and does not once its candidate fix is applied. The
 #    mutants run on top of both fixes (scripts/mutants.sh), so they look past the crashes.
@@ -80,6 +82,12 @@ bash scripts/finding-repro.sh "$wild_fixed" "$wild.c" vsock vmw_vsock_vmci_trans
     vsock_loopback > "$results/finding-wild-fixed.log" 2>&1
 wild_fixed_status=$?
 tail -n 1 "$results/finding-wild-fixed.log"
+echo "series-checks: finding 2's crash case, replayed live, is recognised by its signature"
+crash_case=$PWD/$finding.jsonl
+"$checker" vm --timeout 600 --results "$results/crash-case" -- replay "$crash_case" --on live --modules "$modules" \
+    > "$results/crash-case.log" 2>&1
+crash_case_status=$?
+grep -m 1 "# signature:" "$results/crash-case.log" || tail -n 1 "$results/crash-case.log"
 echo "series-checks: finding 4: a refused datagram connect moves a connected socket's transport"
 refused=$PWD/series/vsock-dgram-v5/findings/refused-connect-moves-transport.jsonl
 "$checker" vm --timeout 900 --results "$results/refused-connect" -- replay "$refused" --on live --modules "$modules" \
@@ -122,12 +130,12 @@ set -e
 
 python3 - "$results" "$missing_status" "$upto3_status" "$whole_status" "$mutants_status" "$peer_status" \
     "$finding_status" "$fixed_status" "$wild_status" "$wild_fixed_status" "$refused_status" "$carried_offline_status" \
-    "$reproduce_status" "$path_status" "$all_fixed_status" <<'PY'
+    "$reproduce_status" "$path_status" "$all_fixed_status" "$crash_case_status" <<'PY'
 import glob, json, os, sys
 
 results, missing_status, upto3_status, whole_status, mutants_status, peer_status, finding_status, fixed_status, wild_status, \
-    wild_fixed_status, refused_status, carried_offline_status, reproduce_status, path_status, all_fixed_status = \
-    sys.argv[1], *map(int, sys.argv[2:])
+    wild_fixed_status, refused_status, carried_offline_status, reproduce_status, path_status, all_fixed_status, \
+    crash_case_status = sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
 def check(name, ok, detail=""):
@@ -196,6 +204,15 @@ check("finding: a VMCI datagram socket sending to CID 1 oopses in virtio_transpo
       wild_status == 0 and "virtio_transport_dgram_enqueue" in wild, wild.strip().splitlines()[-1] if wild.strip() else "")
 check("finding: with its candidate fix (a mitigation) the wild call no longer happens", wild_fixed_status == 1,
       f"exit {wild_fixed_status}")
+crash_summaries = glob.glob(os.path.join(results, "crash-case", "*", "summary.json"))
+crash_batches = [b for path in crash_summaries for b in json.load(open(path))["batches"] if b["name"] == "vm.guest"]
+crash_titles = [(b.get("crashSignature") or {}).get("title") for b in crash_batches]
+check("crash case: finding 2's case crashes the guest, recognised as BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg",
+      crash_case_status == 1 and crash_titles == ["BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg"],
+      f"exit {crash_case_status}, signatures {crash_titles}")
+crash_ktap = "".join(open(p, errors="replace").read() for p in glob.glob(os.path.join(results, "crash-case", "*", "ktap.txt")))
+check("crash case: the KTAP names the signature and the journal of the operations that led there",
+      "# signature: BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg" in crash_ktap and "execution.jsonl" in crash_ktap)
 refused = open(os.path.join(results, "refused-connect.log"), errors="replace").read()
 check("finding 4: its case reproduces live on the patched modules", refused_status == 1 and "# reproduced:" in refused,
       f"exit {refused_status}; " + " | ".join(refused.strip().splitlines()[-2:]))

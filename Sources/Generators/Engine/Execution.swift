@@ -39,14 +39,16 @@ public struct Execution<Model: ReferenceModel>: Sendable {
     /// The operations that ran: a sequence that replays this execution exactly.
     public var operations: [Model.Operation] { steps.map(\.operation) }
 
-    /// Runs `operations` from a fresh system, stopping at the first divergence.
+    /// Runs `operations` from a fresh system, stopping at the first divergence, or with
+    /// `pastDivergences` running on after it (a crash's reproduction: whether the kernel crashes
+    /// matters, not what the model said on the way; ``divergence`` stays the first one).
     public static func run(_ operations: [Model.Operation], model: Model,
-                           system: some SystemUnderTest<Model>) throws -> Execution {
+                           system: some SystemUnderTest<Model>, pastDivergences: Bool = false) throws -> Execution {
         try system.reset()
         var execution = Execution()
         var state = model.initialState
         for operation in operations {
-            if try !execution.step(operation, model: model, system: system, state: &state) { break }
+            if try !execution.step(operation, model: model, system: system, state: &state), !pastDivergences { break }
         }
         return execution
     }
@@ -61,6 +63,7 @@ public struct Execution<Model: ReferenceModel>: Sendable {
         steps.append(StepRecord(operation: operation, expectation: expectation, observation: observation,
                                 verdict: verdict))
         if case let .diverges(mismatch) = verdict {
+            guard divergence == nil else { return false }
             divergence = Divergence(step: steps.count - 1,
                                     signature: DivergenceSignature(operationKind: operation.kindName,
                                                                    mismatch: mismatch.kind),

@@ -41,7 +41,13 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on live: keep the operations here as they run (a case file); a guest whose kernel crashes leaves the ones that led there.", valueName: "file"))
     var journal: String?
 
+    @Flag(help: "With --on: run every operation, past a divergence (reproducing a crash: whether the kernel crashes matters); the first divergence is still reported.")
+    var pastDivergences = false
+
     func validate() throws {
+        if pastDivergences, on == nil {
+            throw UsageProblem("--past-divergences runs a case's operations on a system; add --on live or --on harness")
+        }
         if journal != nil, on != "live" {
             throw UsageProblem("--journal keeps the operations of a live replay; add --on live")
         }
@@ -194,7 +200,7 @@ struct Replay: ParsableCommand {
         defer { try? system.reset() }
         let execution: Execution<Model>
         do {
-            execution = try Execution.run(caseFile.steps.map(\.op), model: model, system: system)
+            execution = try Execution.run(caseFile.steps.map(\.op), model: model, system: system, pastDivergences: pastDivergences)
         } catch let error as SystemError {
             print("# could not run: \(error)")
             if case .unavailable = error { throw ExitStatus.skip.exitCode }

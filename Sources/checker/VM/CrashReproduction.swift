@@ -5,7 +5,8 @@ import Model
 /// A kernel crash, reproduced, shrunk and run again in fresh test VMs, as syzkaller's syz-repro
 /// does: the crashed guest's journal (``ExecutionJournal``) holds the operations that led to the
 /// crash; each attempt boots a new guest that replays a case live
-/// (`checker vm -- replay CASE --on live --journal …`) and counts when its kernel crashes with the
+/// (`checker vm -- replay CASE --on live --past-divergences --journal …`: a divergence on the way
+/// does not stop it) and counts when its kernel crashes with the
 /// same bug (``CrashSignature/isSameBug(as:)``). A crash with another signature is a second bug:
 /// kept and reported as its own finding, never shrunk into.
 ///
@@ -85,7 +86,7 @@ final class CrashReproduction {
         attempts += 1
         let caseFile = try writeCase(operations, name: "attempt-\(attempts).jsonl")
         var session = try vm.prepare(accelerator: accelerator) { folder in
-            ["replay", caseFile, "--on", "live", "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
+            ["replay", caseFile, "--on", "live", "--past-divergences", "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
                 + (self.modules.map { ["--modules", $0] } ?? [])
         }
         session.crashGrace = Self.crashGrace
