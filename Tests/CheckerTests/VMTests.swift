@@ -163,6 +163,12 @@ struct VngCommandTests {
                                         resultsFolder: "/r")
                 == ["/c", "trace", "--results", "/r", "--target", "snp", "--", "qemu", "-m", "4G"])
         #expect(VngCommand.writesResults(["--profile", "run"]) == false)
+        // A live replay keeps its journal there, unless it names one; an offline one does not.
+        #expect(VngCommand.guestCommand(checker: "/c", arguments: ["replay", "c.jsonl", "--on", "live"], resultsFolder: "/r")
+                == ["/c", "replay", "c.jsonl", "--on", "live", "--journal", "/r/execution.jsonl"])
+        #expect(VngCommand.guestCommand(checker: "/c", arguments: ["replay", "c.jsonl", "--on", "live", "--journal", "/j"], resultsFolder: "/r")
+                == ["/c", "replay", "c.jsonl", "--on", "live", "--journal", "/j"])
+        #expect(VngCommand.guestCommand(checker: "/c", arguments: ["replay", "c.jsonl"], resultsFolder: "/r") == ["/c", "replay", "c.jsonl"])
     }
 
     @Test("options of the guest's arguments")

@@ -80,6 +80,11 @@ struct VngCommand: Equatable, Sendable {
     /// The guest's command: the checker, its arguments, and `--results FOLDER` when the
     /// subcommand writes results.
     static func guestCommand(checker: String, arguments: [String], resultsFolder: String) -> [String] {
+        // A live replay keeps the journal of its operations in the results folder, so that a
+        // crash it causes names the operations that led there (ExecutionJournal).
+        if arguments.first == "replay", option("--on", in: arguments) == "live", option("--journal", in: arguments) == nil {
+            return [checker] + arguments + ["--journal", resultsFolder + "/" + ExecutionJournal.fileName]
+        }
         // Right after the subcommand: whatever follows a `--` (trace's workload) is not ours.
         guard writesResults(arguments) else { return [checker] + arguments }
         return [checker, arguments[0], "--results", resultsFolder] + arguments.dropFirst()
