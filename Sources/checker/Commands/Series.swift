@@ -267,7 +267,14 @@ struct Series: ParsableCommand {
             say("seed \(seed): the crashed guest left no journal of its operations (\(guestFolder)/\(ExecutionJournal.fileName)); not reproduced")
             return
         }
-        let work = URL(fileURLWithPath: results).standardizedFileURL.appendingPathComponent("crashes/seed\(seed)").path
+        // A folder of its own: an earlier run's crash of the same seed stays as it was.
+        let base = URL(fileURLWithPath: results).standardizedFileURL.appendingPathComponent("crashes/seed\(seed)").path
+        var work = base
+        var suffix = 2
+        while FileManager.default.fileExists(atPath: work) {
+            work = "\(base)-\(suffix)"
+            suffix += 1
+        }
         do {
             let reproduction = try CrashReproduction(vm: vm, accelerator: accelerator, profile: profile, modules: modules, work: work)
             let originalCase = try reproduction.writeCase(original, name: "original.jsonl", seed: seed)
