@@ -14,6 +14,13 @@ struct ReproducerTests {
         (.socket(.dgram), VsockObservation(result: .failure(Errno(rawValue: 19)))),
     ]
 
+    /// The program compiles with `cc -Wall -Werror`.
+    static func expectCompiles(_ text: String, name: String) throws {
+        let file = try CheckerProcess.temporaryFile(text, name: name)
+        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
+        #expect(compile.succeeded, "\(compile.tail)")
+    }
+
     static func source(_ mismatch: Mismatch.Kind) -> String {
         VsockReproducer(minimal: minimal, mismatch: mismatch, expected: "a file descriptor on virtio",
                         title: "seed 1, result mismatch at socket", replacements: ["vsock": "/tmp/vsock \"x\".ko"]).source()
@@ -24,9 +31,7 @@ struct ReproducerTests {
         let text = Self.source(.result)
         #expect(text.contains("reproduced = last < 0 && last_errno == 19;"))
         #expect(text.contains("load(\"vmw_vsock_virtio_transport\", NULL, NULL)"))
-        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
-        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
-        #expect(compile.succeeded, "\(compile.tail)")
+        try Self.expectCompiles(text, name: "repro.c")
     }
 
     // The tag a send writes is its step's number; a received datagram is checked byte for byte
@@ -47,9 +52,7 @@ struct ReproducerTests {
         #expect(text.contains("recv_datagram(0, 4, &addr, &len)"))
         #expect(text.contains("reproduced = last == 4 && !!(rflags & MSG_TRUNC) == 1 && rbuf[0] == 4 && rbuf[1] == 0"))
         #expect(text.contains("addr.svm_cid == 1U && addr.svm_port == 1234U"))
-        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
-        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
-        #expect(compile.succeeded, "\(compile.tail)")
+        try Self.expectCompiles(text, name: "repro.c")
     }
 
     // Ephemeral ports start at a random place in every run: a port the kernel chose, or the one
@@ -73,9 +76,7 @@ struct ReproducerTests {
         #expect(text.contains("addr.svm_port == learned[0] + 1U;"))
         #expect(text.contains("vm(1U, learned[0], 0), fill("))
         #expect(VsockReproducer(minimal: minimal, mismatch: .result, expected: "", title: "").portExpression(7000) == "7000U")
-        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
-        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
-        #expect(compile.succeeded, "\(compile.tail)")
+        try Self.expectCompiles(text, name: "repro.c")
     }
 
     @Test("a reference-count divergence reads /sys/module/*/refcnt after the divergent step")
@@ -87,9 +88,7 @@ struct ReproducerTests {
         let text = VsockReproducer(minimal: minimal, mismatch: .refcount, expected: "vmci +1", title: "t").source()
         #expect(text.contains("refcnt(\"vmw_vsock_vmci_transport\") == 1"))
         #expect(text.contains("refcnt(\"vsock_loopback\") == 0"))
-        let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
-        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
-        #expect(compile.succeeded, "\(compile.tail)")
+        try Self.expectCompiles(text, name: "repro.c")
     }
 
     @Test("the bench's plain-C baseline (same calls, nothing checked) compiles too")
@@ -114,19 +113,6 @@ struct ReproducerTests {
         let file = try CheckerProcess.temporaryFile(text, name: "repro.c")
         #expect(try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file]).succeeded)
     }
-}
-
-/// A minimal case that reproduced on some re-runs only is labelled flaky.
-@Suite("flaky reproducers")
-struct FlakyTests {
-    @Test("2/3 and 0/3 are flaky; 3/3 and 0/0 (not shrunk) are not",
-          arguments: [("2/3", true), ("3/3", false), ("0/0", false), ("1/3", true), ("0/3", true)])
-    func flaky(reproduced: String, flaky: Bool) {
-        let report = DivergenceReport(seed: 1, signature: "result mismatch at socket", step: 1, operation: "socket", expected: "fd",
-                                      observed: "ENODEV", evidence: [], minimal: [], caseFile: nil, shrinkExecutions: 0,
-                                      reproduced: reproduced)
-        #expect(report.isFlaky == flaky)
-    }
 
     @Test("a crash reproducer issues the calls and exits 1 only if the kernel survived them; it compiles")
     func crash() throws {
@@ -137,14 +123,12 @@ struct FlakyTests {
                                    title: "seed 1, crash", replacements: [:]).source()
         #expect(text.contains("Expected: the kernel crashes in the last step: BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg"))
         #expect(text.contains("printf(\"not reproduced: the kernel did not crash\\n\");\n\treturn 1;"))
-        let file = try CheckerProcess.temporaryFile(text, name: "crash.c")
-        let compile = try Tools.run("cc", ["-Wall", "-Werror", "-o", file + ".out", file])
-        #expect(compile.succeeded, "\(compile.tail)")
+        try Self.expectCompiles(text, name: "crash.c")
     }
 
     @Test("a rebuilt module is loaded after its rebuilt dependencies, read from their .modinfo, depth first")
     func prerequisites() throws {
-        // Three ELF objects with the .modinfo a module build gives them.
+        // ELF objects with the .modinfo a module build gives them.
         let folder = URL(fileURLWithPath: try CheckerProcess.temporaryFile("", name: "x")).deletingLastPathComponent().path
         func module(_ name: String, depends: String) throws -> String {
             let source = folder + "/\(name).c"
@@ -166,5 +150,18 @@ struct FlakyTests {
                 == "vsock=\(replacements["vsock"]!) vmw_vsock_virtio_transport_common=\(replacements["vmw_vsock_virtio_transport_common"]!)")
         // A stock dependency is left to modprobe.
         #expect(reproducer.prerequisites(of: "vmw_vsock_vmci_transport") == "vmw_vmci vsock=\(replacements["vsock"]!)")
+    }
+}
+
+/// A minimal case that reproduced on some re-runs only is labelled flaky.
+@Suite("flaky reproducers")
+struct FlakyTests {
+    @Test("2/3 and 0/3 are flaky; 3/3 and 0/0 (not shrunk) are not",
+          arguments: [("2/3", true), ("3/3", false), ("0/0", false), ("1/3", true), ("0/3", true)])
+    func flaky(reproduced: String, flaky: Bool) {
+        let report = DivergenceReport(seed: 1, signature: "result mismatch at socket", step: 1, operation: "socket", expected: "fd",
+                                      observed: "ENODEV", evidence: [], minimal: [], caseFile: nil, shrinkExecutions: 0,
+                                      reproduced: reproduced)
+        #expect(report.isFlaky == flaky)
     }
 }
