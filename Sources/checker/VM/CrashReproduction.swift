@@ -122,7 +122,7 @@ final class CrashReproduction {
         func sameBug(_ attempt: Attempt) -> Bool {
             guard let hit = attempt.signature else { return false }
             if hit.isSameBug(as: signature) { return true }
-            if !otherBugs.contains(where: { $0.0.isSameBug(as: hit) }) && !hit.isSameBug(as: signature) {
+            if !otherBugs.contains(where: { $0.0.isSameBug(as: hit) }) {
                 otherBugs.append((hit, attempt.ran))
                 note("another bug on the way (kept, not shrunk into): \(hit)")
             }
