@@ -184,8 +184,9 @@ struct Series: ParsableCommand {
             let status = try VM.wait(for: session)
             try vm.bringStoreHome(from: [session.folder])
             worst = Self.worse(worst, status)
-            guard keepGoing, let crashed = Self.crashedSeed(in: session.file("summary.json"), from: next) else { break }
-            let signature = Self.crashSignature(in: session.file("summary.json"))
+            guard keepGoing, let summary = Self.summary(at: session.file("summary.json")),
+                  let crashed = Self.crashedSeed(in: summary, from: next) else { break }
+            let signature = summary.crashSignature
             let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
             say("seed \(crashed) crashed the guest kernel (reported above"
                 + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")")
@@ -232,7 +233,7 @@ struct Series: ParsableCommand {
             for (job, (share, (guest, session))) in zip(poolJobs, zip(shares, zip(outcome.guests, pool.sessions))) {
                 guard let report = guest.report, let crashed = Self.crashedSeed(in: report, of: share) else { continue }
                 let rest = share.after(crashed)
-                let signature = Self.crashSignature(in: report)
+                let signature = report.crashSignature
                 let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
                 say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name)"
                     + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")"
@@ -317,14 +318,6 @@ struct Series: ParsableCommand {
         }
     }
 
-    /// The signature of the kernel bug a crashed guest's report names, if any.
-    static func crashSignature(in report: CheckReport) -> CrashSignature? { report.crashSignature }
-
-    static func crashSignature(in summaryFile: String) -> CrashSignature? {
-        guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8), let summary = try? JSONReporter.decode(text) else { return nil }
-        return crashSignature(in: summary)
-    }
-
     /// The closing list of the kernel bugs the run hit, one line each, deduplicated by signature.
     private func sayCrashes(_ crashes: CrashLedger) {
         guard !crashes.entries.isEmpty else { return }
@@ -343,11 +336,19 @@ struct Series: ParsableCommand {
     /// With one seed per batch, the seed a crashed guest was running: the first one after the
     /// batches it finished. nil when the guest did not crash.
     static func crashedSeed(in summaryFile: String, from first: UInt64) -> UInt64? {
-        guard let text = try? String(contentsOfFile: summaryFile, encoding: .utf8),
-              let summary = try? JSONReporter.decode(text),
-              let guest = summary.batches.first(where: { $0.name == "vm.guest" }), guest.outcome == .fail else { return nil }
+        summary(at: summaryFile).flatMap { crashedSeed(in: $0, from: first) }
+    }
+
+    static func crashedSeed(in summary: CheckReport, from first: UInt64) -> UInt64? {
+        guard let guest = summary.batches.first(where: { $0.name == "vm.guest" }), guest.outcome == .fail else { return nil }
         let finished = summary.batches.filter { $0.name != "vm.guest" }.flatMap(\.seeds)
         return (finished.max().map { $0 + 1 }) ?? first
+    }
+
+    /// A guest's summary.json, decoded; nil when it is missing or unreadable.
+    static func summary(at file: String) -> CheckReport? {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        return try? JSONReporter.decode(text)
     }
 
     private func say(_ line: String) {

@@ -154,7 +154,8 @@ enum ConsoleScanner {
         return nil
     }
 
-    private static func isTimestamp(_ text: String) -> Bool {
+    /// `seconds.micros`, the inside of a printk timestamp's brackets.
+    static func isTimestamp(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
     }

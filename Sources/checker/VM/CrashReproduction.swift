@@ -85,16 +85,22 @@ final class CrashReproduction {
     func attempt(_ operations: [VsockOperation]) throws -> Attempt {
         attempts += 1
         let caseFile = try writeCase(operations, name: "attempt-\(attempts).jsonl")
-        var session = try vm.prepare(accelerator: accelerator) { folder in
+        let session = try vm.prepare(accelerator: accelerator) { folder in
             ["replay", caseFile, "--on", "live", "--past-divergences", "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
                 + (self.modules.map { ["--modules", $0] } ?? [])
         }
+        return Attempt(signature: try crashSignature(booting: session), ran: Self.journaled(in: session.folder) ?? operations,
+                       folder: session.folder)
+    }
+
+    /// Boots a prepared guest to its end, stopping it soon after a crash; the bug its kernel
+    /// hit, or nil.
+    private func crashSignature(booting prepared: VMSession) throws -> CrashSignature? {
+        var session = prepared
         session.crashGrace = Self.crashGrace
         let booting = session
         let outcome = try VM.blocking { try await booting.boot() }
-        let conclusion = try session.conclude(outcome)
-        return Attempt(signature: conclusion.report?.crashSignature, ran: Self.journaled(in: session.folder) ?? operations,
-                       folder: session.folder)
+        return try session.conclude(outcome).report?.crashSignature
     }
 
     /// A C reproducer of the crash, compiled here and run alone in a fresh guest (its console
@@ -107,11 +113,7 @@ final class CrashReproduction {
         let compiled = try Tools.run("cc", ["-O2", "-Wall", "-o", binary, file])
         guard compiled.succeeded else { return (nil, "cc \(file) failed: \(compiled.tail)") }
         let execVM = try VM.parse(["--kernel", vm.kernel, "--results", vm.results, "--timeout", String(vm.timeout), "--exec", binary])
-        var session = try execVM.prepare(accelerator: accelerator)
-        session.crashGrace = Self.crashGrace
-        let booting = session
-        let outcome = try VM.blocking { try await booting.boot() }
-        return (try session.conclude(outcome).report?.crashSignature, nil)
+        return (try crashSignature(booting: try execVM.prepare(accelerator: accelerator)), nil)
     }
 
     /// Confirms the crash of `original` in a fresh guest, shrinks it within `limits` (a candidate

@@ -249,9 +249,7 @@ enum ConsoleText {
         var searchStart = text.startIndex
         while let open = text[searchStart...].firstIndex(of: "[") {
             guard let close = text[open...].firstIndex(of: "]") else { break }
-            let inside = text[text.index(after: open)..<close].trimmingCharacters(in: .whitespaces)
-            let parts = inside.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            if ConsoleScanner.isTimestamp(text[text.index(after: open)..<close].trimmingCharacters(in: .whitespaces)) {
                 text = text[text.index(after: close)...]
                 if text.first == " " { text = text.dropFirst() }
                 searchStart = text.startIndex
