@@ -45,4 +45,15 @@ struct ReplayTests {
         #expect(output.status == 2)
         #expect(output.stderr == "checker: \(path) line 2: unknown socket type \"SOCK_RAW\"; fix the line or write the case again\n")
     }
+
+    @Test("--serve takes its cases from a folder, live only: other uses are one line and exit status 2")
+    func serveUsage() throws {
+        let folder = FileManager.default.temporaryDirectory.path
+        let offLive = try CheckerProcess.run(["replay", "--serve", folder])
+        #expect(offLive.status == 2)
+        #expect(offLive.stderr.hasPrefix("checker: --serve replays cases live; add --on live"))
+        let withFile = try CheckerProcess.run(["replay", "--serve", folder, "--on", "live", try CheckerProcess.temporaryFile(Self.header + "\n")])
+        #expect(withFile.status == 2)
+        #expect(withFile.stderr.hasPrefix("checker: --serve takes its cases from the folder; give no case file, --all or --reproducer with it"))
+    }
 }

@@ -18,15 +18,21 @@ public struct CaseFile<Operation: Codable & Sendable, Observation: Codable & Sen
         public var signature: DivergenceSignature?
         /// The system it was observed on ("simulated …", "live kernel 6.1.0-50-amd64").
         public var system: String?
+        /// The kernel bug this case crashes the kernel with, if it came from a crash: the title
+        /// of its crash signature (`BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg`;
+        /// same title, same bug). Such a case is run in a guest of its own, where a crash ends
+        /// nothing else (`checker series`).
+        public var crash: String?
 
         public init(target: String, profile: String, seed: UInt64? = nil,
-                    signature: DivergenceSignature? = nil, system: String? = nil) {
+                    signature: DivergenceSignature? = nil, system: String? = nil, crash: String? = nil) {
             self.format = Self.currentFormat
             self.target = target
             self.profile = profile
             self.seed = seed
             self.signature = signature
             self.system = system
+            self.crash = crash
         }
     }
 

@@ -44,12 +44,22 @@ struct Replay: ParsableCommand {
     @Flag(help: "With --on: run every operation, past a divergence (reproducing a crash: whether the kernel crashes matters); the first divergence is still reported.")
     var pastDivergences = false
 
+    @Option(help: ArgumentHelp("With --on live: replay the case files that appear in this folder one after another (case-1.jsonl, case-2.jsonl, …), answering each with case-N.done, until a file named stop appears; a crash reproduction's test VMs run their candidates this way, booting again only after a crash.", valueName: "dir"))
+    var serve: String?
+
     func validate() throws {
         if pastDivergences, on == nil {
             throw UsageProblem("--past-divergences runs a case's operations on a system; add --on live or --on harness")
         }
         if journal != nil, on != "live" {
             throw UsageProblem("--journal keeps the operations of a live replay; add --on live")
+        }
+        if serve != nil {
+            guard on == "live" else { throw UsageProblem("--serve replays cases live; add --on live") }
+            guard file == nil, !all, reproducer == nil else {
+                throw UsageProblem("--serve takes its cases from the folder; give no case file, --all or --reproducer with it")
+            }
+            return
         }
         guard (file != nil) != all else {
             throw UsageProblem(all ? "give either a case file or --all, not both" : "give a case file to replay, or --all for the failure store")
@@ -65,6 +75,7 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        if let serve { return try self.serve(CaseQueue(folder: serve)) }
         guard all else { return try replay(file: file!) }
         guard let root = store ?? FailureStore.defaultPath else {
             throw UsageProblem("the failure store is off (CHECKER_FAILURE_STORE=none); give --store DIR")
@@ -102,16 +113,55 @@ struct Replay: ParsableCommand {
         return cases
     }
 
-    private func replay(file: String) throws {
+    private func replay(file: String, reusing system: LiveVsockSystem? = nil) throws {
         var one = self
         one.file = file
-        try one.replayOne()
+        try one.replayOne(reusing: system)
+    }
+
+    /// `--serve`: replays the queue's cases as they come, on one live system (its probes attach
+    /// once), each from a reset system. Ends when the host says stop, when no case came for 10
+    /// minutes (the host is gone), or when a reset fails: the next case would not start from the
+    /// state a fresh guest has, so the host boots a new one.
+    private func serve(_ queue: CaseQueue) throws {
+        let system: LiveVsockSystem
+        do {
+            system = try liveSystem()
+        } catch let error as SystemError {
+            print("# could not run: \(error)")
+            throw ExitStatus.skip.exitCode
+        }
+        var number = 1
+        while let path = queue.waitForCase(number, idle: .seconds(600)) {
+            var status = ExitStatus.pass.rawValue
+            do {
+                try replay(file: path, reusing: system)
+            } catch let exit as ExitCode {
+                status = exit.rawValue
+            } catch let problem as UsageProblem {
+                print("checker: \(problem)")
+                status = ExitStatus.usage.rawValue
+            }
+            let clean: Bool
+            do { try system.reset(); clean = true } catch { print("# the system could not be reset: \(error)"); clean = false }
+            try queue.answer(number, .init(status: status, last: !clean))
+            guard clean else { throw ExitStatus.skip.exitCode }
+            number += 1
+        }
+    }
+
+    /// The live vsock system a replay runs on.
+    private func liveSystem() throws -> LiveVsockSystem {
+        guard geteuid() == 0, GuestEnvironment.isTestVM else {
+            throw UsageProblem("--on live loads and unloads vsock modules: run it as root in the test VM ('checker vm -- replay FILE --on live')")
+        }
+        return try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
     }
 
     /// The case file being replayed.
     private var path: String { file ?? "" }
 
-    private func replayOne() throws {
+    private func replayOne(reusing reused: LiveVsockSystem? = nil) throws {
         let file = path
         let text = try Self.read(file)
         let target: String
@@ -130,12 +180,9 @@ struct Replay: ParsableCommand {
             }
             if let on {
                 guard on == "live" else { throw UsageProblem("unknown system '\(on)' for a vsock case; use --on live") }
-                guard geteuid() == 0, GuestEnvironment.isTestVM else {
-                    throw UsageProblem("--on live loads and unloads vsock modules: run it as root in the test VM ('checker vm -- replay FILE --on live')")
-                }
                 let system: LiveVsockSystem
                 do {
-                    system = try LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
+                    system = try reused ?? liveSystem()
                 } catch let error as SystemError {
                     print("# could not run: \(error)")
                     throw ExitStatus.skip.exitCode

@@ -4,15 +4,15 @@ import Model
 
 /// A kernel crash, reproduced, shrunk and run again in fresh test VMs, as syzkaller's syz-repro
 /// does: the crashed guest's journal (``ExecutionJournal``) holds the operations that led to the
-/// crash; each attempt boots a new guest that replays a case live
-/// (`checker vm -- replay CASE --on live --past-divergences --journal …`: a divergence on the way
-/// does not stop it) and counts when its kernel crashes with the
-/// same bug (``CrashSignature/isSameBug(as:)``). A crash with another signature is a second bug:
-/// kept and reported as its own finding, never shrunk into.
+/// crash; each attempt replays a case live in a test VM (`checker replay --serve … --on live
+/// --past-divergences --journal …`: a divergence on the way does not stop it) and counts when its
+/// kernel crashes with the same bug (``CrashSignature/isSameBug(as:)``). A crash with another
+/// signature is a second bug: kept and reported as its own finding, never shrunk into.
 ///
-/// One boot per attempt (12-20 s under TCG): the shrink is capped in time and says when the cap
-/// was hit. Running several candidates per guest until one crashes would save the boots of the
-/// candidates that do not crash; not done yet.
+/// Attempts share a guest until one crashes it (``ServingGuest``): a boot costs 12-20 s under
+/// TCG, a candidate that does not crash only its own run. The confirmation of the original
+/// sequence and the reruns of the minimal one run in fresh guests. The shrink is capped in time
+/// and says when the cap was hit.
 final class CrashReproduction {
     /// What one attempt did.
     struct Attempt {
@@ -22,6 +22,11 @@ final class CrashReproduction {
         var ran: [VsockOperation]
         /// The guest's results folder (console.log, the journal).
         var folder: String
+        /// Which of its guest's cases it was (1: the guest's first, a fresh kernel).
+        var caseInGuest: Int
+        /// The guest ended during the attempt: its kernel crashed, or the attempt ran past
+        /// ``CrashReproduction/attemptBound`` (a hang; with a signature when the console showed it).
+        var guestEnded: Bool
     }
 
     /// What came of a crash.
@@ -40,20 +45,31 @@ final class CrashReproduction {
         var reruns: Int
         /// Other bugs candidates hit on the way.
         var otherBugs: [(CrashSignature, [VsockOperation])]
+        /// Attempts in all, and the guests booted for them.
+        var attempts: Int
+        var guests: Int
     }
 
     /// How long an attempt's guest goes on after its kernel crashed: the report is on the
     /// console by then (the checker's runs wait 30 s, for what the guest still writes).
     static let crashGrace: Duration = .seconds(4)
+    /// How long one attempt may run in its guest before the VM is killed: long enough for the
+    /// guest kernel's hung-task report (120 s by default) to reach the console.
+    static let attemptBound: Duration = .seconds(240)
 
     let vm: VM
     let accelerator: AcceleratorChoice
     let profile: String
     /// The rebuilt modules the guest loads (`--modules`), as the crashing run did.
     let modules: String?
-    /// Where the attempts' case files go (a host folder the guest reads).
+    /// Where the reproduction's case files and C program go (the attempts' cases go to their
+    /// guest's queue).
     let work: String
     private(set) var attempts = 0
+    /// Guests booted for attempts.
+    private(set) var guests = 0
+    /// The guest that takes the next attempt, while it serves.
+    private var guest: ServingGuest?
 
     init(vm: VM, accelerator: AcceleratorChoice, profile: String, modules: String?, work: String) throws {
         self.vm = vm
@@ -73,24 +89,56 @@ final class CrashReproduction {
     }
 
     /// The case file of `operations`, for the guest to replay and for the report.
-    func writeCase(_ operations: [VsockOperation], name: String, seed: UInt64? = nil) throws -> String {
+    /// `crash`: the title of the bug it crashes the kernel with (a case for the failure store).
+    func writeCase(_ operations: [VsockOperation], name: String, seed: UInt64? = nil, crash: String? = nil) throws -> String {
         let path = URL(fileURLWithPath: work).appendingPathComponent(name).path
+        let system = "live kernel" + (modules.map { " with modules from \($0)" } ?? "")
         let caseFile = CaseFile<VsockOperation, VsockObservation>(
-            header: .init(target: "vsock", profile: profile, seed: seed), steps: operations.map { .init(op: $0) })
+            header: .init(target: "vsock", profile: profile, seed: seed, system: system, crash: crash), steps: operations.map { .init(op: $0) })
         try caseFile.encoded().write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
-    /// One fresh guest replaying `operations` live.
-    func attempt(_ operations: [VsockOperation]) throws -> Attempt {
+    /// `operations` replayed live: in the guest that served the last attempt, unless it crashed,
+    /// or in a new one (always with `freshGuest`).
+    func attempt(_ operations: [VsockOperation], freshGuest: Bool = false) throws -> Attempt {
         attempts += 1
-        let caseFile = try writeCase(operations, name: "attempt-\(attempts).jsonl")
-        let session = try vm.prepare(accelerator: accelerator) { folder in
-            ["replay", caseFile, "--on", "live", "--past-divergences", "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
+        if freshGuest { shutDown() }
+        let guest = try servingGuest()
+        let text = try CaseFile<VsockOperation, VsockObservation>(
+            header: .init(target: "vsock", profile: profile), steps: operations.map { .init(op: $0) }).encoded()
+        switch try guest.replay(text, within: Self.attemptBound) {
+        case .finished:
+            if !guest.isServing { self.guest = nil }
+            return Attempt(signature: nil, ran: operations, folder: guest.folder, caseInGuest: guest.served, guestEnded: false)
+        case let .ended(conclusion):
+            self.guest = nil
+            return Attempt(signature: conclusion.report?.crashSignature, ran: Self.journaled(in: guest.folder) ?? operations,
+                           folder: guest.folder, caseInGuest: guest.served, guestEnded: true)
+        }
+    }
+
+    /// The guest that serves attempts now, booting one when none does.
+    private func servingGuest() throws -> ServingGuest {
+        if let guest, guest.isServing { return guest }
+        guests += 1
+        var queue = ""
+        var session = try vm.prepare(accelerator: accelerator) { folder in
+            queue = ServingGuest.queueFolder(in: folder)
+            return ["replay", "--serve", queue, "--on", "live", "--past-divergences",
+                    "--journal", URL(fileURLWithPath: folder).appendingPathComponent(ExecutionJournal.fileName).path]
                 + (self.modules.map { ["--modules", $0] } ?? [])
         }
-        return Attempt(signature: try crashSignature(booting: session), ran: Self.journaled(in: session.folder) ?? operations,
-                       folder: session.folder)
+        session.crashGrace = Self.crashGrace
+        let guest = try ServingGuest(session, queueFolder: queue, backstop: .seconds(6 * 3600))
+        self.guest = guest
+        return guest
+    }
+
+    /// Stops the serving guest, if one runs.
+    func shutDown() {
+        guest?.shutDown()
+        guest = nil
     }
 
     /// Boots a prepared guest to its end, stopping it soon after a crash; the bug its kernel
@@ -121,6 +169,7 @@ final class CrashReproduction {
     func reproduce(_ signature: CrashSignature, original: [VsockOperation], limits: ShrinkLimits,
                    reruns: Int = 3, note: @escaping (String) -> Void) throws -> Outcome {
         var otherBugs: [(CrashSignature, [VsockOperation])] = []
+        defer { shutDown() }
         func sameBug(_ attempt: Attempt) -> Bool {
             guard let hit = attempt.signature else { return false }
             if hit.isSameBug(as: signature) { return true }
@@ -130,7 +179,7 @@ final class CrashReproduction {
             }
             return false
         }
-        let first = try attempt(original)
+        let first = try attempt(original, freshGuest: true)
         let confirmed = sameBug(first)
         note(confirmed ? "the \(original.count) operations crash a fresh guest with the same bug"
              : "the \(original.count) operations did not crash a fresh guest with the same bug"
@@ -145,7 +194,8 @@ final class CrashReproduction {
                 shrinkAttempts += 1
                 let result = try self.attempt(candidate)
                 guard sameBug(result) else { return nil }
-                note("shrink: \(result.ran.count) operations still crash (attempt \(shrinkAttempts))")
+                note("shrink: \(result.ran.count) operations still crash (attempt \(shrinkAttempts), "
+                     + (result.caseInGuest == 1 ? "a fresh guest)" : "case \(result.caseInGuest) of its guest)"))
                 return result.ran
             }
             let result = try shrinker.shrink()
@@ -155,17 +205,21 @@ final class CrashReproduction {
         let seconds = Date().timeIntervalSince(started)
         var reproduced = 0
         if confirmed {
-            for _ in 0..<reruns where sameBug(try attempt(minimal)) { reproduced += 1 }
+            for _ in 0..<reruns where sameBug(try attempt(minimal, freshGuest: true)) { reproduced += 1 }
         }
         return Outcome(signature: signature, original: original, confirmed: confirmed, minimal: minimal,
                        shrinkAttempts: shrinkAttempts, shrinkExit: exit, shrinkSeconds: seconds,
-                       reproduced: reproduced, reruns: confirmed ? reruns : 0, otherBugs: otherBugs)
+                       reproduced: reproduced, reruns: confirmed ? reruns : 0, otherBugs: otherBugs,
+                       attempts: attempts, guests: guests)
     }
 }
 
 extension CheckReport {
-    /// The signature of the kernel bug a crashed guest's report names, if any.
-    var crashSignature: CrashSignature? {
-        batches.first { $0.name.hasPrefix(VMSession.guestBatchName) && $0.outcome == .fail && $0.crashSignature != nil }?.crashSignature
+    /// The test of a guest whose kernel crashed (`vm.guest`, failed, with a signature), if any.
+    var crashedGuest: BatchResult? {
+        batches.first { $0.name.hasPrefix(VMSession.guestBatchName) && $0.outcome == .fail && $0.crashSignature != nil }
     }
+
+    /// The signature of the kernel bug a crashed guest's report names, if any.
+    var crashSignature: CrashSignature? { crashedGuest?.crashSignature }
 }

@@ -34,6 +34,9 @@ enum VMRunner {
         /// the grace period after it (a crashed guest rarely finishes; waiting for the timeout
         /// would waste the run's remaining time).
         case stoppedAfterCrash
+        /// Killed because the checker asked (``StopRequest``): a crash reproduction's candidate
+        /// ran past its bound.
+        case stopped
         /// Stopped because the checker itself got SIGINT or SIGTERM.
         case interrupted(Int32)
     }
@@ -48,7 +51,7 @@ enum VMRunner {
 
     /// Runs `vng arguments…`; its output goes to `consolePath` and `stdoutPath`.
     static func run(vng: String, arguments: [String], timeout: Duration, consolePath: String, stdoutPath: String,
-                    echo: Bool, crashGrace: Duration = crashGrace) async throws -> Outcome {
+                    echo: Bool, crashGrace: Duration = crashGrace, stop: StopRequest? = nil) async throws -> Outcome {
         let sink = try ConsoleSink(consolePath: consolePath, stdoutPath: stdoutPath, echo: echo)
         var options = PlatformOptions()
         options.createSession = true
@@ -89,6 +92,12 @@ enum VMRunner {
                         if let crashed = await sink.crashSeen, crashed.duration(to: .now) > crashGrace { return .crashed }
                     }
                 }
+                if let stop {
+                    group.addTask {
+                        while !stop.isRequested { try await Task.sleep(for: .milliseconds(100)) }
+                        return .stopped
+                    }
+                }
                 var closed = 0
                 var stop: Event?
                 while let event = try await group.next() {
@@ -99,7 +108,7 @@ enum VMRunner {
                             group.cancelAll()
                             return stop
                         }
-                    case .timedOut, .crashed:
+                    case .timedOut, .crashed, .stopped:
                         guard stop == nil else { continue }
                         stop = event
                         await execution.teardown(using: teardown)
@@ -122,6 +131,7 @@ enum VMRunner {
         if let signal = result.closureResult.interrupted { return Outcome(ending: .interrupted(signal), seconds: seconds) }
         if result.closureResult.stop == .timedOut { return Outcome(ending: .timedOut, seconds: seconds) }
         if result.closureResult.stop == .crashed { return Outcome(ending: .stoppedAfterCrash, seconds: seconds) }
+        if result.closureResult.stop == .stopped { return Outcome(ending: .stopped, seconds: seconds) }
         switch result.terminationStatus {
         case let .exited(code): return Outcome(ending: .exited(code), seconds: seconds)
         case let .signaled(signal): return Outcome(ending: .signaled(signal), seconds: seconds)
@@ -129,7 +139,19 @@ enum VMRunner {
     }
 
     private enum Event: Sendable {
-        case closed, timedOut, crashed, gaveUpReading
+        case closed, timedOut, crashed, stopped, gaveUpReading
+    }
+
+    /// Asks a running VM to be killed, from outside its run.
+    final class StopRequest: @unchecked Sendable {
+        private let lock = NSLock()
+        private var requested = false
+
+        init() {}
+
+        var isRequested: Bool { lock.withLock { requested } }
+
+        func request() { lock.withLock { requested = true } }
     }
 }
 

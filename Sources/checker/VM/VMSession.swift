@@ -27,6 +27,8 @@ struct VMSession: Sendable {
     /// How long the guest may go on after its kernel crashed (``VMRunner/crashGrace``); a crash
     /// reproduction's attempts stop sooner: their report is on the console within milliseconds.
     var crashGrace: Duration = VMRunner.crashGrace
+    /// Set by a caller that may stop the VM before it ends (``ServingGuest``).
+    var stop: VMRunner.StopRequest?
 
     func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
 
@@ -45,7 +47,7 @@ struct VMSession: Sendable {
         do {
             return try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
                                           consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
-                                          echo: echoConsole, crashGrace: crashGrace)
+                                          echo: echoConsole, crashGrace: crashGrace, stop: stop)
         } catch let problem as UsageProblem {
             throw problem
         } catch {
@@ -158,9 +160,10 @@ struct VMSession: Sendable {
                            summaryProblem: String?, progress: String?, consoleTail: [String],
                            seconds: Double) -> BatchResult? {
         let timedOut = ending == .timedOut
+        let stopped = ending == .stopped
         var interrupted: Int32?
         if case let .interrupted(signal) = ending { interrupted = signal }
-        guard scan.worst != nil || timedOut || interrupted != nil || summaryProblem != nil else { return nil }
+        guard scan.worst != nil || timedOut || stopped || interrupted != nil || summaryProblem != nil else { return nil }
         var reasons: [String] = []
         var diagnostics: [String] = []
         let outcome: BatchResult.Outcome
@@ -175,6 +178,8 @@ struct VMSession: Sendable {
         }
         if timedOut {
             reasons.append("the guest did not finish within \(timeoutSeconds) s; the VM was killed")
+        } else if stopped {
+            reasons.append("the guest's case did not finish within its bound; the VM was killed")
         } else if let interrupted {
             reasons.append("interrupted by signal \(interrupted); the VM was stopped")
         } else if let summaryProblem, scan.worst == nil {
@@ -196,7 +201,7 @@ struct VMSession: Sendable {
         switch ending {
         case let .exited(code): return code
         case let .signaled(signal): return 128 + signal
-        case .timedOut, .stoppedAfterCrash: return ExitStatus.divergence.rawValue
+        case .timedOut, .stoppedAfterCrash, .stopped: return ExitStatus.divergence.rawValue
         case let .interrupted(signal): return 128 + signal
         }
     }
@@ -207,6 +212,7 @@ struct VMSession: Sendable {
         case let .signaled(signal): return "vng was killed by signal \(signal)"
         case .timedOut: return "timed out"
         case .stoppedAfterCrash: return "was stopped \(Int(grace.seconds)) s after its kernel crashed"
+        case .stopped: return "was stopped by the checker (its case ran past its bound)"
         case let .interrupted(signal): return "was stopped: the checker got signal \(signal)"
         }
     }
