@@ -22,6 +22,8 @@
 #    fail on this series, docs/vsock-dgram-v5.md says why).
 # 5. Finding 2's crash case (the checker's own minimal sequence) replayed live: the guest's kernel
 #    crashes and the report names the bug by its signature, with the journal of the operations.
+#    The same case in a failure store of its own: `checker series` runs it first and reports it
+#    still crashing (with its signature), and with finding 2's fix applied, fixed (moved to fixed/).
 # 6. Regression cases for the findings about the series (a NULL pointer call in
 #    vsock_dgram_recvmsg on loopback; a wild call in virtio_transport_dgram_enqueue): each C
 #    reproducer oopses the patched kernel, and does not once its candidate fix is applied. The
@@ -88,6 +90,18 @@ crash_case=$PWD/$finding.jsonl
     > "$results/crash-case.log" 2>&1
 crash_case_status=$?
 grep -m 1 "# signature:" "$results/crash-case.log" || tail -n 1 "$results/crash-case.log"
+echo "series-checks: the failure store's crash case runs first: it still crashes the series, and its fix fixes it"
+# A store of its own holding finding 2's case (its header names the bug). One seed of 5 operations
+# after it: the series runs its seeds whatever the stored cases did; only the stored test is read.
+crash_store=$results/crash-store
+mkdir -p "$crash_store/vsock/vsock-dgram-v5"
+cp "$finding.jsonl" "$crash_store/vsock/vsock-dgram-v5/"
+CHECKER_FAILURE_STORE=$crash_store "$checker" series --patches "$patches" --seeds 1 --ops 5 \
+    --results "$results/crash-store-series" > "$results/crash-store.log" 2>&1 || true
+CHECKER_FAILURE_STORE=$crash_store "$checker" series --patches "$patches" --mutant "$finding.fix.patch" --seeds 1 --ops 5 \
+    --results "$results/crash-store-fixed" > "$results/crash-store-fixed.log" 2>&1 || true
+grep -h "vsock.vsock-dgram-v5.stored-crashes" "$results"/crash-store-series/stored-crashes*/ktap.txt \
+    "$results"/crash-store-fixed/stored-crashes*/ktap.txt || echo "no stored-crashes test"
 echo "series-checks: finding 4: a refused datagram connect moves a connected socket's transport"
 refused=$PWD/series/vsock-dgram-v5/findings/refused-connect-moves-transport.jsonl
 "$checker" vm --timeout 900 --results "$results/refused-connect" -- replay "$refused" --on live --modules "$modules" \
@@ -213,6 +227,25 @@ check("crash case: finding 2's case crashes the guest, recognised as BUG: kernel
 crash_ktap = "".join(open(p, errors="replace").read() for p in glob.glob(os.path.join(results, "crash-case", "*", "ktap.txt")))
 check("crash case: the KTAP names the signature and the journal of the operations that led there",
       "# signature: BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg" in crash_ktap and "execution.jsonl" in crash_ktap)
+def stored_crashes(run):
+    """The stored-crashes test of a series run: its batch from summary.json, and the KTAP text."""
+    folders = sorted(glob.glob(os.path.join(results, run, "stored-crashes*")))
+    if not folders:
+        return None, ""
+    batch = next((b for b in json.load(open(os.path.join(folders[-1], "summary.json")))["batches"]
+                  if b["name"] == "vsock.vsock-dgram-v5.stored-crashes"), None)
+    return batch, open(os.path.join(folders[-1], "ktap.txt"), errors="replace").read()
+still, still_ktap = stored_crashes("crash-store-series")
+check("stored crash case: run first by checker series, it still crashes the series' kernel with its bug",
+      still is not None and still["outcome"] == "fail"
+      and (still.get("crashSignature") or {}).get("title") == "BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg"
+      and "# signature: BUG: kernel NULL pointer dereference in vsock_dgram_recvmsg" in still_ktap,
+      json.dumps(still)[:400] if still else "no stored-crashes report")
+fixed_run, _ = stored_crashes("crash-store-fixed")
+moved = os.path.join(results, "crash-store", "vsock", "vsock-dgram-v5", "fixed", "loopback-recvfrom-null-dgram-addr-init.jsonl")
+check("stored crash case: with its candidate fix it no longer crashes: reported fixed, moved to fixed/",
+      fixed_run is not None and fixed_run["outcome"] == "pass" and "fixed:" in (fixed_run.get("reason") or "")
+      and os.path.exists(moved), json.dumps(fixed_run)[:400] if fixed_run else "no stored-crashes report")
 refused = open(os.path.join(results, "refused-connect.log"), errors="replace").read()
 check("finding 4: its case reproduces live on the patched modules", refused_status == 1 and "# reproduced:" in refused,
       f"exit {refused_status}; " + " | ".join(refused.strip().splitlines()[-2:]))

@@ -139,12 +139,24 @@ struct CrashSignatureTests {
     func ledger() throws {
         var ledger = CrashLedger()
         let oops = try Self.signature("oops"), gpf = try Self.signature("gpf")
-        #expect(ledger.record(oops, seed: 52).isEmpty)
-        #expect(ledger.record(gpf, seed: 58).isEmpty)
-        #expect(ledger.record(oops, seed: 62) == [52])
-        #expect(CrashLedger.describe(oops, earlier: [52]) == "the bug of seed 52 again: BUG: kernel NULL pointer dereference in crashkind_null_write")
+        #expect(ledger.record(oops, seed: 52) == .new)
+        #expect(ledger.record(gpf, seed: 58) == .new)
+        #expect(ledger.record(oops, seed: 62) == .again(firstSeed: 52))
+        #expect(CrashLedger.describe(oops, .again(firstSeed: 52)) == "the bug of seed 52 again: BUG: kernel NULL pointer dereference in crashkind_null_write")
         #expect(ledger.summary.count == 2)
         #expect(ledger.summary[0].hasSuffix("2 crashes, seeds 52, 62"))
+    }
+
+    @Test("a bug whose stored case still crashes is known before any seed hits it: no second reproduction")
+    func ledgerKnowsStoredCrashes() throws {
+        var ledger = CrashLedger()
+        let oops = try Self.signature("oops"), gpf = try Self.signature("gpf")
+        ledger.know(oops, storedCase: "store/vsock/p/crash-1.jsonl")
+        #expect(ledger.summary.isEmpty)
+        #expect(ledger.record(oops, seed: 7) == .stored(case: "store/vsock/p/crash-1.jsonl"))
+        #expect(ledger.record(gpf, seed: 8) == .new)
+        #expect(ledger.record(oops, seed: 9) == .again(firstSeed: 7))
+        #expect(ledger.summary[0].hasSuffix("2 crashes, seeds 7, 9 (known: store/vsock/p/crash-1.jsonl)"))
     }
 }
 

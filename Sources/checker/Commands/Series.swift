@@ -87,11 +87,11 @@ struct Series: ParsableCommand {
     var keepGoing = false
 
     @Flag(inversion: .prefixedNo,
-          help: ArgumentHelp("With --keep-going: reproduce each new crash (by signature) in fresh test VMs, shrink it, and run the minimal case 3 more times.",
-                             discussion: "Each attempt boots a test VM that replays a case live; the shrink is capped by --crash-shrink-seconds."))
+          help: ArgumentHelp("With --keep-going: reproduce each new crash (by signature) in a fresh test VM, shrink it, run the minimal case 3 more times in fresh test VMs, and keep it in the failure store.",
+                             discussion: "Shrink attempts share a test VM until one crashes it (a crash reboots); the shrink is capped by --crash-shrink-seconds. The store's crash cases of the profile run first on every series run, each reported still crashing or fixed."))
     var crashRepro = true
 
-    @Option(help: ArgumentHelp("Cap on the time spent shrinking one crash (each attempt boots a test VM, 15-40 s under TCG).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Cap on the time spent shrinking one crash (finding 2 of docs/vsock-dgram-v5.md took 521 s under TCG).", valueName: "seconds"))
     var crashShrinkSeconds: Int = 1200
 
     @Option(help: ArgumentHelp("Run N test VMs at once, each a shard of the seeds, and merge their reports (as checker vm --jobs N).",
@@ -155,28 +155,75 @@ struct Series: ParsableCommand {
         let accelerator = try VM.blocking { try await vm.chooseAccelerator() }
         // Crash attempts replay one case: a guest that hangs is killed after 5 minutes.
         let attemptVM = try VM.parse(["--kernel", image, "--results", results, "--timeout", "300", "--", "replay"])
-        let crashFollowUp: CrashFollowUp = { signature, folder, seed in
-            self.reproduceCrash(signature, guestFolder: folder, seed: seed, vm: attemptVM, accelerator: accelerator,
+        let crashFollowUp: CrashFollowUp = { signature, guest, folder, seed in
+            self.reproduceCrash(signature, guest: guest, guestFolder: folder, seed: seed, vm: attemptVM, accelerator: accelerator,
                                 profile: profileName, modules: built.modules)
         }
-        let worst: Int32
+        var crashes = CrashLedger()
+        defer { sayCrashes(crashes) }
+        // The store's crash cases first, each in a guest of its own: a bug they still hit is
+        // known before a seed hits it again.
+        var worst = try replayStoredCrashes(vm: attemptVM, accelerator: accelerator, profile: profileName,
+                                            modules: built.modules, into: &crashes)
         if jobs > 1 {
-            worst = try keepGoing ? runPoolRounds(vm, runArguments, accelerator: accelerator, crashFollowUp: crashFollowUp)
-                                  : runPool(vm, runArguments, accelerator: accelerator)
+            worst = Self.worse(worst, try keepGoing
+                ? runPoolRounds(vm, runArguments, accelerator: accelerator, crashes: &crashes, crashFollowUp: crashFollowUp)
+                : runPool(vm, runArguments, accelerator: accelerator))
         } else {
-            worst = try runOneVMAtATime(vm, runArguments, accelerator: accelerator, crashFollowUp: crashFollowUp)
+            worst = Self.worse(worst, try runOneVMAtATime(vm, runArguments, accelerator: accelerator, crashes: &crashes,
+                                                          crashFollowUp: crashFollowUp))
         }
         if worst != 0 { throw ExitCode(worst) }
     }
 
+    /// The failure store's crash cases of the profile, replayed on the series' modules before
+    /// its seeds (``StoredCrashes``): their report (`<results>/stored-crashes/`) and its status;
+    /// 0 and nothing printed when there are none.
+    private func replayStoredCrashes(vm: VM, accelerator: AcceleratorChoice, profile: String, modules: String,
+                                     into crashes: inout CrashLedger) throws -> Int32 {
+        guard let root = FailureStore.defaultPath else { return 0 }
+        let stored = StoredCrashes(store: FailureStore(root), profile: profile)
+        guard !stored.cases().cases.isEmpty || !stored.cases().unreadable.isEmpty else { return 0 }
+        let base = URL(fileURLWithPath: results).standardizedFileURL
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        let folder = try VMResultsFolder.createUnused(base.appendingPathComponent("stored-crashes").path)
+        say("the failure store \(root) keeps crash cases of \(profile): each runs first, in test VMs of their own")
+        let reproduction = try CrashReproduction(vm: vm, accelerator: accelerator, profile: profile, modules: modules, work: folder)
+        guard let outcome = try stored.replay(using: reproduction, note: { self.say("  " + $0) }) else { return 0 }
+        for (signature, path) in outcome.stillCrashing { crashes.know(signature, storedCase: path) }
+        let report = crashReport([outcome.batch], profile: profile, seconds: outcome.batch.durationSeconds)
+        return try write(report, to: folder)
+    }
+
+    /// A report of crash tests (not a guest's run): the kernel and system they ran on.
+    private func crashReport(_ batches: [BatchResult], profile: String, seconds: Double) -> CheckReport {
+        let kernel = (try? DebianBaseKernel.resolve(base))?.kernel.release ?? base
+        return CheckReport(target: CheckTarget.vsock.rawValue, profile: profile, kernel: kernel,
+                           system: "test VMs (virtme-ng), the series' modules",
+                           startedAt: ISO8601DateFormatter().string(from: Date(timeIntervalSinceNow: -seconds)),
+                           durationSeconds: seconds, batches: batches)
+    }
+
+    /// Prints `report`'s KTAP and closing line, writes summary.json, ktap.txt and junit.xml into
+    /// `folder`; its exit status.
+    private func write(_ report: CheckReport, to folder: String) throws -> Int32 {
+        let ktap = KTAPReporter.render(report)
+        let output = URL(fileURLWithPath: folder)
+        try JSONReporter.render(report).write(to: output.appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
+        try ktap.write(to: output.appendingPathComponent("ktap.txt"), atomically: true, encoding: .utf8)
+        try JUnitReporter.render(report).write(to: output.appendingPathComponent("junit.xml"), atomically: true, encoding: .utf8)
+        print(ktap + report.closingLine)
+        fflush(nil)   // every C stream: stdout before the notes on stderr
+        say("reports in \(folder) (summary.json, ktap.txt, junit.xml)")
+        return report.exitStatus.rawValue
+    }
+
     /// One VM for the seeds; with --keep-going, a new one from the seed after each crash.
     private func runOneVMAtATime(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice,
-                                 crashFollowUp: CrashFollowUp) throws -> Int32 {
+                                 crashes: inout CrashLedger, crashFollowUp: CrashFollowUp) throws -> Int32 {
         var next = seed
         let end = seed + UInt64(seeds)
         var worst: Int32 = 0
-        var crashes = CrashLedger()
-        defer { sayCrashes(crashes) }
         while next < end {
             let arguments = runArguments + ["--seed", String(next), "--seeds", String(end - next)]
                 + (keepGoing ? ["--batch", "1"] : [])
@@ -186,11 +233,12 @@ struct Series: ParsableCommand {
             worst = Self.worse(worst, status)
             guard keepGoing, let summary = Self.summary(at: session.file("summary.json")),
                   let crashed = Self.crashedSeed(in: summary, from: next) else { break }
-            let signature = summary.crashSignature
-            let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
+            let guest = summary.crashedGuest
+            let signature = guest?.crashSignature
+            let sighting = signature.map { crashes.record($0, seed: crashed) }
             say("seed \(crashed) crashed the guest kernel (reported above"
-                + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")")
-            if let signature, earlier.isEmpty { crashFollowUp(signature, session.folder, crashed) }
+                + (signature.map { "; " + CrashLedger.describe($0, sighting!) } ?? "") + ")")
+            if let signature, let guest, sighting == .new { worst = Self.worse(worst, crashFollowUp(signature, guest, session.folder, crashed)) }
             say("going on from seed \(crashed + 1) in a new VM")
             next = crashed + 1
         }
@@ -212,12 +260,10 @@ struct Series: ParsableCommand {
     /// --jobs N --keep-going: rounds of the pool. Each guest runs a share of the seeds one per
     /// test (``SeedProgression``); the seeds a crashed guest left unrun make the next round.
     private func runPoolRounds(_ vm: VM, _ runArguments: [String], accelerator: AcceleratorChoice,
-                               crashFollowUp: CrashFollowUp) throws -> Int32 {
+                               crashes: inout CrashLedger, crashFollowUp: CrashFollowUp) throws -> Int32 {
         var shares = SeedProgression.split(from: seed, to: seed + UInt64(seeds), into: jobs)
         var worst: Int32 = 0
         var round = 1
-        var crashes = CrashLedger()
-        defer { sayCrashes(crashes) }
         while !shares.isEmpty {
             let poolJobs = shares.enumerated().map { index, share in
                 VMPool.Job(name: "shard-\(index + 1)", arguments: runArguments + share.arguments, shard: nil)
@@ -233,12 +279,15 @@ struct Series: ParsableCommand {
             for (job, (share, (guest, session))) in zip(poolJobs, zip(shares, zip(outcome.guests, pool.sessions))) {
                 guard let report = guest.report, let crashed = Self.crashedSeed(in: report, of: share) else { continue }
                 let rest = share.after(crashed)
-                let signature = report.crashSignature
-                let earlier = signature.map { crashes.record($0, seed: crashed) } ?? []
+                let crashedGuest = report.crashedGuest
+                let signature = crashedGuest?.crashSignature
+                let sighting = signature.map { crashes.record($0, seed: crashed) }
                 say("seed \(crashed) crashed the guest kernel of \(job.name) (reported above as vm.guest.\(job.name)"
-                    + (signature.map { "; " + CrashLedger.describe($0, earlier: earlier) } ?? "") + ")"
+                    + (signature.map { "; " + CrashLedger.describe($0, sighting!) } ?? "") + ")"
                     + (rest.map { "; its \($0) go on in the next round" } ?? ""))
-                if let signature, earlier.isEmpty { crashFollowUp(signature, session.folder, crashed) }
+                if let signature, let crashedGuest, sighting == .new {
+                    worst = Self.worse(worst, crashFollowUp(signature, crashedGuest, session.folder, crashed))
+                }
                 if let rest { leftovers.append(rest) }
             }
             shares = SeedProgression.nextRound(leftovers, guests: jobs)
@@ -255,40 +304,40 @@ struct Series: ParsableCommand {
         return share.crashedSeed(finished: report.batches.filter { !isGuestTest($0) }.flatMap(\.seeds))
     }
 
-    /// What happens after a new bug crashed a guest: its signature, the guest's folder, the seed.
-    typealias CrashFollowUp = (CrashSignature, String, UInt64) -> Void
+    /// What happens after a new bug crashed a guest: its signature, the guest's test (the console
+    /// excerpt), the guest's folder, the seed; the exit status of what it reported (0: nothing).
+    typealias CrashFollowUp = (CrashSignature, BatchResult, String, UInt64) -> Int32
 
-    /// A new crash, with --keep-going: reproduced in fresh test VMs from the crashed guest's
-    /// journal, shrunk, and its minimal case run 3 more times (``CrashReproduction``); the cases
-    /// go to `<results>/crashes/seed<N>/`.
-    private func reproduceCrash(_ signature: CrashSignature, guestFolder: String, seed: UInt64, vm: VM,
-                                accelerator: AcceleratorChoice, profile: String, modules: String) {
-        guard keepGoing, crashRepro else { return }
+    /// A new crash, with --keep-going: reproduced in test VMs from the crashed guest's journal,
+    /// shrunk, and its minimal case run 3 more times in fresh guests (``CrashReproduction``); the
+    /// cases and the crash's report go to `<results>/crashes/seed<N>/`, and the minimal case to
+    /// the failure store, to be run first next time (``StoredCrashes``).
+    private func reproduceCrash(_ signature: CrashSignature, guest: BatchResult, guestFolder: String, seed: UInt64, vm: VM,
+                                accelerator: AcceleratorChoice, profile: String, modules: String) -> Int32 {
+        guard keepGoing, crashRepro else { return 0 }
         guard let original = CrashReproduction.journaled(in: guestFolder) else {
             say("seed \(seed): the crashed guest left no journal of its operations (\(guestFolder)/\(ExecutionJournal.fileName)); not reproduced")
-            return
-        }
-        // A folder of its own: an earlier run's crash of the same seed stays as it was.
-        let base = URL(fileURLWithPath: results).standardizedFileURL.appendingPathComponent("crashes/seed\(seed)").path
-        var work = base
-        var suffix = 2
-        while FileManager.default.fileExists(atPath: work) {
-            work = "\(base)-\(suffix)"
-            suffix += 1
+            return 0
         }
         do {
+            // A folder of its own: an earlier run's crash of the same seed stays as it was.
+            let crashes = URL(fileURLWithPath: results).standardizedFileURL.appendingPathComponent("crashes")
+            try FileManager.default.createDirectory(at: crashes, withIntermediateDirectories: true)
+            let work = try VMResultsFolder.createUnused(crashes.appendingPathComponent("seed\(seed)").path)
             let reproduction = try CrashReproduction(vm: vm, accelerator: accelerator, profile: profile, modules: modules, work: work)
             let originalCase = try reproduction.writeCase(original, name: "original.jsonl", seed: seed)
-            say("seed \(seed): reproducing \(signature.title) in fresh test VMs from its \(original.count) operations (\(originalCase)); "
+            say("seed \(seed): reproducing \(signature.title) in test VMs from its \(original.count) operations (\(originalCase)); "
                 + "shrink capped at \(crashShrinkSeconds) s")
             let limits = ShrinkLimits(maxExecutions: 1_000, timeLimit: .seconds(crashShrinkSeconds), confirmations: 1)
             let outcome = try reproduction.reproduce(signature, original: original, limits: limits) { self.say("  seed \(seed): " + $0) }
-            let minimalCase = try reproduction.writeCase(outcome.minimal, name: "minimal.jsonl", seed: seed)
+            let minimalCase = try reproduction.writeCase(outcome.minimal, name: "minimal.jsonl", seed: seed,
+                                                         crash: outcome.confirmed ? signature.title : nil)
             var lines = ["crash of seed \(seed): signature: \(signature)"]
             if outcome.confirmed {
                 let cap = outcome.shrinkExit.map { $0 == .fixpoint ? "minimal for the shrink passes" : "STOPPED: \($0.rawValue) hit" } ?? ""
                 lines.append("  minimal sequence (\(outcome.minimal.count) operations of \(original.count); \(outcome.shrinkAttempts) attempts in "
-                             + String(format: "%.0f s", outcome.shrinkSeconds) + ", \(cap)); reproduced \(outcome.reproduced)/\(outcome.reruns) in fresh guests:")
+                             + String(format: "%.0f s", outcome.shrinkSeconds) + ", \(cap)); reproduced \(outcome.reproduced)/\(outcome.reruns) in fresh guests;"
+                             + " \(outcome.attempts) attempts in all ran in \(outcome.guests) guests:")
                 lines += outcome.minimal.enumerated().map { "    \($0.offset + 1) \($0.element)" }
             } else {
                 lines.append("  NOT reproduced: the \(original.count) operations did not crash a fresh guest with the same bug (flaky, or a crash that needs what came before them)")
@@ -306,6 +355,11 @@ struct Series: ParsableCommand {
                                                     : "crashed a fresh guest with ANOTHER bug: \($0.title)" }
                         ?? "did NOT crash a fresh guest")
                 lines.append("  reproducer: \(work)/minimal.c (cc -o repro minimal.c && ./repro, as root in the test VM): \(verdict)")
+                if let root = FailureStore.defaultPath {
+                    let stored = try FailureStore(root).save(content: Data(contentsOf: URL(fileURLWithPath: minimalCase)),
+                                                             stem: "crash-seed\(seed)", target: CheckTarget.vsock.rawValue, profile: profile)
+                    lines.append("  kept in the failure store: \(stored) (the next checker series of this profile runs it first)")
+                }
             }
             for (index, (other, operations)) in outcome.otherBugs.enumerated() {
                 let path = try reproduction.writeCase(operations, name: "other-bug-\(index + 1).jsonl", seed: seed)
@@ -313,8 +367,19 @@ struct Series: ParsableCommand {
             }
             try (lines.joined(separator: "\n") + "\n").write(toFile: work + "/report.txt", atomically: true, encoding: .utf8)
             for line in lines { say(line) }
+            // The crash as a test of its own: KTAP, JUnit and JSON beside the cases.
+            let consoleExcerpt = guest.diagnostics.drop { !$0.hasPrefix("console:") }
+            let batch = BatchResult(
+                name: "vsock.\(profile).crash.seed\(seed)", seeds: [seed], operations: outcome.minimal.count, outcome: .fail,
+                reason: "kernel crash: \(signature.title); " + (outcome.confirmed
+                    ? "minimal sequence \(outcome.minimal.count) operations, reproduced \(outcome.reproduced)/\(outcome.reruns) in fresh guests"
+                    : "not reproduced in a fresh guest"),
+                durationSeconds: outcome.shrinkSeconds, lostEvents: 0, divergences: [],
+                diagnostics: lines.dropFirst().map { String($0.dropFirst(2)) } + consoleExcerpt, crashSignature: signature)
+            return try write(crashReport([batch], profile: profile, seconds: outcome.shrinkSeconds), to: work)
         } catch {
             say("seed \(seed): crash reproduction stopped: \(error)")
+            return ExitStatus.divergence.rawValue
         }
     }
 

@@ -39,14 +39,19 @@ enum VMResultsFolder {
             throw UsageProblem("cannot create the results folder \(baseURL.path): \(error.localizedDescription); "
                                + "give a writable --results directory")
         }
-        let stem = stem(for: date)
+        return try createUnused(baseURL.appendingPathComponent(stem(for: date)).path)
+    }
+
+    /// Creates the folder `path`, or `path-2`, `path-3`, … when it exists (the parent must
+    /// exist); returns the one created. A folder an earlier run left is never reused.
+    static func createUnused(_ path: String) throws -> String {
         for attempt in 1...10_000 {
-            let path = baseURL.appendingPathComponent(candidate(stem, attempt: attempt)).path
-            if mkdir(path, 0o755) == 0 { return path }
+            let candidate = candidate(path, attempt: attempt)
+            if mkdir(candidate, 0o755) == 0 { return candidate }
             let error = errno
             if error == EEXIST { continue }
-            throw UsageProblem("cannot create \(path): \(String(cString: strerror(error))); give a writable --results directory")
+            throw UsageProblem("cannot create \(candidate): \(String(cString: strerror(error))); give a writable --results directory")
         }
-        throw UsageProblem("\(baseURL.path) already holds 10000 runs named \(stem)*; give another --results directory")
+        throw UsageProblem("\(path) and 10000 more like it exist already; give another --results directory")
     }
 }
