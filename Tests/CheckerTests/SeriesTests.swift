@@ -145,6 +145,16 @@ final class Scratch {
         await sink.finish()
     }
 
+    @Test("what stops the guest, on the real consoles: an oops, a GPF, a BUG, a soft lockup and a hung task do; a WARNING and an RCU stall do not")
+    func whatEndsTheRun() throws {
+        for (name, ends) in [("oops", true), ("gpf", true), ("bug", true), ("soft-lockup", true), ("hang", true),
+                             ("warning", false), ("rcu-stall", false)] {
+            let messages = try CrashSignatureTests.console(name).split(whereSeparator: \.isNewline)
+                .compactMap { ConsoleScanner.kernelMessage(in: String($0)) }
+            #expect(messages.contains(where: ConsoleScanner.endsTheRun) == ends, "\(name)")
+        }
+    }
+
     @Test func crashedSeedIsTheFirstAfterTheFinishedBatches() throws {
         let scratch = try Scratch()
         func batch(_ name: String, _ seeds: [UInt64], _ outcome: BatchResult.Outcome) -> BatchResult {

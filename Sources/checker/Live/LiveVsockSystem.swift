@@ -96,6 +96,11 @@ final class LiveVsockSystem: SystemUnderTest {
         // under TCG); the test VM is throwaway, so plain kprobes it is.
         if GuestEnvironment.isTestVM {
             try? "0\n".write(toFile: "/proc/sys/debug/kprobes-optimization", atomically: false, encoding: .utf8)
+            // A task blocked uninterruptibly for 30 s in the test VM is hung: none of the checker's
+            // operations sleeps that way for long (waits for a peer or a timeout are interruptible).
+            // Reported after 30-60 s instead of Debian's 120-240 s, and the VM is stopped then
+            // (ConsoleScanner.endsTheRun): a crash reproduction's attempt ends within its bound.
+            try? "30\n".write(toFile: "/proc/sys/kernel/hung_task_timeout_secs", atomically: false, encoding: .utf8)
         }
         try modules.ensure("vsock")
         try modules.ensure(VsockProbeTable.common)

@@ -154,6 +154,18 @@ enum ConsoleScanner {
         return nil
     }
 
+    /// Whether a kernel message means the guest cannot go on with its run: an oops, a panic, a
+    /// BUG (soft lockups included) or a general protection fault, or a hung task (in the test VM
+    /// the checker is the workload: a task blocked for good is, or waits for, the checker's
+    /// operation). WARNINGs and RCU stalls are reported, and the guest goes on.
+    static func endsTheRun(_ message: String) -> Bool {
+        switch kind(of: message) {
+        case .panic?, .oops?, .bug?, .generalProtectionFault?: return true
+        case .hang?: return message.contains("blocked for more than")
+        default: return false
+        }
+    }
+
     /// `seconds.micros`, the inside of a printk timestamp's brackets.
     static func isTimestamp(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)

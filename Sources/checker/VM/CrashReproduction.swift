@@ -53,8 +53,9 @@ final class CrashReproduction {
     /// How long an attempt's guest goes on after its kernel crashed: the report is on the
     /// console by then (the checker's runs wait 30 s, for what the guest still writes).
     static let crashGrace: Duration = .seconds(4)
-    /// How long one attempt may run in its guest before the VM is killed: long enough for the
-    /// guest kernel's hung-task report (120 s by default) to reach the console.
+    /// How long one attempt may run in its guest before the VM is killed: long enough for a
+    /// hung task to be reported (30-60 s after it blocked: the checker sets the test VM's
+    /// `hung_task_timeout_secs` to 30; the report stops the VM) and for a long case under TCG.
     static let attemptBound: Duration = .seconds(240)
 
     let vm: VM

@@ -30,8 +30,8 @@ enum VMRunner {
         case signaled(Int32)
         /// Killed after the timeout.
         case timedOut
-        /// Killed because the guest kernel oopsed or panicked and the guest did not finish within
-        /// the grace period after it (a crashed guest rarely finishes; waiting for the timeout
+        /// Killed because the guest kernel oopsed, panicked or reported a hung task and the guest
+        /// did not finish within the grace period after it (a crashed guest rarely finishes; waiting for the timeout
         /// would waste the run's remaining time).
         case stoppedAfterCrash
         /// Killed because the checker asked (``StopRequest``): a crash reproduction's candidate
@@ -172,7 +172,8 @@ actor ConsoleSink {
     private let stdout: FileHandle
     private let echo: Bool
     private var pending: [Stream: [UInt8]] = [:]
-    /// When the console first showed a kernel oops, BUG or panic.
+    /// When the console first showed a kernel oops, BUG, panic or hung task
+    /// (``ConsoleScanner/endsTheRun(_:)``).
     private(set) var crashSeen: ContinuousClock.Instant?
     /// A line longer than this is written in pieces.
     private static let maxLine = 1 << 20
@@ -217,7 +218,7 @@ actor ConsoleSink {
     private func write(_ line: ArraySlice<UInt8>) {
         let data = Data(line)
         if crashSeen == nil, let message = ConsoleScanner.kernelMessage(in: String(decoding: line, as: UTF8.self)),
-           let kind = ConsoleScanner.kind(of: message), [.panic, .oops, .bug, .generalProtectionFault].contains(kind) {
+           ConsoleScanner.endsTheRun(message) {
             crashSeen = .now
         }
         console.write(data)
