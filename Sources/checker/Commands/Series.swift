@@ -183,13 +183,14 @@ struct Series: ParsableCommand {
                                      into crashes: inout CrashLedger) throws -> Int32 {
         guard let root = FailureStore.defaultPath else { return 0 }
         let stored = StoredCrashes(store: FailureStore(root), profile: profile)
-        guard !stored.cases().cases.isEmpty || !stored.cases().unreadable.isEmpty else { return 0 }
+        let found = stored.cases()
+        guard !found.cases.isEmpty || !found.unreadable.isEmpty else { return 0 }
         let base = URL(fileURLWithPath: results).standardizedFileURL
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         let folder = try VMResultsFolder.createUnused(base.appendingPathComponent("stored-crashes").path)
         say("the failure store \(root) keeps crash cases of \(profile): each runs first, in test VMs of their own")
         let reproduction = try CrashReproduction(vm: vm, accelerator: accelerator, profile: profile, modules: modules, work: folder)
-        guard let outcome = try stored.replay(using: reproduction, note: { self.say("  " + $0) }) else { return 0 }
+        guard let outcome = try stored.replay(found, using: reproduction, note: { self.say("  " + $0) }) else { return 0 }
         for (signature, path) in outcome.stillCrashing { crashes.know(signature, storedCase: path) }
         let report = crashReport([outcome.batch], profile: profile, seconds: outcome.batch.durationSeconds)
         return try write(report, to: folder)

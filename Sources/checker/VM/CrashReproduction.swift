@@ -93,11 +93,16 @@ final class CrashReproduction {
     /// `crash`: the title of the bug it crashes the kernel with (a case for the failure store).
     func writeCase(_ operations: [VsockOperation], name: String, seed: UInt64? = nil, crash: String? = nil) throws -> String {
         let path = URL(fileURLWithPath: work).appendingPathComponent(name).path
-        let system = "live kernel" + (modules.map { " with modules from \($0)" } ?? "")
-        let caseFile = CaseFile<VsockOperation, VsockObservation>(
-            header: .init(target: "vsock", profile: profile, seed: seed, system: system, crash: crash), steps: operations.map { .init(op: $0) })
-        try caseFile.encoded().write(toFile: path, atomically: true, encoding: .utf8)
+        try caseText(operations, seed: seed, crash: crash).write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// The text of a case file of `operations` under the reproduction's profile and modules.
+    private func caseText(_ operations: [VsockOperation], seed: UInt64? = nil, crash: String? = nil) throws -> String {
+        let system = "live kernel" + (modules.map { " with modules from \($0)" } ?? "")
+        return try CaseFile<VsockOperation, VsockObservation>(
+            header: .init(target: "vsock", profile: profile, seed: seed, system: system, crash: crash),
+            steps: operations.map { .init(op: $0) }).encoded()
     }
 
     /// `operations` replayed live: in the guest that served the last attempt, unless it crashed,
@@ -106,9 +111,7 @@ final class CrashReproduction {
         attempts += 1
         if freshGuest { shutDown() }
         let guest = try servingGuest()
-        let text = try CaseFile<VsockOperation, VsockObservation>(
-            header: .init(target: "vsock", profile: profile), steps: operations.map { .init(op: $0) }).encoded()
-        switch try guest.replay(text, within: Self.attemptBound) {
+        switch try guest.replay(try caseText(operations), within: Self.attemptBound) {
         case .finished:
             if !guest.isServing { self.guest = nil }
             return Attempt(signature: nil, ran: operations, folder: guest.folder, caseInGuest: guest.served, guestEnded: false)

@@ -34,7 +34,7 @@ final class ServingGuest {
     /// the background. `backstop`: the whole guest's timeout, for a host that never says stop.
     init(_ prepared: VMSession, queueFolder: String, backstop: Duration) throws {
         var session = prepared
-        session.stop = stopRequest
+        session.stopRequest = stopRequest
         session.timeoutSeconds = max(session.timeoutSeconds, Int(backstop.seconds))
         self.session = session
         folder = session.folder
@@ -68,10 +68,11 @@ final class ServingGuest {
                 return .finished(answer)
             }
             if let outcome = ending.outcome {
-                let conclusion = try session.conclude(try outcome.get())
-                if conclusion.report?.crashSignature == nil, case .exited = try outcome.get().ending {
+                let ended = try outcome.get()
+                let conclusion = try session.conclude(ended)
+                if conclusion.report?.crashSignature == nil, case .exited = ended.ending {
                     throw GuestProblem(description: "the test VM ended before it answered case \(served) "
-                                       + "(\(VMSession.describe(try outcome.get().ending))); see \(session.file("console.log"))")
+                                       + "(\(VMSession.describe(ended.ending))); see \(session.file("console.log"))")
                 }
                 return .ended(conclusion)
             }

@@ -51,8 +51,10 @@ struct StoredCrashes {
     /// Replays each crash case live through `reproduction`'s guests. A case that does not crash a
     /// guest that ran other cases before it runs again in a fresh one before it is called fixed:
     /// a crash may need a fresh kernel. Nil when the store holds no crash case of the profile.
-    func replay(using reproduction: CrashReproduction, note: (String) -> Void) throws -> Outcome? {
-        let (stored, unreadable) = cases()
+    /// `found`: what ``cases()`` returned.
+    func replay(_ found: (cases: [Stored], unreadable: [String]), using reproduction: CrashReproduction,
+                note: (String) -> Void) throws -> Outcome? {
+        let (stored, unreadable) = found
         guard !stored.isEmpty || !unreadable.isEmpty else { return nil }
         let started = Date()
         var outcome = Outcome(batch: BatchResult(name: "vsock.\(profile).stored-crashes", seeds: [], operations: 0, outcome: .pass,

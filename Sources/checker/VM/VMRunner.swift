@@ -31,8 +31,8 @@ enum VMRunner {
         /// Killed after the timeout.
         case timedOut
         /// Killed because the guest kernel oopsed, panicked or reported a hung task and the guest
-        /// did not finish within the grace period after it (a crashed guest rarely finishes; waiting for the timeout
-        /// would waste the run's remaining time).
+        /// did not finish within the grace period after it (a crashed guest rarely finishes;
+        /// waiting for the timeout would waste the run's remaining time).
         case stoppedAfterCrash
         /// Killed because the checker asked (``StopRequest``): a crash reproduction's candidate
         /// ran past its bound.
@@ -51,7 +51,7 @@ enum VMRunner {
 
     /// Runs `vng arguments…`; its output goes to `consolePath` and `stdoutPath`.
     static func run(vng: String, arguments: [String], timeout: Duration, consolePath: String, stdoutPath: String,
-                    echo: Bool, crashGrace: Duration = crashGrace, stop: StopRequest? = nil) async throws -> Outcome {
+                    echo: Bool, crashGrace: Duration = crashGrace, stopRequest: StopRequest? = nil) async throws -> Outcome {
         let sink = try ConsoleSink(consolePath: consolePath, stdoutPath: stdoutPath, echo: echo)
         var options = PlatformOptions()
         options.createSession = true
@@ -92,9 +92,9 @@ enum VMRunner {
                         if let crashed = await sink.crashSeen, crashed.duration(to: .now) > crashGrace { return .crashed }
                     }
                 }
-                if let stop {
+                if let stopRequest {
                     group.addTask {
-                        while !stop.isRequested { try await Task.sleep(for: .milliseconds(100)) }
+                        while !stopRequest.isRequested { try await Task.sleep(for: .milliseconds(100)) }
                         return .stopped
                     }
                 }

@@ -28,7 +28,7 @@ struct VMSession: Sendable {
     /// reproduction's attempts stop sooner: their report is on the console within milliseconds.
     var crashGrace: Duration = VMRunner.crashGrace
     /// Set by a caller that may stop the VM before it ends (``ServingGuest``).
-    var stop: VMRunner.StopRequest?
+    var stopRequest: VMRunner.StopRequest?
 
     func file(_ name: String) -> String { URL(fileURLWithPath: folder).appendingPathComponent(name).path }
 
@@ -47,7 +47,7 @@ struct VMSession: Sendable {
         do {
             return try await VMRunner.run(vng: vng, arguments: command.arguments, timeout: .seconds(timeoutSeconds),
                                           consolePath: file("console.log"), stdoutPath: file("stdout.txt"),
-                                          echo: echoConsole, crashGrace: crashGrace, stop: stop)
+                                          echo: echoConsole, crashGrace: crashGrace, stopRequest: stopRequest)
         } catch let problem as UsageProblem {
             throw problem
         } catch {
