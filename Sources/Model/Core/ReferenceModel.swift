@@ -60,6 +60,9 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
         case transmission
         /// The result was allowed, but the state the system was left in differs (SNP: the RMP).
         case state
+        /// The code under check crashed, aborted, exited or hung (``HarnessCrash``); no model
+        /// allows it.
+        case crash
     }
 
     public let kind: Kind

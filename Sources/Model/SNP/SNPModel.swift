@@ -54,6 +54,9 @@ public struct SNPModel: ReferenceModel {
 
     public func judge(_ observation: SNPObservation, of operation: SNPOperation, against expectation: SNPExpectation,
                       state: inout State) -> Verdict {
+        if let crash = observation.crash {
+            return .diverges(Mismatch(kind: .crash, detail: "expected \(expectation.summary); the patch's code \(crash.description)"))
+        }
         guard case let .convert(start, end, toPrivate) = operation else {
             guard case .applied = observation else {
                 return .diverges(Mismatch(kind: .state, detail: "expected the setup to apply, observed \(observation)"))

@@ -8,14 +8,21 @@ public enum SNPObservation: Hashable, Sendable, CustomStringConvertible {
     case refused
     /// `sev_update_mem_attr` returned.
     case update(SNPUpdateOutcome)
+    /// The patch's code crashed, aborted, exited or hung in the harness's sandbox.
+    case crashed(HarnessCrash)
 
     public var description: String {
         switch self {
         case .applied: return "applied"
         case .refused: return "refused"
         case let .update(outcome): return outcome.description
+        case let .crashed(crash): return crash.description
         }
     }
+}
+
+extension SNPObservation: CrashObservable {
+    public var crash: HarnessCrash? { if case let .crashed(crash) = self { return crash } else { return nil } }
 }
 
 /// A memory attribute update as the harness saw it.
@@ -47,7 +54,8 @@ public struct SNPUpdateOutcome: Hashable, Codable, Sendable, CustomStringConvert
     }
 }
 
-/// Case files spell observations `"applied"`, `"refused"`, or the update's outcome object.
+/// Case files spell observations `"applied"`, `"refused"`, the update's outcome object, or
+/// `{"crashed": {...}}`.
 extension SNPObservation: Codable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -57,6 +65,8 @@ extension SNPObservation: Codable {
             case "refused": self = .refused
             default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(word)\" is not an observation (applied, refused or an update object)")
             }
+        } else if let crashed = try? container.decode(CrashedObservation.self) {
+            self = .crashed(crashed.crashed)
         } else {
             self = .update(try container.decode(SNPUpdateOutcome.self))
         }
@@ -68,6 +78,13 @@ extension SNPObservation: Codable {
         case .applied: try container.encode("applied")
         case .refused: try container.encode("refused")
         case let .update(outcome): try container.encode(outcome)
+        case let .crashed(crash): try container.encode(CrashedObservation(crashed: crash))
         }
     }
+}
+
+/// `{"crashed": {...}}`: how case files spell a crash observation.
+public struct CrashedObservation: Codable, Sendable {
+    public var crashed: HarnessCrash
+    public init(crashed: HarnessCrash) { self.crashed = crashed }
 }
