@@ -42,15 +42,18 @@ let package = Package(
         .plugin(name: "BPFCompiler", capability: .buildTool()),
         // finit_module, delete_module, gettid and struct sockaddr_vm, for the live backend.
         .target(name: "CKernelCalls", path: "Sources/checker/CKernelCalls"),
+        // The patch-logic harness's child process: its sandbox (namespaces, uid, seccomp) and
+        // its crash reports.
+        .target(name: "CSandbox", path: "Sources/checker/CSandbox"),
         .executableTarget(
             name: "checker",
             dependencies: [
-                "Model", "Generators", "Probes", "TestDoubles", "CKernelCalls",
+                "Model", "Generators", "Probes", "TestDoubles", "CKernelCalls", "CSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
-            exclude: ["CKernelCalls"],
+            exclude: ["CKernelCalls", "CSandbox"],
             // The patch-logic harness's kernel-API shim: C sources compiled at run time with a
             // patch's functions, never as part of this target.
             resources: [.copy("Harness/Shim")]

@@ -13,7 +13,8 @@ struct Checker: AsyncParsableCommand {
             run against the model and a kernel, and every divergence is shrunk to a minimal, \
             replayable case. Exit status: 0 pass, 1 divergence, 2 usage error, 4 skip.
             """,
-        subcommands: [Run.self, VM.self, Series.self, Kernel.self, Explain.self, Replay.self, Rules.self, Bench.self, Merge.self, Trace.self]
+        subcommands: [Run.self, VM.self, Series.self, Kernel.self, Explain.self, Replay.self, Rules.self, Bench.self, Merge.self, Trace.self,
+                      HarnessServe.self]
     )
 
     /// Bad input gets one line naming the problem and the fix, and exit status 2.

@@ -115,7 +115,7 @@ public struct SNPOperationGenerator: OperationGenerator {
             return preset == .foreignGuest(asid: 7) || preset == .hugePrivate ? [] : [.preset(gfn: gfn, .foreignGuest(asid: 7))]
         case let .convert(start, end, toPrivate):
             // Halves first: a range shrinks in log steps; then the 2M and 4M blocks inside it
-            // alone (where large steps go wrong), then one page off either end.
+            // alone (where large steps go wrong), then smaller bites off either end.
             let middle = start + (end - start) / 2
             var ranges: [(UInt64, UInt64)] = [(start, start + 1), (end - 1, end), (start, middle), (middle, end)]
             let aligned = start / Self.pagesPer2M * Self.pagesPer2M
@@ -125,7 +125,15 @@ public struct SNPOperationGenerator: OperationGenerator {
                     ranges.append((block, block + size))
                 }
             }
-            ranges += [(start, start + Self.pagesPer2M), (start, end - 1), (start + 1, end)]
+            ranges += [(start, start + Self.pagesPer2M)]
+            // Then ever smaller bites off either end (a half, a quarter, … one page): a bound
+            // such as "more than 256 pages" is found in log steps, not one page at a time.
+            var bite = (end - start) / 4
+            while bite > 1 {
+                ranges += [(start, end - bite), (start + bite, end)]
+                bite /= 2
+            }
+            ranges += [(start, end - 1), (start + 1, end)]
             if aligned < start { ranges.append((aligned, end)) }
             var seen: Set<[UInt64]> = []
             let candidates = ranges.filter { $0.0 < $0.1 && ($0.1 - $0.0 < end - start || $0.0 < start) && $0.1 <= end

@@ -53,7 +53,8 @@ struct Bench: ParsableCommand {
         print("# warning: debug build; numbers are far below release (swift build -c release)")
         #endif
         if target == "snp" {
-            return try SNPBench(harness: SNPHarnessSystem.forPatch(patch), seconds: seconds).run()
+            let build = try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch))
+            return try SNPBench(harness: try SNPHarnessSystem(build), sandboxed: try SandboxedHarness(snpV8: build), seconds: seconds).run()
         }
         guard target == "vsock" else { throw UsageProblem("unknown target '\(target)' for bench; use --target vsock or --target snp") }
         if live {

@@ -206,7 +206,8 @@ struct Replay: ParsableCommand {
             let caseFile = try decode(CaseFile<SNPOperation, SNPObservation>.self, text)
             if let on {
                 guard on == "harness" else { throw UsageProblem("unknown system '\(on)' for an snp case; use --on harness") }
-                return try rerun(caseFile, model: SNPModel(), on: SNPHarnessSystem.forPatch(patch))
+                let build = try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch))
+                return try rerun(caseFile, model: SNPModel(), on: try SandboxedHarness(snpV8: build))
             }
             try replay(caseFile, model: SNPModel(), profile: try named(profile ?? caseFile.header.profile, TargetOptions.snpProfiles))
         case .memoryAttributes?:

@@ -39,6 +39,10 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The SNP patch whose functions the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
     var patch: String?
 
+    @Option(help: ArgumentHelp("How long one call into a patch's code may take before it is reported as a hang (--target snp).",
+                               valueName: "seconds"))
+    var callTimeout: Int = 10
+
     @Flag(help: "Run outside the test VM: load and unload modules on this machine.")
     var allowHost = false
 
@@ -75,8 +79,8 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         try Modprobe.validate(loadModule)
-        guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, shrinkSeconds > 0, reproductions > 0 else {
-            throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions, --shrink-seconds and --reproductions must be positive")
+        guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, shrinkSeconds > 0, reproductions > 0, callTimeout > 0 else {
+            throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions, --shrink-seconds, --reproductions and --call-timeout must be positive")
         }
         if let modules {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: modules)) ?? []
@@ -215,7 +219,11 @@ struct Run: ParsableCommand {
         _ = try requireBackend(["harness"], for: "snp")
         let output = try results.map(ResultsDirectory.init(creating:))
         let started = Date()
-        let harness = try SNPHarnessSystem.forPatch(patch)
+        // The patch's code runs in a sandboxed child process, never in the checker's own.
+        let harness = try SandboxedHarness(snpV8: try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch)),
+                                           callBound: .seconds(callTimeout))
+        try harness.reset()
+        FileHandle.standardError.write(Data("checker: the patch's code runs in a child process: \(harness.sandbox ?? "no sandbox report")\n".utf8))
         let hunt = DivergenceHunt(model: SNPModel(), generator: SNPOperationGenerator(), operations: generation.ops,
                                   swarm: !generation.noSwarm, limits: limits(), reproductions: reproductions)
         var report = CheckReport(target: "snp", profile: profile, kernel: "none (user space)", system: harness.name,

@@ -1,3 +1,4 @@
+import CSandbox
 import Foundation
 import Generators
 
@@ -42,8 +43,11 @@ final class HarnessLibrary {
     deinit { dlclose(handle) }
 
     /// `harness_update_mem_attr(env, attr, start, end)`.
+    /// Bracketed as a call into the patch (``SandboxCall``), so a crash inside names it.
     func updateMemAttr(_ environment: HarnessEnvironment, attr: UInt32, start: UInt64, end: UInt64) -> Int32 {
-        environment.fields.withUnsafeBytes { entry($0.baseAddress, attr, start, end) }
+        SandboxCall.sevUpdateMemAttr.run {
+            environment.fields.withUnsafeBytes { entry($0.baseAddress, attr, start, end) }
+        }
     }
 }
 

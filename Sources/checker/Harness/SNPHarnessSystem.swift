@@ -21,11 +21,11 @@ final class SNPHarnessSystem: EvidencedSystem {
     static let defaultPatchName = "001_e2a542b2580ac019.txt"
 
     let name: String
-    let functions: PatchFunctions
-    let compiled: HarnessCompiler.Compiled
+    /// The compiled `harness.so` this system runs.
+    let library: String
     /// `num_present_cpus()`: `rmpupdate()` makes up to 4× this many attempts.
     let presentCPUs: Int
-    private let library: HarnessLibrary
+    private let loaded: HarnessLibrary
 
     /// The simulated world: memslot, folios, RMP.
     private(set) var environment = SNPEnvironment()
@@ -36,40 +36,46 @@ final class SNPHarnessSystem: EvidencedSystem {
     private var trace: [String] = []
     private var referenceBalance = 0
 
-    /// Extracts the patch's functions, compiles them with the shim (or reuses the cached build)
-    /// and loads the result.
+    /// A patch's functions, compiled with the shim (or the cached build reused), not loaded: the
+    /// checker compiles, its sandboxed child (``SandboxedHarness``) loads and runs.
     ///
-    /// - Parameters:
-    ///   - patch: the patch file (``defaultPatch()`` finds the SNP seed).
-    ///   - cache: the cache folder; builds go to `<cache>/harness/<sha256>/`.
-    ///   - presentCPUs: what `num_present_cpus()` returns (fixed, so runs are reproducible).
     /// - Throws: ``UsageProblem`` (exit status 2) for an unreadable patch, a patch that adds no
     ///   `sev_update_mem_attr` to sev.c, or functions that do not compile against the shim (one
-    ///   line naming the missing symbols); `SystemError.unavailable` when `cc` is missing, the shim
-    ///   is not found or the library does not load.
-    convenience init(patch: String, cache: String = CheckerCache.defaultPath, presentCPUs: Int = 2) throws {
+    ///   line naming the missing symbols); `SystemError.unavailable` when `cc` or the shim is missing.
+    static func build(patch: String, cache: String = CheckerCache.defaultPath) throws -> HarnessBuild {
         let functions = try PatchFunctions(patchFile: patch)
         let compiled = try HarnessCompiler(cache: cache).compile(functions)
-        try self.init(functions: functions, compiled: compiled, presentCPUs: presentCPUs)
+        return HarnessBuild(kind: .snpV8, library: compiled.library,
+                            name: "patch-logic harness: \(functions.names.joined(separator: ", ")) from \(functions.patchName)")
     }
 
-    init(functions: PatchFunctions, compiled: HarnessCompiler.Compiled, presentCPUs: Int = 2) throws {
-        self.functions = functions
-        self.compiled = compiled
+    /// Builds and loads in this process (tests and `bench`; `run` and `replay` use the sandbox).
+    convenience init(patch: String, cache: String = CheckerCache.defaultPath, presentCPUs: Int = 2) throws {
+        try self.init(try Self.build(patch: patch, cache: cache), presentCPUs: presentCPUs)
+    }
+
+    /// Loads a compiled harness.
+    init(_ build: HarnessBuild, presentCPUs: Int = 2) throws {
+        library = build.library
+        name = build.name
         self.presentCPUs = presentCPUs
-        library = try HarnessLibrary(path: compiled.library)
-        name = "patch-logic harness: \(functions.names.joined(separator: ", ")) from \(functions.patchName)"
+        loaded = try HarnessLibrary(path: build.library)
     }
 
     /// The harness for `--patch` (nil: the SNP seed, ``defaultPatch()``), with the default cache.
     /// - Throws: as ``init(patch:cache:presentCPUs:)``, and ``UsageProblem`` when no patch is
     ///   given and the seed is not beside the project.
     static func forPatch(_ path: String?, cache: String = CheckerCache.defaultPath) throws -> SNPHarnessSystem {
+        try SNPHarnessSystem(patch: try patchPath(path), cache: cache)
+    }
+
+    /// `--patch`, or the SNP seed beside the project when none is given.
+    static func patchPath(_ path: String?) throws -> String {
         guard let patch = path ?? defaultPatch() else {
             throw UsageProblem("the SNP seed \(defaultPatchName) is not in ../shared/seeds beside the project; "
                                + "give the patch with --patch FILE")
         }
-        return try SNPHarnessSystem(patch: patch, cache: cache)
+        return patch
     }
 
     /// The SNP seed next to the project (`<project>/../shared/seeds/`), or in `shared/seeds` or
@@ -118,7 +124,7 @@ final class SNPHarnessSystem: EvidencedSystem {
             psmash: { context, pfn in SNPHarnessSystem.system(context).psmash(pfn: pfn) },
             log: { context, line in SNPHarnessSystem.system(context).log(line) })
         let result = withExtendedLifetime(self) {
-            library.updateMemAttr(harnessEnvironment, attr: toPrivate ? Self.attributePrivate : 0, start: start, end: end)
+            loaded.updateMemAttr(harnessEnvironment, attr: toPrivate ? Self.attributePrivate : 0, start: start, end: end)
         }
         lastEvidence = trace
         return .update(SNPUpdateOutcome(result: result, rmp: environment.rmp, leakedReferences: referenceBalance,

@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernel_api.h"
@@ -37,6 +38,12 @@ void harness_printk(const char *level, const char *format, ...)
 		line[--length] = '\0';
 	if (current && current->log)
 		current->log(current->context, line);
+}
+
+void harness_bug(const char *file, int line)
+{
+	fprintf(stderr, "kernel BUG at %s:%d!\n", file, line);
+	abort();
 }
 
 bool pfn_valid(u64 pfn)

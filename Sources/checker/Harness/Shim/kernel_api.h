@@ -193,5 +193,10 @@ void harness_printk(const char *level, const char *format, ...) __attribute__((f
 #define WARN_ON(condition) ({ bool __c = !!(condition); if (__c) harness_printk("warn", "WARN_ON(%s) at %s:%d\n", #condition, __FILE__, __LINE__); __c; })
 #define WARN_ON_ONCE(condition) WARN_ON(condition)
 #define WARN(condition, fmt, ...) ({ bool __c = !!(condition); if (__c) harness_printk("warn", fmt, ##__VA_ARGS__); __c; })
+/* include/asm-generic/bug.h: BUG() is an oops; here the harness child aborts, which the sandbox
+ * reports as the patch's crash ("kernel BUG at file:line" on its stderr first). */
+void harness_bug(const char *file, int line) __attribute__((noreturn));
+#define BUG() harness_bug(__FILE__, __LINE__)
+#define BUG_ON(condition) do { if (condition) BUG(); } while (0)
 
 #endif

@@ -1,0 +1,215 @@
+import CSandbox
+import Foundation
+import Generators
+import Model
+
+/// The checker's side of one harness child (`checker harness-serve`): starts it, hands it
+/// request lines, and reads its replies within a time bound. A child that dies during a call, or
+/// does not answer within the bound, is the patch's crash (``HarnessCrash``), read from the
+/// crash line its handlers leave on stderr; the checker itself never runs the patch's code.
+///
+/// One child serves requests until it dies; ``start()`` makes a new one (the engine resets
+/// before every sequence, so a crash costs one new child).
+final class HarnessChild {
+    enum Answer {
+        case line(Data)
+        case crashed(HarnessCrash)
+    }
+
+    let build: HarnessBuild
+    /// The `checker` executable the child runs (``VM/executablePath()`` in the checker; the
+    /// built `checker` beside the test bundle in tests).
+    let executable: String
+    /// How long one call may take before the child is stopped and the call reported as a hang.
+    let callBound: Duration
+    /// Files the shim is made of: crash frames in them are the kernel's helpers, not the patch.
+    let shimFiles: Set<String>
+
+    /// What the sandbox of the current child applied (its first line).
+    private(set) var sandbox: String?
+    /// Children started so far (one, plus one after each crash).
+    private(set) var starts = 0
+
+    private var pid: pid_t = 0
+    private var toChild: Int32 = -1
+    private var fromChild: Int32 = -1
+    private var pending: [UInt8] = []
+    private let folder: String
+
+    init(build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10),
+         shimFiles: Set<String>) throws {
+        self.build = build
+        self.executable = executable
+        self.callBound = callBound
+        self.shimFiles = shimFiles
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("checker-harness-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // A child that died must never take the checker with it: writing to its pipe is EPIPE.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    var isRunning: Bool { pid > 0 }
+
+    private var stderrPath: String { folder + "/stderr" }
+
+    /// Starts a child and waits for its `ready` line.
+    func start() throws {
+        stop()
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        guard kcc_sandbox_pipe(&input) == 0, kcc_sandbox_pipe(&output) == 0 else {
+            throw SystemError.unavailable("cannot make the harness child's pipes: \(String(cString: strerror(errno)))")
+        }
+        let arguments = [executable, "harness-serve", "--kind", build.kind.rawValue, "--library", build.library, "--name", build.name]
+        var environment = ProcessInfo.processInfo.environment
+        // The Swift runtime's own crash reporter would start a program: the child reports itself.
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        let spawned = withCStrings(arguments) { argv in
+            withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
+                kcc_sandbox_spawn(executable, argv, envp, input[0], output[1], stderrPath)
+            }
+        }
+        close(input[0])
+        close(output[1])
+        guard spawned > 0 else {
+            close(input[1])
+            close(output[0])
+            throw SystemError.unavailable("cannot start \(executable) harness-serve: \(String(cString: strerror(errno)))")
+        }
+        pid = spawned
+        toChild = input[1]
+        fromChild = output[0]
+        pending = []
+        starts += 1
+        switch try readLine(within: .seconds(60), entry: nil) {
+        case let .line(data):
+            guard let ready = try? JSONDecoder().decode(HarnessProtocol.Ready.self, from: data) else {
+                throw failure("its first line is not `ready`: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            }
+            sandbox = ready.ready
+        case .crashed:
+            throw failure("it ended before it was ready")
+        }
+    }
+
+    /// Sends one request line and waits for the reply. `entry` names the patch function the
+    /// request calls, for a hang's report; nil when the request calls no patch code.
+    func ask(_ request: Data, entry: String?) throws -> Answer {
+        guard isRunning else { throw SystemError.unavailable("the harness child is not running (start it first)") }
+        let sent = request.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(toChild, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return false }
+                offset += written
+            }
+            return true
+        }
+        guard sent else { return .crashed(try died(entry: entry)) }
+        return try readLine(within: callBound, entry: entry)
+    }
+
+    /// Stops the child (closing its input ends its loop; a child that does not end is killed).
+    func stop() {
+        guard pid > 0 else { return }
+        close(toChild)
+        close(fromChild)
+        var status: Int32 = 0
+        for _ in 0..<50 where waitpid(pid, &status, WNOHANG) == 0 { usleep(10_000) }
+        if waitpid(pid, &status, WNOHANG) == 0 {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        pid = 0
+    }
+
+    // MARK: - Reading
+
+    private func readLine(within bound: Duration, entry: String?) throws -> Answer {
+        let deadline = ContinuousClock.now + bound
+        while true {
+            if let newline = pending.firstIndex(of: 0x0A) {
+                let line = Data(pending[..<newline])
+                pending.removeFirst(newline + 1)
+                return .line(line)
+            }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return .crashed(try hung(entry: entry)) }
+            var poller = pollfd(fd: fromChild, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(min(Double(Int32.max), max(1, (left / .milliseconds(1)).rounded(.up))))
+            let ready = poll(&poller, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let count = chunk.withUnsafeMutableBytes { read(fromChild, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return .crashed(try died(entry: entry)) }
+            pending.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// The child closed its pipe: it died. Its status and crash line say how.
+    private func died(entry: String?) throws -> HarnessCrash {
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+        close(toChild)
+        close(fromChild)
+        let report = HarnessCrashReport(stderr: stderrText(), library: build.library, shimFiles: shimFiles)
+        let ending = Self.ending(status)
+        guard let line = report.line, line.inCall != nil else {
+            // No crash line from inside a patch call: the checker's own child failed.
+            throw failure("it ended (\(ending)) outside the patch's code")
+        }
+        return report.crash(ending: ending, bound: nil)
+    }
+
+    /// No reply within the bound: ask the child where it is (SIGUSR2), then kill it.
+    private func hung(entry: String?) throws -> HarnessCrash {
+        kill(pid, SIGUSR2)
+        for _ in 0..<300 where !stderrText().contains("kind=hang") { usleep(10_000) }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+        close(toChild)
+        close(fromChild)
+        guard entry != nil else { throw failure("it did not answer a request that calls no patch code within \(callBound)") }
+        let report = HarnessCrashReport(stderr: stderrText(), library: build.library, shimFiles: shimFiles)
+        return report.crash(ending: "killed after \(Self.seconds(callBound)) s", bound: callBound, entry: entry)
+    }
+
+    private func stderrText() -> String {
+        (FileManager.default.contents(atPath: stderrPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// The checker's own failure (not the patch's): one line with the child's stderr kept.
+    private func failure(_ what: String) -> SystemError {
+        let last = stderrText().split(separator: "\n").last.map { ": \($0)" } ?? ""
+        return SystemError.unavailable("the harness child (\(executable) harness-serve) failed: \(what)\(last)")
+    }
+
+    static func ending(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal == 0 { return "exit status \((status >> 8) & 0xff)" }
+        return "killed by \(HarnessCrashReport.signalName(signal))"
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let value = duration / .seconds(1)
+        return value == value.rounded() ? "\(Int(value))" : String(format: "%.1f", value)
+    }
+}
+
+/// `strings` as a NULL-terminated `char *[]` for the duration of `body`.
+private func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return body(pointers)
+}

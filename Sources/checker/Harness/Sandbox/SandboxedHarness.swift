@@ -1,0 +1,83 @@
+import Foundation
+import Generators
+import Model
+
+/// A harness system run in a sandboxed child process (``HarnessChild``): the engine sees an
+/// ordinary system under test, and a patch that crashes, aborts, exits, hangs or calls what the
+/// sandbox forbids gives the observation `crashed(...)` for the operation that did it, which the
+/// model judges a divergence like any other (shrunk, reproduced, kept as a case).
+///
+/// After a crash the child is gone; the next ``reset()`` starts a new one, so shrinking a crash
+/// costs one process start per candidate that crashes (tens of milliseconds).
+final class SandboxedHarness<Model: ReferenceModel>: EvidencedSystem
+where Model.Operation: Codable, Model.Observation: CrashObservable {
+    typealias Request = HarnessProtocol.Request<Model.Operation>
+    typealias Reply = HarnessProtocol.Reply<Model.Observation>
+
+    let name: String
+    let child: HarnessChild
+    /// The patch function an operation calls (named in a hang's report), nil when it calls none.
+    let entry: (Model.Operation) -> String?
+    private(set) var lastEvidence: [String] = []
+    private let decoder = JSONDecoder()
+
+    init(build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10),
+         entry: @escaping (Model.Operation) -> String?) throws {
+        name = build.name
+        child = try HarnessChild(build: build, executable: executable, callBound: callBound, shimFiles: build.shimFiles)
+        self.entry = entry
+    }
+
+    /// What the child's sandbox applied (after the first reset).
+    var sandbox: String? { child.sandbox }
+
+    func reset() throws {
+        lastEvidence = []
+        if !child.isRunning { try child.start() }
+        switch try child.ask(HarnessProtocol.line(Request(request: "reset")), entry: nil) {
+        case let .line(data): _ = try reply(data)
+        case .crashed: throw SystemError.unavailable("the harness child died while resetting its world")
+        }
+    }
+
+    func execute(_ operation: Model.Operation) throws -> Model.Observation {
+        lastEvidence = []
+        guard child.isRunning else {
+            // The child died at an earlier operation of this sequence: its world is gone.
+            throw SystemError.unavailable("the harness child is not running after a crash; reset before the next operation")
+        }
+        switch try child.ask(HarnessProtocol.line(Request(request: "execute", operation: operation)), entry: entry(operation)) {
+        case let .line(data):
+            let answer = try reply(data)
+            lastEvidence = answer.evidence ?? []
+            guard let observation = answer.observation else {
+                throw SystemError.unavailable("the harness child answered an operation without an observation")
+            }
+            return observation
+        case let .crashed(crash):
+            lastEvidence = crash.detail
+            return .crashed(crash)
+        }
+    }
+
+    private func reply(_ data: Data) throws -> Reply {
+        let reply: Reply
+        do {
+            reply = try decoder.decode(Reply.self, from: data)
+        } catch {
+            throw SystemError.unavailable("the harness child's reply is not JSON of this checker's version: \(error)")
+        }
+        if let error = reply.error { throw SystemError.unavailable("the harness child could not serve a request: \(error)") }
+        return reply
+    }
+}
+
+extension SandboxedHarness where Model == SNPModel {
+    /// The v8 harness in its sandbox: conversions call `sev_update_mem_attr`.
+    convenience init(snpV8 build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10)) throws {
+        try self.init(build: build, executable: executable, callBound: callBound) { operation in
+            if case .convert = operation { return SandboxCall.sevUpdateMemAttr.name }
+            return nil
+        }
+    }
+}
