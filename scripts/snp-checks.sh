@@ -15,6 +15,10 @@
 # 5. Bad input: a patch that is missing, or adds no sev_update_mem_attr, is one line and status 2.
 # 6. The failure store (a store of its own): a divergence is kept, replayed first next time, and
 #    reported fixed (and moved aside) once the candidate fix is applied.
+# 7. Patches that crash the harness (series/snp-v8/crashing/*.diff on the seed: a NULL write, BUG(),
+#    exit(), an endless loop, opening a file, a socket, each for ranges above 256 pages): each is a
+#    finding with its signature, shrunk to 2 operations (a slot, 257 pages), reproduced 3/3 and
+#    replayed from its case; the checker exits 1 with its reports written.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -136,6 +140,36 @@ check("store: under the fix it is reported fixed and moved aside",
       status == 0 and stored is not None and stored["outcome"] == "pass" and "fixed" in (stored.get("reason") or "")
       and not glob.glob(f"{kept}/*.jsonl") and len(glob.glob(f"{kept}/fixed/*.jsonl")) >= 1,
       f"exit {status}, {stored and stored.get('reason')}")
+
+# 7. Crashing patches: the patch's code runs in a sandboxed child; the checker survives it.
+expected = {"null-write": "crashed: SIGSEGV in sev_update_mem_attr", "bug": "crashed: abort (BUG) in sev_update_mem_attr",
+            "exit": "crashed: exit() (exit status 3) in sev_update_mem_attr",
+            "hang": "crashed: no return within 2 s from sev_update_mem_attr",
+            "open-file": "crashed: forbidden system call openat in sev_update_mem_attr",
+            "socket": "crashed: forbidden system call socket in sev_update_mem_attr"}
+for name, signature in expected.items():
+    patched = f"{results}/crash-{name}.txt"
+    status, out = checks.run(["patch", "--quiet", "-o", patched, seed, f"series/snp-v8/crashing/{name}.diff"])
+    check(f"crashing patch {name}: the diff applies to the seed", status == 0, out.strip())
+    status, out = checks.run([checker, "run", "--target", "snp", "--patch", patched, "--seed", "1", "--seeds", "3", "--ops", "30",
+                              "--stop-at-first-divergence", "--call-timeout", "2", "--store", "none",
+                              "--results", f"{results}/crash-{name}"], log=f"crash-{name}.log")
+    summary = checks.summary(f"crash-{name}")
+    found = [d for b in (summary or {}).get("batches", []) for d in b["divergences"]]
+    first = found[0] if found else {}
+    check(f"crashing patch {name}: exit 1, reports written", status == 1 and summary is not None
+          and os.path.exists(f"{results}/crash-{name}/ktap.txt"), f"exit {status}")
+    check(f"crashing patch {name}: a crash finding with its signature", first.get("signature") == "crash mismatch at convert"
+          and signature in first.get("observed", ""), f"{first.get('signature')}: {first.get('observed')}")
+    check(f"crashing patch {name}: shrunk to a slot and 257 pages, 3/3", len(first.get("minimal", [])) == 2
+          and re.search(r"\[0x[0-9a-f]+, 0x[0-9a-f]+\)", first["minimal"][1]) is not None
+          and (lambda m: int(m[1], 16) - int(m[0], 16))(re.search(r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)", first["minimal"][1]).groups()) == 257
+          and first.get("reproduced") == "3/3", str(first.get("minimal")))
+    status, out = checks.run([checker, "replay", first.get("caseFile", "-"), "--on", "harness", "--patch", patched,
+                              "--call-timeout", "2"] if name == "hang" else
+                             [checker, "replay", first.get("caseFile", "-"), "--on", "harness", "--patch", patched],
+                             log=f"crash-{name}-replay.log")
+    check(f"crashing patch {name}: its case replays the crash", status == 1 and signature.split(": ", 1)[1] in out, f"exit {status}")
 
 checks.finish()
 PY

@@ -35,6 +35,10 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
     var patch: String?
 
+    @Option(help: ArgumentHelp("With --on harness: how long one call into the patch's code may take before it is a hang.",
+                               valueName: "seconds"))
+    var callTimeout: Int = 10
+
     @Option(help: ArgumentHelp("With --on live and a case file: when the divergence shows again, write a standalone C reproducer of the steps up to it here (a new file), as 'checker run' does for what it finds; for hand-written cases.", valueName: "file"))
     var reproducer: String?
 
@@ -207,7 +211,8 @@ struct Replay: ParsableCommand {
             if let on {
                 guard on == "harness" else { throw UsageProblem("unknown system '\(on)' for an snp case; use --on harness") }
                 let build = try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch))
-                return try rerun(caseFile, model: SNPModel(), on: try SandboxedHarness(snpV8: build))
+                guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
+                return try rerun(caseFile, model: SNPModel(), on: try SandboxedHarness(snpV8: build, callBound: .seconds(callTimeout)))
             }
             try replay(caseFile, model: SNPModel(), profile: try named(profile ?? caseFile.header.profile, TargetOptions.snpProfiles))
         case .memoryAttributes?:
