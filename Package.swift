@@ -53,7 +53,7 @@ let package = Package(
             exclude: ["CKernelCalls"],
             // The patch-logic harness's kernel-API shim: C sources compiled at run time with a
             // patch's functions, never as part of this target.
-            resources: [.copy("Harness/Shim")]
+            resources: [.copy("Harness/Shim"), .copy("Harness/ShimGmem")]
         ),
         // Test doubles: a simulated kernel with planted mutants, for testing and benchmarking the
         // engine. Never the live path.

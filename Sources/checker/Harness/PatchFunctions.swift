@@ -61,8 +61,9 @@ struct PatchFunctions: Hashable {
 
     // MARK: - Reading the diff
 
-    /// One maximal run of consecutive `+` lines inside a hunk of the target file.
-    private struct Run {
+    /// One maximal run of consecutive `+` lines inside a hunk of the target file (or, for
+    /// ``SourceFunctions``, a whole source file), with each line's number.
+    struct Run {
         var lines: [(number: Int, text: String)] = []
     }
 
@@ -133,7 +134,7 @@ struct PatchFunctions: Hashable {
     /// run. Declarations (ending in `;` first) and initialisers (`=` before `{`) are not functions.
     /// Comments, strings, character literals and preprocessor lines are skipped when matching
     /// braces.
-    private static func definitions(in run: Run) -> [Function] {
+    static func definitions(in run: Run) -> [Function] {
         let chars = Array(run.lines.map(\.text).joined(separator: "\n").utf8)
         var found: [Function] = []
         var lineIndex = 0
