@@ -171,7 +171,12 @@ struct PatchFunctions: Hashable {
                 continue
             }
             if lineStart, c == 35 {   // '#': a preprocessor line (with continuations)
-                while i < chars.count, !(chars[i] == 10 && chars[i - 1] != 92) { i += 1 }
+                while i < chars.count, !(chars[i] == 10 && chars[i - 1] != 92) {
+                    // A continued line's newline is a line too: without counting it, every
+                    // definition after a multi-line macro was cut from the wrong lines.
+                    if chars[i] == 10 { lineIndex += 1 }
+                    i += 1
+                }
                 continue
             }
             if c == 47, i + 1 < chars.count, chars[i + 1] == 42 {   // /* … */
