@@ -56,7 +56,7 @@ let package = Package(
             exclude: ["CKernelCalls", "CSandbox"],
             // The patch-logic harness's kernel-API shim: C sources compiled at run time with a
             // patch's functions, never as part of this target.
-            resources: [.copy("Harness/Shim")]
+            resources: [.copy("Harness/Shim"), .copy("Harness/ShimGmem")]
         ),
         // Test doubles: a simulated kernel with planted mutants, for testing and benchmarking the
         // engine. Never the live path.

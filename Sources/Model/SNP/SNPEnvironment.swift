@@ -37,6 +37,26 @@ public struct SNPEnvironment: Hashable, Sendable {
         return !folios.contains { $0.indices.overlaps(index..<(index + pages)) }
     }
 
+    /// Frees the file pages `indices`, which must lie inside one folio: the whole folio
+    /// (guest_memfd's `free_folio`), or part of a large one, which is then split into order-0
+    /// folios and loses those pages (what the large-folio work does when it truncates part of a
+    /// huge folio). False, and nothing changed, when no single folio holds them all.
+    @discardableResult
+    public mutating func release(indices: Range<UInt64>) -> Bool {
+        guard !indices.isEmpty, let position = folios.firstIndex(where: {
+            $0.indices.lowerBound <= indices.lowerBound && indices.upperBound <= $0.indices.upperBound
+        }) else { return false }
+        let folio = folios.remove(at: position)
+        if folio.indices == indices { return true }
+        for index in folio.indices where !indices.contains(index) {
+            folios.append(SNPFolio(index: index, order: 0, pfn: folio.pfn + (index - folio.index)))
+        }
+        return true
+    }
+
+    /// The folio holding file page `index`.
+    public func folio(holding index: UInt64) -> SNPFolio? { folios.first { $0.indices.contains(index) } }
+
     /// Applies a setup operation; false when it cannot apply (the environment is unchanged).
     @discardableResult
     public mutating func apply(_ operation: SNPOperation) -> Bool {
@@ -120,13 +140,20 @@ public struct SNPMemslot: Hashable, Codable, Sendable, CustomStringConvertible {
 
 /// A folio of the restricted memfd: 2^order pages at file page `index`, physical pages from `pfn`.
 public struct SNPFolio: Hashable, Codable, Sendable {
-    /// Orders the generator draws: 4K, 2M and 4M. 1G folios (order 18) behave like order 10 in
-    /// v8's `order_to_level` path but need 262,144-page slots; left out for speed.
-    public static let maximumOrder = 10
+    /// Orders the generators draw: 4K, 2M, 4M (and 8M for guest_memfd's large-folio world). 1G
+    /// folios (order 18) behave like order 10 in v8's `order_to_level` path but need
+    /// 262,144-page slots; left out for speed.
+    public static let maximumOrder = 11
 
     public var index: UInt64
     public var order: Int
     public var pfn: UInt64
+
+    public init(index: UInt64, order: Int, pfn: UInt64) {
+        self.index = index
+        self.order = order
+        self.pfn = pfn
+    }
 
     public var indices: Range<UInt64> { index..<(index + (UInt64(1) << UInt64(order))) }
 }

@@ -32,12 +32,15 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on live: a folder of rebuilt modules loaded instead of the kernel's own.", valueName: "dir"))
     var modules: String?
 
-    @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
+    @Option(help: ArgumentHelp("With --on harness: the patch the harness compiles (default: the v8 48/56 seed); with --source, a patch applied to that tree's sev.c first.", valueName: "file"))
     var patch: String?
 
     @Option(help: ArgumentHelp("With --on harness: how long one call into the patch's code may take before it is a hang.",
                                valueName: "seconds"))
     var callTimeout: Int = 10
+
+    @Option(help: ArgumentHelp("With --on harness and an snp-gmem case: the kernel tree or Debian version whose sev.c hooks run (as checker run --source).", valueName: "tree|version"))
+    var source: String?
 
     @Option(help: ArgumentHelp("With --on live and a case file: when the divergence shows again, write a standalone C reproducer of the steps up to it here (a new file), as 'checker run' does for what it finds; for hand-written cases.", valueName: "file"))
     var reproducer: String?
@@ -206,6 +209,18 @@ struct Replay: ParsableCommand {
                 }
             }
             try replay(caseFile, model: VsockModel(profile: vsockProfile), profile: vsockProfile.name)
+        case .snp? where (profile ?? (try? CaseFile<SNPOperation, SNPObservation>.header(of: text).profile)) == TargetOptions.snpGmemProfile:
+            let caseFile = try decode(CaseFile<GmemOperation, GmemObservation>.self, text)
+            if let on {
+                guard on == "harness" else { throw UsageProblem("unknown system '\(on)' for an snp-gmem case; use --on harness") }
+                guard let source else {
+                    throw UsageProblem("--on harness with an snp-gmem case needs --source TREE|VERSION (e.g. --source 6.12.111)")
+                }
+                guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
+                let built = try GmemHarnessSystem.compile(try GmemSource.resolve(source, patch: patch))
+                return try rerun(caseFile, model: GmemModel(), on: try SandboxedHarness(gmem: built, callBound: .seconds(callTimeout)))
+            }
+            try replay(caseFile, model: GmemModel(), profile: TargetOptions.snpGmemProfile)
         case .snp?:
             let caseFile = try decode(CaseFile<SNPOperation, SNPObservation>.self, text)
             if let on {

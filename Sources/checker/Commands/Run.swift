@@ -36,12 +36,20 @@ struct Run: ParsableCommand {
     @Option(help: "The system under test: live (the running kernel; vsock, memory-attributes) or harness (the patch's own code in user space; snp).")
     var backend: String?
 
-    @Option(help: ArgumentHelp("The SNP patch whose functions the harness compiles (default: the v8 48/56 seed).", valueName: "file"))
+    @Option(help: ArgumentHelp("The SNP patch whose functions the harness compiles (default: the v8 48/56 seed); with --source, a patch applied to that tree's sev.c first.", valueName: "file"))
     var patch: String?
 
     @Option(help: ArgumentHelp("How long one call into a patch's code may take before it is reported as a hang (--target snp).",
                                valueName: "seconds"))
     var callTimeout: Int = 10
+
+    @Option(help: ArgumentHelp("--profile snp-gmem: the kernel tree, or the Debian version of linux-source (6.12.111, 6.12.111-1~deb12u1), whose arch/x86/kvm/svm/sev.c guest_memfd hooks the harness compiles.",
+                               valueName: "tree|version"))
+    var source: String?
+
+    @Option(help: ArgumentHelp("--profile snp-gmem: the largest folio order drawn (0: only what 6.12's guest_memfd allocates; 9, 10, 11: the large-folio world).",
+                               valueName: "order"))
+    var maxFolioOrder: Int = GmemOperationGenerator.orders.last!
 
     @Flag(help: "Run outside the test VM: load and unload modules on this machine.")
     var allowHost = false
@@ -82,6 +90,10 @@ struct Run: ParsableCommand {
         guard seeds > 0, batch > 0, confirmations > 0, shrinkExecutions > 0, shrinkSeconds > 0, reproductions > 0, callTimeout > 0 else {
             throw UsageProblem("--seeds, --batch, --confirmations, --shrink-executions, --shrink-seconds, --reproductions and --call-timeout must be positive")
         }
+        guard GmemOperationGenerator.orders.contains(maxFolioOrder) else {
+            throw UsageProblem("--max-folio-order \(maxFolioOrder) is not a folio order the generator draws; use one of "
+                               + GmemOperationGenerator.orders.map(String.init).joined(separator: ", "))
+        }
         if let modules {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: modules)) ?? []
             guard files.contains(where: { $0.hasSuffix(".ko") }) else {
@@ -104,7 +116,7 @@ struct Run: ParsableCommand {
 
     /// The failure store this run uses. In the test VM: the copy `checker vm` put in the results
     /// folder (the guest's own filesystem does not outlive it).
-    private var failureStore: FailureStore? {
+    var failureStore: FailureStore? {
         if store == "none" { return nil }
         if let store { return FailureStore(store) }
         if GuestEnvironment.isTestVM {
@@ -115,26 +127,26 @@ struct Run: ParsableCommand {
 
     /// The stored cases of this target and profile, run first (nil: none stored). Of a sharded
     /// run, only shard 1 runs them: N shards (CI jobs, `checker vm --jobs N`) run them once.
-    private func storedCases<Model: ReferenceModel>(_ model: Model, profile: String,
+    func storedCases<Model: ReferenceModel>(_ model: Model, profile: String,
                                                     on system: some EvidencedSystem<Model>) -> BatchResult? {
         guard shard.map({ $0.index == 1 }) ?? true else { return nil }
         return failureStore.flatMap { StoredCases(store: $0, target: targetOptions.target, profile: profile, model: model).replay(on: system) }
     }
 
-    private var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
+    var allSeeds: [UInt64] { (0..<UInt64(seeds)).map { generation.seed + $0 } }
 
-    private func limits() -> ShrinkLimits {
+    func limits() -> ShrinkLimits {
         ShrinkLimits(maxExecutions: shrinkExecutions, timeLimit: .seconds(shrinkSeconds), confirmations: confirmations)
     }
 
-    private func batches<G: OperationGenerator>(_ hunt: DivergenceHunt<G>, prefix: String, profile: String, system: String,
+    func batches<G: OperationGenerator>(_ hunt: DivergenceHunt<G>, prefix: String, profile: String, system: String,
                                                 output: ResultsDirectory?) -> SeedBatches<G> {
         SeedBatches(hunt: hunt, namePrefix: prefix, seeds: allSeeds, batchSize: batch,
                     stopAtFirstDivergence: stopAtFirstDivergence, shard: shard, output: output, caseTarget: targetOptions.target,
                     caseProfile: profile, caseSystem: system, store: failureStore)
     }
 
-    private func requireBackend(_ known: [String], for target: String) throws -> String {
+    func requireBackend(_ known: [String], for target: String) throws -> String {
         let chosen = backend ?? known[0]
         guard known.contains(chosen) else {
             throw UsageProblem("unknown backend '\(chosen)' for target \(target); use " + known.map { "--backend \($0)" }.joined(separator: " or "))
@@ -214,8 +226,12 @@ struct Run: ParsableCommand {
     }
 
     /// SNP memory attribute updates: the patch's own functions, compiled against the shim.
-    private func runSNP() throws {
+    func runSNP() throws {
         let profile = try targetOptions.snpProfile()
+        if profile == TargetOptions.snpGmemProfile { return try runSNPGmem() }
+        if let source {
+            throw UsageProblem("--source \(source) is for --profile \(TargetOptions.snpGmemProfile) (mainline's guest_memfd hooks); profile \(profile) checks a patch's functions, give it --patch alone")
+        }
         _ = try requireBackend(["harness"], for: "snp")
         let output = try results.map(ResultsDirectory.init(creating:))
         let started = Date()

@@ -1,25 +1,48 @@
 import Foundation
 import Generators
 
-/// Where the kernel-API shim's sources are at run time: `Sources/checker/Harness/Shim/`, shipped
-/// as a resource of the checker (`Shim/` in its resource bundle).
+/// Where a kernel-API shim's sources are at run time: `Sources/checker/Harness/Shim/` (the
+/// patch harness, v8 48/56) or `Sources/checker/Harness/ShimGmem/` (mainline's guest_memfd
+/// hooks), each shipped as a resource of the checker (`Shim/`, `ShimGmem/` in its resource
+/// bundle).
 ///
-/// Lookup order, first folder holding `kernel_api.h` wins: `$KCC_HARNESS_SHIM_DIR`; the resource
-/// bundle beside the executable (where SwiftPM puts it, for `checker` and the test bundle alike);
-/// `Bundle.module` (which also knows the bundle's path in the build directory). `Bundle.module`
-/// comes last because it stops the process when it finds no bundle at all.
+/// Lookup order, first folder holding `kernel_api.h` wins: the kind's environment variable
+/// (`$KCC_HARNESS_SHIM_DIR`, `$KCC_HARNESS_SHIM_GMEM_DIR`); the resource bundle beside the
+/// executable (where SwiftPM puts it, for `checker` and the test bundle alike); `Bundle.module`
+/// (which also knows the bundle's path in the build directory). `Bundle.module` comes last
+/// because it stops the process when it finds no bundle at all.
 enum HarnessShim {
-    static let directoryVariable = "KCC_HARNESS_SHIM_DIR"
-    static let bundleName = "kernel-conformance-checker_checker.resources"
-    /// The files copied into every harness build, in this order (part of the cache key).
-    static let files = ["kernel_api.h", "harness.h", "harness.c"]
-    /// Where a missing kernel symbol goes (for messages).
-    static let projectPath = "Sources/checker/Harness/Shim/kernel_api.h"
+    /// One shim: its resource folder, its files and where a missing symbol goes.
+    struct Kind: Hashable, Sendable {
+        /// The folder's name in the resource bundle and under Sources/checker/Harness/.
+        let folder: String
+        let directoryVariable: String
+        /// The files copied into every build, in this order (part of the cache key); the `.c`
+        /// files among them are compiled.
+        let files: [String]
+        /// Where a missing kernel symbol goes (for messages).
+        let projectPath: String
+        /// What the generated C file is called in the build folder.
+        let generatedFile: String
 
-    static func directory() throws -> URL {
+        var sources: [String] { files.filter { $0.hasSuffix(".c") } }
+    }
+
+    static let patch = Kind(folder: "Shim", directoryVariable: "KCC_HARNESS_SHIM_DIR",
+                            files: ["kernel_api.h", "harness.h", "harness.c"],
+                            projectPath: "Sources/checker/Harness/Shim/kernel_api.h", generatedFile: "patch_functions.c")
+    static let gmem = Kind(folder: "ShimGmem", directoryVariable: "KCC_HARNESS_SHIM_GMEM_DIR",
+                           files: ["kernel_api.h", "harness_gmem.h", "harness_gmem.c"],
+                           projectPath: "Sources/checker/Harness/ShimGmem/kernel_api.h", generatedFile: "source_functions.c")
+
+    static let bundleName = "kernel-conformance-checker_checker.resources"
+    /// The patch shim's variable (kept under its old name for scripts that set it).
+    static var directoryVariable: String { patch.directoryVariable }
+
+    static func directory(_ kind: Kind = patch) throws -> URL {
         let fileManager = FileManager.default
         var candidates: [URL] = []
-        if let folder = ProcessInfo.processInfo.environment[directoryVariable], !folder.isEmpty {
+        if let folder = ProcessInfo.processInfo.environment[kind.directoryVariable], !folder.isEmpty {
             candidates.append(URL(fileURLWithPath: folder))
         }
         let executableFolders = [
@@ -28,17 +51,17 @@ enum HarnessShim {
             URL(fileURLWithPath: VM.executablePath()).deletingLastPathComponent(),
         ].compactMap { $0 }
         for folder in executableFolders {
-            candidates.append(folder.appendingPathComponent(bundleName).appendingPathComponent("Shim"))
+            candidates.append(folder.appendingPathComponent(bundleName).appendingPathComponent(kind.folder))
         }
         if let found = candidates.first(where: { fileManager.fileExists(atPath: $0.appendingPathComponent("kernel_api.h").path) }) {
             return found
         }
-        if let url = Bundle.module.url(forResource: "Shim", withExtension: nil),
+        if let url = Bundle.module.url(forResource: kind.folder, withExtension: nil),
            fileManager.fileExists(atPath: url.appendingPathComponent("kernel_api.h").path) {
             return url
         }
-        throw SystemError.unavailable("the harness shim (kernel_api.h, harness.c) is not beside the checker; "
-                                      + "set \(directoryVariable) to a copy of Sources/checker/Harness/Shim")
+        throw SystemError.unavailable("the harness shim (\(kind.files.joined(separator: ", "))) is not beside the checker; "
+                                      + "set \(kind.directoryVariable) to a copy of Sources/checker/Harness/\(kind.folder)")
     }
 }
 
@@ -58,10 +81,12 @@ struct HarnessCompiler {
 
     let cache: String
     let shim: URL
+    let kind: HarnessShim.Kind
 
-    init(cache: String = CheckerCache.defaultPath, shim: URL? = nil) throws {
+    init(cache: String = CheckerCache.defaultPath, shim: URL? = nil, kind: HarnessShim.Kind = HarnessShim.patch) throws {
         self.cache = cache
-        self.shim = try shim ?? HarnessShim.directory()
+        self.kind = kind
+        self.shim = try shim ?? HarnessShim.directory(kind)
     }
 
     struct Compiled {
@@ -71,17 +96,31 @@ struct HarnessCompiler {
     }
 
     func compile(_ functions: PatchFunctions) throws -> Compiled {
+        try compile(source: functions.source,
+                    subject: "the functions \(functions.patchName) adds to \(PatchFunctions.targetFile)",
+                    fix: "or fix the patch if it should define")
+    }
+
+    /// Compiles functions cut from a whole source file (``SourceFunctions``) with this shim.
+    func compile(_ functions: SourceFunctions) throws -> Compiled {
+        try compile(source: functions.source,
+                    subject: "the functions cut from \(functions.path) (\(functions.names.joined(separator: ", ")))",
+                    fix: "or fix the tree if it should define")
+    }
+
+    /// Compiles `source` (the generated C file) with the shim's files into `harness.so`.
+    /// `subject` and `fix` word the one-line message of a build that fails.
+    func compile(source: String, subject: String, fix: String) throws -> Compiled {
         var shimText: [(String, String)] = []
-        for name in HarnessShim.files {
+        for name in kind.files {
             let path = shim.appendingPathComponent(name).path
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw SystemError.unavailable("cannot read the harness shim file \(path)")
             }
             shimText.append((name, String(decoding: data, as: UTF8.self)))
         }
-        let source = functions.source
         let key = try ContentHash.of(text: ([Self.recipe, Self.flags.joined(separator: " ")] + shimText.flatMap { [$0.0, $0.1] }
-                                            + ["patch_functions.c", source]).joined(separator: "\n\u{1}\n"))
+                                            + [kind.generatedFile, source]).joined(separator: "\n\u{1}\n"))
         let root = cache + "/harness"
         let folder = root + "/" + key
         let library = folder + "/harness.so"
@@ -93,13 +132,13 @@ struct HarnessCompiler {
         do {
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             for (name, text) in shimText { try text.write(toFile: scratch + "/" + name, atomically: false, encoding: .utf8) }
-            try source.write(toFile: scratch + "/patch_functions.c", atomically: false, encoding: .utf8)
+            try source.write(toFile: scratch + "/" + kind.generatedFile, atomically: false, encoding: .utf8)
         } catch {
             throw UsageProblem("cannot write the harness build in \(root): \(error.localizedDescription); give a writable cache (XDG_CACHE_HOME)")
         }
         let finished: Tools.Finished
         do {
-            finished = try Tools.run("cc", Self.flags + ["-o", "harness.so", "harness.c", "patch_functions.c"],
+            finished = try Tools.run("cc", Self.flags + ["-o", "harness.so"] + kind.sources + [kind.generatedFile],
                                      in: scratch, environment: ["LC_ALL": "C"])
         } catch {
             try? FileManager.default.removeItem(atPath: scratch)
@@ -110,7 +149,7 @@ struct HarnessCompiler {
             let failed = folder + ".failed"
             try? FileManager.default.removeItem(atPath: failed)
             let kept = (try? FileManager.default.moveItem(atPath: scratch, toPath: failed)) != nil
-            throw UsageProblem(Self.failureMessage(finished.stderr + finished.stdout, patch: functions.patchName,
+            throw UsageProblem(Self.failureMessage(finished.stderr + finished.stdout, subject: subject, shim: kind, fix: fix,
                                                    log: (kept ? failed : scratch) + "/build.log"))
         }
         do {
@@ -160,17 +199,23 @@ struct HarnessCompiler {
 
     /// One line: the missing symbols and where to add them, or the compiler's first error.
     static func failureMessage(_ log: String, patch: String, log path: String) -> String {
+        failureMessage(log, subject: "the functions \(patch) adds to \(PatchFunctions.targetFile)", shim: HarnessShim.patch,
+                       fix: "or fix the patch if it should define", log: path)
+    }
+
+    static func failureMessage(_ log: String, subject: String, shim: HarnessShim.Kind, fix: String, log path: String) -> String {
         let missing = missingSymbols(in: log)
-        let start = "the functions \(patch) adds to \(PatchFunctions.targetFile) do not compile against the harness's kernel API"
+        let start = "\(subject) do not compile against the harness's kernel API"
+        let implementation = shim.sources.first ?? "the shim's .c file"
         if !missing.isEmpty {
             let list = missing.joined(separator: ", ")
-            return "\(start): missing \(list); add \(missing.count == 1 ? "it" : "them") to \(HarnessShim.projectPath) "
-                + "(a function: declared there, implemented in harness.c beside it, citing its source), "
-                + "or fix the patch if it should define \(missing.count == 1 ? "it" : "them") (compiler log: \(path))"
+            return "\(start): missing \(list); add \(missing.count == 1 ? "it" : "them") to \(shim.projectPath) "
+                + "(a function: declared there, implemented in \(implementation) beside it, citing its source), "
+                + "\(fix) \(missing.count == 1 ? "it" : "them") (compiler log: \(path))"
         }
         let firstError = log.split(separator: "\n").first { $0.contains("error") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         } ?? "cc failed"
-        return "\(start): \(firstError); fix the patch or the shim in Sources/checker/Harness/Shim/ (compiler log: \(path))"
+        return "\(start): \(firstError); fix the code or the shim in Sources/checker/Harness/\(shim.folder)/ (compiler log: \(path))"
     }
 }

@@ -61,8 +61,9 @@ struct PatchFunctions: Hashable {
 
     // MARK: - Reading the diff
 
-    /// One maximal run of consecutive `+` lines inside a hunk of the target file.
-    private struct Run {
+    /// One maximal run of consecutive `+` lines inside a hunk of the target file (or, for
+    /// ``SourceFunctions``, a whole source file), with each line's number.
+    struct Run {
         var lines: [(number: Int, text: String)] = []
     }
 
@@ -133,7 +134,7 @@ struct PatchFunctions: Hashable {
     /// run. Declarations (ending in `;` first) and initialisers (`=` before `{`) are not functions.
     /// Comments, strings, character literals and preprocessor lines are skipped when matching
     /// braces.
-    private static func definitions(in run: Run) -> [Function] {
+    static func definitions(in run: Run) -> [Function] {
         let chars = Array(run.lines.map(\.text).joined(separator: "\n").utf8)
         var found: [Function] = []
         var lineIndex = 0
@@ -170,7 +171,12 @@ struct PatchFunctions: Hashable {
                 continue
             }
             if lineStart, c == 35 {   // '#': a preprocessor line (with continuations)
-                while i < chars.count, !(chars[i] == 10 && chars[i - 1] != 92) { i += 1 }
+                while i < chars.count, !(chars[i] == 10 && chars[i - 1] != 92) {
+                    // A continued line's newline is a line too: without counting it, every
+                    // definition after a multi-line macro was cut from the wrong lines.
+                    if chars[i] == 10 { lineIndex += 1 }
+                    i += 1
+                }
                 continue
             }
             if c == 47, i + 1 < chars.count, chars[i + 1] == 42 {   // /* … */

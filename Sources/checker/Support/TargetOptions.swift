@@ -13,10 +13,12 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "The behaviour to check: vsock, snp or memory-attributes.")
     var target: String = "vsock"
 
-    @Option(help: "The semantics profile. vsock: mainline, vsock-dgram-v5 (default; whole series) or vsock-dgram-v5-03 (patches 01-03); snp: snp-v8; memory-attributes: mainline.")
+    @Option(help: "The semantics profile. vsock: mainline, vsock-dgram-v5 (default; whole series) or vsock-dgram-v5-03 (patches 01-03); snp: snp-v8 or snp-gmem (with --source); memory-attributes: mainline.")
     var profile: String?
 
-    static let snpProfiles = ["snp-v8"]
+    static let snpProfiles = ["snp-v8", snpGmemProfile]
+    /// Mainline's SNP guest_memfd hooks (`checker run --target snp --profile snp-gmem --source 6.12.111`).
+    static let snpGmemProfile = "snp-gmem"
     static let memoryAttributesProfiles = ["mainline"]
 
     /// The target named, or a usage problem naming the known ones.
@@ -40,7 +42,8 @@ struct TargetOptions: ParsableArguments {
         return profile
     }
 
-    /// The SNP profile: the intended semantics of v8 48/56 (the only one so far).
+    /// The SNP profile: the intended semantics of v8 48/56 (`snp-v8`, the default) or of mainline's
+    /// guest_memfd hooks (`snp-gmem`).
     func snpProfile() throws -> String { try named(profile ?? "snp-v8", in: Self.snpProfiles) }
 
     /// The memory attributes profile: mainline (6.12) validation.

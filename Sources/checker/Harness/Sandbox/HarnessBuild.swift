@@ -8,6 +8,8 @@ struct HarnessBuild: Hashable, Sendable {
     enum Kind: String, Hashable, Sendable, CaseIterable {
         /// v8 48/56 `sev_update_mem_attr` (``SNPHarnessSystem``).
         case snpV8 = "snp-v8"
+        /// Mainline's guest_memfd hooks cut from a tree's sev.c (``GmemHarnessSystem``).
+        case snpGmem = "snp-gmem"
     }
 
     let kind: Kind
@@ -17,7 +19,8 @@ struct HarnessBuild: Hashable, Sendable {
     /// The shim's files: frames in them are the kernel helpers, not the code under check.
     var shimFiles: Set<String> {
         switch kind {
-        case .snpV8: return Set(HarnessShim.files)
+        case .snpV8: return Set(HarnessShim.patch.files)
+        case .snpGmem: return Set(HarnessShim.gmem.files)
         }
     }
 
@@ -25,6 +28,7 @@ struct HarnessBuild: Hashable, Sendable {
     func served() throws -> ServedHarness {
         switch kind {
         case .snpV8: return ServedSystem(try SNPHarnessSystem(self))
+        case .snpGmem: return ServedSystem(try GmemHarnessSystem(library: library, name: name))
         }
     }
 }

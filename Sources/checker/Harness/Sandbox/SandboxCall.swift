@@ -10,6 +10,9 @@ struct SandboxCall: @unchecked Sendable {
     init(_ entry: String) { self.entry = strdup(entry) }
 
     static let sevUpdateMemAttr = SandboxCall("sev_update_mem_attr")
+    static let sevGmemPrepare = SandboxCall("sev_gmem_prepare")
+    static let sevGmemInvalidate = SandboxCall("sev_gmem_invalidate")
+    static let sevPrivateMaxMappingLevel = SandboxCall("sev_private_max_mapping_level")
 
     var name: String { String(cString: entry) }
 

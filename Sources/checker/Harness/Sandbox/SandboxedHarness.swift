@@ -81,3 +81,10 @@ extension SandboxedHarness where Model == SNPModel {
         }
     }
 }
+
+extension SandboxedHarness where Model == GmemModel {
+    /// Mainline's guest_memfd hooks in their sandbox.
+    convenience init(gmem build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10)) throws {
+        try self.init(build: build, executable: executable, callBound: callBound) { GmemHarnessSystem.entry(of: $0)?.name }
+    }
+}
