@@ -19,6 +19,10 @@
 #    exit(), an endless loop, opening a file, a socket, each for ranges above 256 pages): each is a
 #    finding with its signature, shrunk to 2 operations (a slot, 257 pages), reproduced 3/3 and
 #    replayed from its case; the checker exits 1 with its reports written.
+# 8. Mainline's guest_memfd hooks from Debian's 6.12.111 source (--source, fetched into the cache):
+#    the 6.12-reachable world (order-0 folios) passes; the large-folio world shows the known class
+#    (docs/snp-gmem.md); each planted mutant (series/snp-gmem/mutants) is detected in its own
+#    class, shrunk to its argued length, 3/3, and its case passes on the unpatched tree.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -170,6 +174,43 @@ for name, signature in expected.items():
                              [checker, "replay", first.get("caseFile", "-"), "--on", "harness", "--patch", patched],
                              log=f"crash-{name}-replay.log")
     check(f"crashing patch {name}: its case replays the crash", status == 1 and signature.split(": ", 1)[1] in out, f"exit {status}")
+
+# 8. snp-gmem on 6.12.111's own code.
+gmem = [checker, "run", "--target", "snp", "--profile", "snp-gmem", "--source", "6.12.111", "--ops", "30", "--store", "none"]
+status, _ = checks.run(gmem + ["--max-folio-order", "0", "--seed", "1", "--seeds", "300", "--batch", "100",
+                               "--results", f"{results}/gmem-order-0"], log="gmem-order-0.log")
+summary = checks.summary("gmem-order-0")
+operations = sum(b["operations"] for b in (summary or {}).get("batches", []))
+check("snp-gmem, 6.12.111, order-0 folios: every batch passes", status == 0 and summary is not None
+      and all(b["outcome"] == "pass" for b in summary["batches"]), f"exit {status}")
+check("snp-gmem, order-0 folios: at least 8,000 operations of mainline's code", operations >= 8000, str(operations))
+status, out = checks.run(gmem + ["--seed", "1", "--seeds", "20", "--stop-at-first-divergence",
+                                 "--results", f"{results}/gmem-large"], log="gmem-large.log")
+found = [d for b in (checks.summary("gmem-large") or {}).get("batches", []) for d in b["divergences"]]
+check("snp-gmem, large folios: the known class (one fault prepares only part of a large folio), 3 operations",
+      status == 1 and found and "gmem.prepare.whole-folio" in found[0]["expected"] and len(found[0]["minimal"]) == 3,
+      str(found[:1] and (found[0]["expected"], found[0]["minimal"])))
+argued = {"1-no-order-check": ("state mismatch at prepare", 2), "2-no-all-unassigned-check": ("crash mismatch at prepare", 4),
+          "3-no-psmash-before-4k": ("crash mismatch at invalidate", 4), "4-max-level-ignores-assigned": ("result mismatch at max-level", 3)}
+for mutant, (signature, length) in argued.items():
+    status, _ = checks.run(gmem + ["--patch", f"series/snp-gmem/mutants/{mutant}.patch", "--seed", "1", "--seeds", "300",
+                                   "--batch", "100", "--results", f"{results}/gmem-{mutant}"], log=f"gmem-{mutant}.log")
+    found = [d for b in (checks.summary(f"gmem-{mutant}") or {}).get("batches", []) for d in b["divergences"]
+             if d["signature"] == signature]
+    shortest = min(found, key=lambda d: len(d["minimal"]), default=None)
+    check(f"gmem mutant {mutant}: detected as {signature}, shrunk to {length}, 3/3",
+          status == 1 and shortest is not None and len(shortest["minimal"]) == length and shortest["reproduced"] == "3/3",
+          str(shortest and shortest["minimal"]))
+    if shortest:
+        status, out = checks.run([checker, "replay", shortest["caseFile"], "--on", "harness", "--source", "6.12.111"],
+                                 log=f"gmem-{mutant}-on-tree.log")
+        check(f"gmem mutant {mutant}: its minimal case passes on the unpatched tree", status == 0 and "fixed" in out, f"exit {status}")
+for case in sorted(glob.glob("series/snp-gmem/findings/*.jsonl")):
+    status, out = checks.run([checker, "replay", case, "--on", "harness", "--source", "6.12.111"],
+                             log=f"gmem-{os.path.basename(case)}.log")
+    check(f"gmem finding {os.path.basename(case)} reproduces on 6.12.111", status == 1 and "# reproduced:" in out, f"exit {status}")
+status, out = checks.run([checker, "run", "--target", "snp", "--profile", "snp-gmem"])
+check("snp-gmem without --source: one line, exit 2", status == 2 and "--source" in out and len(out.strip().splitlines()) == 1, out.strip())
 
 checks.finish()
 PY
