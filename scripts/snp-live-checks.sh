@@ -201,6 +201,10 @@ check("its events decoded: an entry for exactly one pfn, and the exit",
 check("no RMP helper event (no SNP host)", not any(re.search(r"rmp_make_|psmash", n) for n in events))
 check("trace.snp SKIP: no SNP activity observed", trace.get("outcome") == "skip"
       and (trace.get("reason") or "").startswith("no SNP activity observed"), trace.get("reason") or trace.get("outcome"))
+check("trace.snp: the invalidations were judged by the snp-gmem rules, which had nothing to judge without host SNP",
+      "snp-gmem rules had nothing to judge" in (trace.get("reason") or "")
+      and any(d.startswith("checked calls: ") and int(d.split(": ")[1]) >= 1 for d in trace.get("diagnostics", [])),
+      trace.get("reason") or "")
 check("no probe event lost", all(x.get("lostEvents", 0) == 0 for x in summary["batches"]))
 check("no test passed but the probe that fired", {n for n, x in batches.items() if x["outcome"] == "pass"} == {"probe.sev_gmem_invalidate"})
 checks.finish()

@@ -104,4 +104,29 @@ import Testing
         let cases = try FileManager.default.contentsOfDirectory(atPath: results + "/cases")
         #expect(cases.contains { $0.hasSuffix("-crash.jsonl") }, "\(cases)")
     }
+
+    /// A tree's code crashes the same way: the gmem hooks run in the same sandbox.
+    @Test
+    func aCrashingGmemHookIsAFindingOfItsOwnFunction() throws {
+        let folder = try GmemHarnessTests.scratch()
+        let file = folder + "/sev.c"
+        let crashing = GmemHarnessTests.fixture.replacingOccurrences(
+            of: "\tfor (; start < end; start++)\n\t\tWARN_ONCE",
+            with: "\tif (end - start > 1)\n\t\t*(volatile int *)0 = 1;\n\tfor (; start < end; start++)\n\t\tWARN_ONCE")
+        #expect(crashing != GmemHarnessTests.fixture)
+        try crashing.write(toFile: file, atomically: true, encoding: .utf8)
+        let build = try GmemHarnessSystem.compile(GmemSource(sevC: file, displayName: "fixture"), cache: folder)
+        let harness = try SandboxedHarness(gmem: build, executable: CheckerProcess.executable.path, callBound: .seconds(2))
+        try harness.reset()
+        #expect(try harness.execute(.setup(SNPMemslot(baseGFN: 0, pages: 1024))) == .applied)
+        #expect(try harness.execute(.allocate(index: 0, order: 0)) == .applied)
+        guard case .call = try harness.execute(.invalidate(index: 0, pages: 1)) else {
+            Issue.record("freeing one page should not crash")
+            return
+        }
+        #expect(try harness.execute(.allocate(index: 512, order: 9)) == .applied)
+        let crash = try #require(try harness.execute(.invalidate(index: 512, pages: 512)).crash)
+        #expect(crash.kind == .signal)
+        #expect(crash.signature.hasPrefix("SIGSEGV in sev_gmem_invalidate (sev.c:"), "\(crash.signature)")
+    }
 }

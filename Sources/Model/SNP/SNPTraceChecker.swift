@@ -24,10 +24,12 @@ public struct SNPTraceReport: Sendable, Hashable {
 ///   RMP call (``SNPRules/rmpFailure``); with `kvm_restrictedmem_get_pfn` events, a call that
 ///   returned 0 left every page of every folio it looked up, inside the range, in the requested
 ///   state (``SNPRules/toPrivate``, ``SNPRules/toShared``).
-/// - `sev_gmem_prepare` (mainline sev.c): returning 0 leaves its pfn private; a 2M entry only
-///   when `max_order >= 9`, at a 2M-aligned pfn.
-/// - `sev_gmem_invalidate` (mainline sev.c): every page of [start, end) known to be assigned is
-///   made shared, a 4K change inside a known 2M entry after a PSMASH.
+/// - `sev_gmem_prepare` and `sev_gmem_invalidate` (mainline): the snp-gmem model's rules
+///   (``GmemRules``) as far as a trace shows them — an assigned pfn is left alone; a 2M entry only
+///   over a 2M-aligned, wholly unassigned range inside the folio; every entry at its pages' own
+///   GPAs; returning 0 leaves the pfn private and, for a large folio, every page of it that was
+///   unassigned; an invalidation changes nothing outside its range and leaves no page it freed
+///   assigned.
 public enum SNPTraceChecker {
     public static func check(_ events: [SNPTraceEvent], assumeSharedAtStart: Bool = false) -> SNPTraceReport {
         var checker = Checker(assumeShared: assumeSharedAtStart)
@@ -180,12 +182,36 @@ public enum SNPTraceChecker {
             }
         }
 
+        /// `sev_gmem_prepare(kvm, pfn, gfn, max_order)` against the snp-gmem rules: guest_memfd
+        /// hands it a folio's first pfn and gfn and the folio's order (6.12 guest_memfd.c:28-34).
         mutating func judgePrepare(_ frame: Frame, pfn: UInt64, gfn: UInt64, maxOrder: Int32) {
+            let before = self
             let calls = rmpCalls(frame)
+            let folio = pfn..<(pfn + (UInt64(1) << UInt64(max(0, min(maxOrder, 30)))))
+            /// The GPA a page of the folio must be recorded at.
+            func gpa(of page: UInt64) -> UInt64 { (gfn + (page - pfn)) << 12 }
+            if let was = before.state(of: pfn), was.assigned, !calls.isEmpty {
+                return diverge(frame, "expected an assigned pfn \(hexString(pfn)) (\(was)) left as it is [\(GmemRules.prepareAssigned.id)]; observed \(calls[0])")
+            }
             for call in calls {
-                guard case let .rmpMakePrivate(callPFN, _, level, _, _, _) = call.kind, level != PageLevel.size4K else { continue }
-                if maxOrder < 9 || callPFN % RMPTable.pagesPer2M != 0 {
-                    diverge(frame, "expected a 2M entry only for a 2M-aligned pfn of a folio of order >= 9 (mainline sev_gmem_prepare); observed \(call)")
+                guard case let .rmpMakePrivate(callPFN, callGPA, level, _, _, 0) = call.kind else { continue }
+                let pages = level == PageLevel.size4K ? UInt64(1) : RMPTable.pagesPer2M
+                let covered = callPFN..<(callPFN + pages)
+                if pages > 1 {
+                    guard maxOrder >= 9, callPFN % RMPTable.pagesPer2M == 0, folio.contains(callPFN), folio.contains(covered.upperBound - 1) else {
+                        return diverge(frame, "expected a 2M entry only over a 2M-aligned range inside the order-\(maxOrder) folio [\(GmemRules.prepareHugeEntry.id)]; observed \(call)")
+                    }
+                    if let assigned = covered.first(where: { before.state(of: $0)?.assigned == true }) {
+                        return diverge(frame, "expected a 2M entry only over a wholly unassigned 2M range [\(GmemRules.prepareHugeEntry.id)]; pfn \(hexString(assigned)) was assigned; observed \(call)")
+                    }
+                }
+                guard covered.overlaps(folio) else {
+                    return diverge(frame, "expected RMP changes only inside the folio [\(hexString(folio.lowerBound)), \(hexString(folio.upperBound))) [\(GmemRules.prepareOthers.id)]; observed \(call)")
+                }
+                // Each page at its own gfn's GPA: a 2M entry records page p at callGPA + (p - callPFN).
+                let page = max(callPFN, pfn)
+                if callGPA + (page - callPFN) << 12 != gpa(of: page) {
+                    return diverge(frame, "expected pfn \(hexString(page)) private at gfn \(hexString(gpa(of: page) >> 12))'s GPA \(hexString(gpa(of: page))) [\(GmemRules.preparePrivate.id)]; observed \(call), which records it at \(hexString(callGPA + (page - callPFN) << 12))")
                 }
             }
             for call in calls { learn(call) }
@@ -195,17 +221,39 @@ public enum SNPTraceChecker {
                 return
             }
             if !entry.assigned {
-                diverge(frame, "expected pfn \(hexString(pfn)) private after a successful prepare; observed \(entry)")
+                return diverge(frame, "expected pfn \(hexString(pfn)) private after a successful prepare [\(GmemRules.preparePrivate.id)]; observed \(entry)")
+            }
+            // Large-folio world: the folio is marked prepared as a whole, so every page of it that
+            // was unassigned must be private now.
+            guard folio.count > 1 else { return }
+            var unknown = 0
+            for page in folio.dropFirst() where state(of: page)?.assigned != true {
+                guard let was = before.state(of: page) else { unknown += 1; continue }
+                if !was.assigned {
+                    return diverge(frame, "expected every unassigned page of the order-\(maxOrder) folio private [\(GmemRules.prepareWholeFolio.id)]; pfn \(hexString(page)) (gfn \(hexString(gpa(of: page) >> 12))) is still \(state(of: page).map { "\($0)" } ?? "unassigned")")
+                }
+            }
+            if unknown > 0 {
+                report.notChecked.append("\(frame.entry): \(unknown) page(s) of the folio of unknown RMP state before the call (pass --from-guest-start when tracing began before the guest)")
             }
         }
 
+        /// `sev_gmem_invalidate(start, end)` against the snp-gmem rules: the freed pages go back
+        /// to the host; pages outside keep their owner.
         mutating func judgeInvalidate(_ frame: Frame, start: UInt64, end: UInt64) {
             let before = self
+            for call in rmpCalls(frame) {
+                guard case let .rmpMakeShared(pfn, level, 0) = call.kind else { continue }
+                let pages = level == PageLevel.size4K ? UInt64(1) : RMPTable.pagesPer2M
+                if pfn < start || pfn + pages > end {
+                    return diverge(frame, "expected RMP changes only inside the freed range [\(hexString(start)), \(hexString(end))) [\(GmemRules.invalidateOutside.id)]; observed \(call)")
+                }
+            }
             for call in rmpCalls(frame) { learn(call) }
             for pfn in start..<min(end, start + 1 << 20) {
                 guard let was = before.state(of: pfn), was.assigned else { continue }
                 if let now = state(of: pfn), now.assigned {
-                    return diverge(frame, "expected pfn \(hexString(pfn)) (was \(was)) shared after the invalidation (mainline sev_gmem_invalidate); observed \(now)")
+                    return diverge(frame, "expected pfn \(hexString(pfn)) (was \(was)) shared after the invalidation [\(GmemRules.invalidateShared.id)]; observed \(now)")
                 }
             }
         }

@@ -233,14 +233,21 @@ struct Run: ParsableCommand {
             throw UsageProblem("--source \(source) is for --profile \(TargetOptions.snpGmemProfile) (mainline's guest_memfd hooks); profile \(profile) checks a patch's functions, give it --patch alone")
         }
         _ = try requireBackend(["harness"], for: "snp")
-        let output = try results.map(ResultsDirectory.init(creating:))
-        let started = Date()
         // The patch's code runs in a sandboxed child process, never in the checker's own.
         let harness = try SandboxedHarness(snpV8: try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch)),
                                            callBound: .seconds(callTimeout))
+        try runHarness(harness, model: SNPModel(), generator: SNPOperationGenerator(), profile: profile)
+    }
+
+    /// A check of C code in the harness's sandboxed child (snp-v8, snp-gmem): says what the
+    /// sandbox applied, runs the stored cases first, then the seeds.
+    func runHarness<Generator: OperationGenerator>(_ harness: SandboxedHarness<Generator.Model>, model: Generator.Model,
+                                                   generator: Generator, profile: String) throws {
+        let output = try results.map(ResultsDirectory.init(creating:))
+        let started = Date()
         try harness.reset()
-        FileHandle.standardError.write(Data("checker: the patch's code runs in a child process: \(harness.sandbox ?? "no sandbox report")\n".utf8))
-        let hunt = DivergenceHunt(model: SNPModel(), generator: SNPOperationGenerator(), operations: generation.ops,
+        FileHandle.standardError.write(Data("checker: the code under check runs in a child process: \(harness.sandbox ?? "no sandbox report")\n".utf8))
+        let hunt = DivergenceHunt(model: model, generator: generator, operations: generation.ops,
                                   swarm: !generation.noSwarm, limits: limits(), reproductions: reproductions)
         var report = CheckReport(target: "snp", profile: profile, kernel: "none (user space)", system: harness.name,
                                  startedAt: ISO8601DateFormatter().string(from: started), durationSeconds: 0)

@@ -214,7 +214,8 @@ struct Trace: ParsableCommand {
         }.joined(separator: ", ")
         if snpEnabled == false {
             result.reason = "no SNP activity observed (no SNP hardware / no SNP guest ran): kvm_amd has sev_snp=N, "
-                + "so the calls seen (\(calls)) returned without RMP work"
+                + "so the calls seen (\(calls)) returned without RMP work, and the snp-gmem rules had nothing to judge "
+                + "(without host SNP, sev_gmem_invalidate returns at once: 6.12 sev.c:5026)"
             return result
         }
         guard report.checkedCalls > 0 else {

@@ -107,4 +107,53 @@ struct SNPTraceCheckerTests {
         #expect(report.checkedCalls == 2)
         #expect(report.divergences.count == 1)
     }
+
+    @Test("mainline prepare, judged by the snp-gmem rules: GPAs, whole large folios, assigned pages, the invalidated range")
+    mutating func gmemRules() {
+        // docs/snp-gmem.md class 2: a 2M folio at gfn 0x500 (base gfn not 2M-aligned) gets a 2M
+        // entry at gpa 0x400000: every page 0x100 pages below its GPA.
+        let wrongGPA = events([
+            .gmemPrepareEntry(pfn: 0x10_0000, gfn: 0x500, maxOrder: 9),
+            .rmpMakePrivate(pfn: 0x10_0000, gpa: 0x40_0000, level: PageLevel.size2M, asid: 1, immutable: false, result: 0),
+            .gmemPrepareExit(result: 0),
+        ])
+        let gpa = SNPTraceChecker.check(wrongGPA, assumeSharedAtStart: true)
+        #expect(gpa.divergences.count == 1 && gpa.divergences[0].contains(GmemRules.preparePrivate.id), "\(gpa.divergences)")
+        let aligned = events([
+            .gmemPrepareEntry(pfn: 0x10_0000, gfn: 0x400, maxOrder: 9),
+            .rmpMakePrivate(pfn: 0x10_0000, gpa: 0x40_0000, level: PageLevel.size2M, asid: 1, immutable: false, result: 0),
+            .gmemPrepareExit(result: 0),
+        ])
+        let good = SNPTraceChecker.check(aligned, assumeSharedAtStart: true)
+        #expect(good.divergences.isEmpty && good.notChecked.isEmpty, "\(good.divergences) \(good.notChecked)")
+        // docs/snp-gmem.md class 1: an order-10 folio, one 2M entry, its second 2M left shared.
+        let half = events([
+            .gmemPrepareEntry(pfn: 0x10_0000, gfn: 0, maxOrder: 10),
+            .rmpMakePrivate(pfn: 0x10_0000, gpa: 0, level: PageLevel.size2M, asid: 1, immutable: false, result: 0),
+            .gmemPrepareExit(result: 0),
+        ])
+        let whole = SNPTraceChecker.check(half, assumeSharedAtStart: true)
+        #expect(whole.divergences.count == 1 && whole.divergences[0].contains(GmemRules.prepareWholeFolio.id), "\(whole.divergences)")
+        // Without knowing the second 2M was shared, it is not judged, and says so.
+        let unknown = SNPTraceChecker.check(half)
+        #expect(unknown.divergences.isEmpty)
+        #expect(unknown.notChecked.contains { $0.contains("512 page(s) of the folio") }, "\(unknown.notChecked)")
+        // An assigned page is left as it is.
+        let retaken = events([
+            .rmpMakePrivate(pfn: 0x300, gpa: 0x1000, level: PageLevel.size4K, asid: 7, immutable: false, result: 0),
+            .gmemPrepareEntry(pfn: 0x300, gfn: 1, maxOrder: 0),
+            .rmpMakePrivate(pfn: 0x300, gpa: 0x1000, level: PageLevel.size4K, asid: 1, immutable: false, result: 0),
+            .gmemPrepareExit(result: 0),
+        ])
+        let assigned = SNPTraceChecker.check(retaken)
+        #expect(assigned.divergences.count == 1 && assigned.divergences[0].contains(GmemRules.prepareAssigned.id), "\(assigned.divergences)")
+        // An invalidation changes nothing outside its range.
+        let outside = events([
+            .gmemInvalidateEntry(startPFN: 0x400, endPFN: 0x401),
+            .rmpMakeShared(pfn: 0x401, level: PageLevel.size4K, result: 0),
+            .gmemInvalidateExit,
+        ])
+        let freed = SNPTraceChecker.check(outside)
+        #expect(freed.divergences.count == 1 && freed.divergences[0].contains(GmemRules.invalidateOutside.id), "\(freed.divergences)")
+    }
 }
