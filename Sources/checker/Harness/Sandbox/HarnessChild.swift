@@ -34,6 +34,7 @@ final class HarnessChild {
     private var toChild: Int32 = -1
     private var fromChild: Int32 = -1
     private var pending: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 1 << 16)
     private let folder: String
 
     init(build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10),
@@ -133,12 +134,14 @@ final class HarnessChild {
 
     private func readLine(within bound: Duration, entry: String?) throws -> Answer {
         let deadline = ContinuousClock.now + bound
+        var scanned = 0   // bytes of `pending` known to hold no newline
         while true {
-            if let newline = pending.firstIndex(of: 0x0A) {
+            if let newline = pending[scanned...].firstIndex(of: 0x0A) {
                 let line = Data(pending[..<newline])
                 pending.removeFirst(newline + 1)
                 return .line(line)
             }
+            scanned = pending.count
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return .crashed(try hung(entry: entry)) }
             var poller = pollfd(fd: fromChild, events: Int16(POLLIN), revents: 0)
@@ -146,7 +149,6 @@ final class HarnessChild {
             let ready = poll(&poller, 1, milliseconds)
             if ready < 0 && errno == EINTR { continue }
             guard ready > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
             let count = chunk.withUnsafeMutableBytes { read(fromChild, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return .crashed(try died(entry: entry)) }

@@ -6,7 +6,8 @@ import Foundation
 /// line on stderr (``HarnessCrashReport``).
 enum HarnessProtocol {
     struct Request<Operation: Codable>: Codable {
-        /// `reset` (a fresh world) or `execute`.
+        /// `reset` (a fresh world), `execute`, or `evidence` (the last operation's callbacks and
+        /// log lines: asked for only when a report needs them, since they are most of the bytes).
         var request: String
         var operation: Operation?
     }
@@ -56,7 +57,9 @@ final class ServedSystem<System: EvidencedSystem>: ServedHarness where System.Mo
                 reply = Reply(observation: nil, evidence: [])
             case "execute":
                 guard let operation = request.operation else { throw HarnessServerError("execute without an operation") }
-                reply = Reply(observation: try system.execute(operation), evidence: system.lastEvidence)
+                reply = Reply(observation: try system.execute(operation))
+            case "evidence":
+                reply = Reply(evidence: system.lastEvidence)
             default:
                 throw HarnessServerError("unknown request '\(request.request)'")
             }

@@ -18,7 +18,15 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
     let child: HarnessChild
     /// The patch function an operation calls (named in a hang's report), nil when it calls none.
     let entry: (Model.Operation) -> String?
-    private(set) var lastEvidence: [String] = []
+    /// The last operation's evidence, fetched from the child when first read (most operations'
+    /// evidence is never read: only a divergence's is reported).
+    var lastEvidence: [String] {
+        if let evidence { return evidence }
+        let fetched = fetchEvidence()
+        evidence = fetched
+        return fetched
+    }
+    private var evidence: [String]? = []
     private let decoder = JSONDecoder()
 
     init(build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10),
@@ -32,7 +40,7 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
     var sandbox: String? { child.sandbox }
 
     func reset() throws {
-        lastEvidence = []
+        evidence = []
         if !child.isRunning { try child.start() }
         switch try child.ask(HarnessProtocol.line(Request(request: "reset")), entry: nil) {
         case let .line(data): _ = try reply(data)
@@ -41,22 +49,34 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
     }
 
     func execute(_ operation: Model.Operation) throws -> Model.Observation {
-        lastEvidence = []
+        evidence = []
         guard child.isRunning else {
             // The child died at an earlier operation of this sequence: its world is gone.
             throw SystemError.unavailable("the harness child is not running after a crash; reset before the next operation")
         }
         switch try child.ask(HarnessProtocol.line(Request(request: "execute", operation: operation)), entry: entry(operation)) {
         case let .line(data):
-            let answer = try reply(data)
-            lastEvidence = answer.evidence ?? []
-            guard let observation = answer.observation else {
+            guard let observation = try reply(data).observation else {
                 throw SystemError.unavailable("the harness child answered an operation without an observation")
             }
+            evidence = nil
             return observation
         case let .crashed(crash):
-            lastEvidence = crash.detail
+            evidence = crash.detail
             return .crashed(crash)
+        }
+    }
+
+    /// Asks the child for the last operation's evidence; what went wrong instead, as one line.
+    private func fetchEvidence() -> [String] {
+        guard child.isRunning else { return ["(the harness child has ended: no evidence)"] }
+        do {
+            switch try child.ask(HarnessProtocol.line(Request(request: "evidence")), entry: nil) {
+            case let .line(data): return try reply(data).evidence ?? []
+            case .crashed: return ["(the harness child died while handing over the evidence)"]
+            }
+        } catch {
+            return ["(the evidence could not be fetched: \(error))"]
         }
     }
 
