@@ -14,7 +14,9 @@ import Testing
     /// The seed with one of the crashing diffs applied, compiled (not loaded).
     static func crashingBuild(_ name: String) throws -> HarnessBuild {
         try #require(HarnessTests.seedExists, "the SNP seed \(HarnessTests.seed) is missing: put ../shared beside the project")
-        let patched = HarnessTests.scratch() + "/\(name).txt"
+        let folder = HarnessTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let patched = folder + "/\(name).txt"
         let applied = try Tools.run("patch", ["--quiet", "-o", patched, HarnessTests.seed, "\(crashing)/\(name).diff"])
         try #require(applied.succeeded, "\(name).diff does not apply to the seed: \(applied.stderr)")
         return try SNPHarnessSystem.build(patch: patched, cache: HarnessTests.sharedCache)
@@ -30,6 +32,8 @@ import Testing
         ("null-write", HarnessCrash.Kind.signal, "SIGSEGV in sev_update_mem_attr"),
         ("bug", .abort, "abort (BUG) in sev_update_mem_attr"),
         ("exit", .exit, "exit() (exit status 3) in sev_update_mem_attr"),
+        // _exit runs no atexit hook: no crash line, yet a patch call was running.
+        ("underscore-exit", .exit, "exit status 5 during sev_update_mem_attr, no crash report"),
         ("hang", .timeout, "no return within 2 s from sev_update_mem_attr"),
         ("open-file", .forbiddenCall, "forbidden system call openat in sev_update_mem_attr"),
         ("socket", .forbiddenCall, "forbidden system call socket in sev_update_mem_attr"),
@@ -92,9 +96,11 @@ import Testing
     /// As a user runs it: the checker reports the crash with its reports written, exit status 1.
     @Test
     func checkerRunReportsACrashingPatch() throws {
-        let patched = HarnessTests.scratch() + "/null-write.txt"
+        let folder = HarnessTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let patched = folder + "/null-write.txt"
         _ = try Tools.run("patch", ["--quiet", "-o", patched, HarnessTests.seed, "\(Self.crashing)/null-write.diff"])
-        let results = HarnessTests.scratch() + "/results"
+        let results = folder + "/results"
         let output = try CheckerProcess.run(["run", "--target", "snp", "--patch", patched, "--seed", "9", "--ops", "30",
                                              "--store", "none", "--results", results])
         #expect(output.status == 1, "\(output.stderr)")
@@ -109,6 +115,7 @@ import Testing
     @Test
     func aCrashingGmemHookIsAFindingOfItsOwnFunction() throws {
         let folder = try GmemHarnessTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let file = folder + "/sev.c"
         let crashing = GmemHarnessTests.fixture.replacingOccurrences(
             of: "\tfor (; start < end; start++)\n\t\tWARN_ONCE",

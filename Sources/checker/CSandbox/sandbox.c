@@ -322,8 +322,23 @@ int kcc_sandbox_pipe(int fds[2])
 	return 0;
 }
 
+int kcc_sandbox_anonymous_file(const char *folder)
+{
+	char path[4096];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/checker-harness-XXXXXX", folder) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
 int kcc_sandbox_spawn(const char *path, char *const argv[], char *const environment[], int stdin_fd,
-		      int stdout_fd, const char *stderr_path)
+		      int stdout_fd, int stderr_fd)
 {
 	posix_spawn_file_actions_t actions;
 	pid_t pid;
@@ -335,7 +350,7 @@ int kcc_sandbox_spawn(const char *path, char *const argv[], char *const environm
 	if (!rc)
 		rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
 	if (!rc)
-		rc = posix_spawn_file_actions_addopen(&actions, 2, stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
 	/* No other descriptor of the checker (results files, VM consoles) reaches the child. */
 	if (!rc)
 		rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);

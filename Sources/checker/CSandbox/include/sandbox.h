@@ -39,10 +39,14 @@ void kcc_sandbox_call_end(void);
 /// pipe2(fds, O_CLOEXEC) (a GNU extension Swift's Glibc module does not show).
 int kcc_sandbox_pipe(int fds[2]);
 
+/// An anonymous file for a child's stderr (created in `folder` and unlinked at once, so nothing
+/// is left behind however the checker ends), close-on-exec. Returns the fd or -1 with errno.
+int kcc_sandbox_anonymous_file(const char *folder);
+
 /// The parent's side: starts `argv` with `environment`, its fd 0 = `stdin_fd`, fd 1 =
-/// `stdout_fd`, fd 2 = `stderr_path` (created, truncated) and no other descriptor of the parent.
+/// `stdout_fd`, fd 2 = `stderr_fd`, and no other descriptor of the parent.
 /// Returns the pid, or -1 with errno.
 int kcc_sandbox_spawn(const char *path, char *const argv[], char *const environment[], int stdin_fd,
-                      int stdout_fd, const char *stderr_path);
+                      int stdout_fd, int stderr_fd);
 
 #endif

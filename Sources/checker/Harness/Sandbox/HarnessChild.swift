@@ -33,9 +33,10 @@ final class HarnessChild {
     private var pid: pid_t = 0
     private var toChild: Int32 = -1
     private var fromChild: Int32 = -1
+    /// The current child's stderr: an unlinked file, so nothing is left on disk.
+    private var errors: Int32 = -1
     private var pending: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    private let folder: String
 
     init(build: HarnessBuild, executable: String = VM.executablePath(), callBound: Duration = .seconds(10),
          shimFiles: Set<String>) throws {
@@ -43,20 +44,16 @@ final class HarnessChild {
         self.executable = executable
         self.callBound = callBound
         self.shimFiles = shimFiles
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("checker-harness-\(getpid())-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // A child that died must never take the checker with it: writing to its pipe is EPIPE.
         signal(SIGPIPE, SIG_IGN)
     }
 
     deinit {
         stop()
-        try? FileManager.default.removeItem(atPath: folder)
+        if errors >= 0 { close(errors) }
     }
 
     var isRunning: Bool { pid > 0 }
-
-    private var stderrPath: String { folder + "/stderr" }
 
     /// Starts a child and waits for its `ready` line.
     func start() throws {
@@ -66,13 +63,18 @@ final class HarnessChild {
         guard kcc_sandbox_pipe(&input) == 0, kcc_sandbox_pipe(&output) == 0 else {
             throw SystemError.unavailable("cannot make the harness child's pipes: \(String(cString: strerror(errno)))")
         }
+        if errors >= 0 { close(errors) }
+        errors = kcc_sandbox_anonymous_file(FileManager.default.temporaryDirectory.path)
+        guard errors >= 0 else {
+            throw SystemError.unavailable("cannot make a file for the harness child's stderr in \(FileManager.default.temporaryDirectory.path): \(String(cString: strerror(errno)))")
+        }
         let arguments = [executable, "harness-serve", "--kind", build.kind.rawValue, "--library", build.library, "--name", build.name]
         var environment = ProcessInfo.processInfo.environment
         // The Swift runtime's own crash reporter would start a program: the child reports itself.
         environment["SWIFT_BACKTRACE"] = "enable=no"
         let spawned = withCStrings(arguments) { argv in
             withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
-                kcc_sandbox_spawn(executable, argv, envp, input[0], output[1], stderrPath)
+                kcc_sandbox_spawn(executable, argv, envp, input[0], output[1], errors)
             }
         }
         close(input[0])
@@ -122,10 +124,15 @@ final class HarnessChild {
         close(toChild)
         close(fromChild)
         var status: Int32 = 0
-        for _ in 0..<50 where waitpid(pid, &status, WNOHANG) == 0 { usleep(10_000) }
-        if waitpid(pid, &status, WNOHANG) == 0 {
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
+        var waits = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            guard waits < 50 else {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                break
+            }
+            waits += 1
+            usleep(10_000)
         }
         pid = 0
     }
@@ -165,17 +172,22 @@ final class HarnessChild {
         close(fromChild)
         let report = HarnessCrashReport(stderr: stderrText(), library: build.library, shimFiles: shimFiles)
         let ending = Self.ending(status)
-        guard let line = report.line, line.inCall != nil else {
-            // No crash line from inside a patch call: the checker's own child failed.
-            throw failure("it ended (\(ending)) outside the patch's code")
-        }
-        return report.crash(ending: ending, bound: nil)
+        // A crash line from outside a patch call, or no line while no patch code was called: the
+        // checker's own child failed. No line during a patch call: the patch ended the process
+        // without running its handlers (`_exit`, an uncatchable signal).
+        if let line = report.line, line.inCall == nil { throw failure("it ended (\(ending)) outside the patch's code") }
+        if report.line == nil, entry == nil { throw failure("it ended (\(ending)) while no patch code ran") }
+        return report.crash(ending: ending, bound: nil, entry: entry)
     }
 
     /// No reply within the bound: ask the child where it is (SIGUSR2), then kill it.
     private func hung(entry: String?) throws -> HarnessCrash {
         kill(pid, SIGUSR2)
-        for _ in 0..<300 where !stderrText().contains("kind=hang") { usleep(10_000) }
+        var waits = 0
+        while waits < 300, !stderrText().contains("kind=hang") {
+            waits += 1
+            usleep(10_000)
+        }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
@@ -187,8 +199,14 @@ final class HarnessChild {
         return report.crash(ending: "killed after \(Self.seconds(callBound)) s", bound: callBound, entry: entry)
     }
 
+    /// What the current child wrote to stderr so far (at most its last 1 MiB).
     private func stderrText() -> String {
-        (FileManager.default.contents(atPath: stderrPath)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        var status = stat()
+        guard errors >= 0, fstat(errors, &status) == 0, status.st_size > 0 else { return "" }
+        let size = Int(min(status.st_size, 1 << 20))
+        var bytes = [UInt8](repeating: 0, count: size)
+        let count = bytes.withUnsafeMutableBytes { pread(errors, $0.baseAddress, size, off_t(status.st_size) - off_t(size)) }
+        return String(decoding: bytes.prefix(max(0, count)), as: UTF8.self)
     }
 
     /// The checker's own failure (not the patch's): one line with the child's stderr kept.

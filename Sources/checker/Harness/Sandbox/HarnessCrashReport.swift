@@ -84,7 +84,8 @@ struct HarnessCrashReport {
                                 detail: detail)
         }
         guard let line else {
-            return HarnessCrash(kind: .signal, signature: "\(ending) during \(called), no crash report", detail: detail)
+            return HarnessCrash(kind: ending.hasPrefix("exit") ? .exit : .signal,
+                                signature: "\(ending) during \(called), no crash report", detail: detail)
         }
         switch line.kind {
         case "forbidden-call":
