@@ -16,7 +16,7 @@
 # 6. The failure store (a store of its own): a divergence is kept, replayed first next time, and
 #    reported fixed (and moved aside) once the candidate fix is applied.
 # 7. Patches that crash the harness (series/snp-v8/crashing/*.diff on the seed: a NULL write, BUG(),
-#    exit(), an endless loop, opening a file, a socket, each for ranges above 256 pages): each is a
+#    exit(), _exit(), an endless loop, opening a file, a socket, each for ranges above 256 pages): each is a
 #    finding with its signature, shrunk to 2 operations (a slot, 257 pages), reproduced 3/3 and
 #    replayed from its case; the checker exits 1 with its reports written.
 # 8. Mainline's guest_memfd hooks from Debian's 6.12.111 source (--source, fetched into the cache):
@@ -148,6 +148,7 @@ check("store: under the fix it is reported fixed and moved aside",
 # 7. Crashing patches: the patch's code runs in a sandboxed child; the checker survives it.
 expected = {"null-write": "crashed: SIGSEGV in sev_update_mem_attr", "bug": "crashed: abort (BUG) in sev_update_mem_attr",
             "exit": "crashed: exit() (exit status 3) in sev_update_mem_attr",
+            "underscore-exit": "crashed: exit status 5 during sev_update_mem_attr, no crash report",
             "hang": "crashed: no return within 2 s from sev_update_mem_attr",
             "open-file": "crashed: forbidden system call openat in sev_update_mem_attr",
             "socket": "crashed: forbidden system call socket in sev_update_mem_attr"}
