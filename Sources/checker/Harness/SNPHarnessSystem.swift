@@ -166,32 +166,25 @@ final class SNPHarnessSystem: EvidencedSystem {
 
     /// The RMP read behind `snp_lookup_rmpentry`: 1 assigned / 0 not, level of the 2M-aligned entry.
     private func lookup(pfn: UInt64, level: UnsafeMutablePointer<Int32>?) -> Int32 {
-        let entry = environment.rmp.lookup(pfn)
+        let (entry, line) = SimulatedRMPInstructions.lookup(environment.rmp, pfn: pfn)
         level?.pointee = entry.level.x86Level
-        record("lookup(\(hexString(pfn))) = \(entry.assigned ? "assigned" : "not assigned"), \(entry.level.rawValue)")
+        record(line)
         return entry.assigned ? 1 : 0
     }
 
     /// One RMPUPDATE: the raw hardware code.
     private func rmpupdate(pfn: UInt64, gpa: UInt64, assigned: Int32, pageSize: Int32, immutable: Int32,
                            asid: UInt32) -> Int32 {
-        let size: RMPPageSize? = pageSize == 0 ? .size4K : pageSize == 1 ? .size2M : nil
-        let state = assigned != 0 ? "private ASID \(asid) gpa \(hexString(gpa))\(immutable != 0 ? " immutable" : "")" : "shared"
-        let code: Int32
-        if let size {
-            code = environment.rmp.rmpupdate(
-                pfn: pfn, RMPEntry(assigned: assigned != 0, pageSize: size, immutable: immutable != 0, asid: asid, gpa: gpa)).rawValue
-        } else {
-            code = RMPTable.UpdateCode.failInput.rawValue
-        }
-        record("rmpupdate(\(hexString(pfn)), \(size?.rawValue ?? "pagesize \(pageSize)"), \(state)) = \(Self.updateCodeName(code))")
+        let (code, line) = SimulatedRMPInstructions.rmpupdate(&environment.rmp, pfn: pfn, gpa: gpa, assigned: assigned,
+                                                              pageSize: pageSize, immutable: immutable, asid: asid)
+        record(line)
         return code
     }
 
     /// One PSMASH: the raw hardware code.
     private func psmash(pfn: UInt64) -> Int32 {
-        let code = environment.rmp.psmash(pfn: pfn).rawValue
-        record("psmash(\(hexString(pfn))) = \(Self.psmashCodeName(code))")
+        let (code, line) = SimulatedRMPInstructions.psmash(&environment.rmp, pfn: pfn)
+        record(line)
         return code
     }
 
@@ -199,27 +192,4 @@ final class SNPHarnessSystem: EvidencedSystem {
         guard let line else { return }
         trace.append(String(cString: line))
     }
-
-    static func updateCodeName(_ code: Int32) -> String {
-        switch RMPTable.UpdateCode(rawValue: code) {
-        case .success: return "0"
-        case .failInput: return "1 FAIL_INPUT"
-        case .failPermission: return "2 FAIL_PERMISSION"
-        case .failInUse: return "3 FAIL_INUSE"
-        case .failOverlap: return "4 FAIL_OVERLAP"
-        case nil: return "\(code)"
-        }
-    }
-
-    static func psmashCodeName(_ code: Int32) -> String {
-        switch RMPTable.PSMASHCode(rawValue: code) {
-        case .success: return "0"
-        case .failInput: return "1 FAIL_INPUT"
-        case .failPermission: return "2 FAIL_PERMISSION"
-        case .failInUse: return "3 FAIL_INUSE"
-        case .failBadAddress: return "7 FAIL_BADADDR"
-        case nil: return "\(code)"
-        }
-    }
-
 }

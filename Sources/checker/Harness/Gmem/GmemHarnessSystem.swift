@@ -196,39 +196,26 @@ final class GmemHarnessSystem: EvidencedSystem {
     /// The RMP read behind `snp_lookup_rmpentry`: assigned from the pfn's entry, level from the
     /// 2M-aligned one (6.12 arch/x86/virt/svm/sev.c:284-290).
     private func lookup(pfn: UInt64, assigned: UnsafeMutablePointer<Int32>?, level: UnsafeMutablePointer<Int32>?) -> Int32 {
-        let entry = environment.rmp.lookup(pfn)
+        let (entry, line) = SimulatedRMPInstructions.lookup(environment.rmp, pfn: pfn)
         assigned?.pointee = entry.assigned ? 1 : 0
         level?.pointee = entry.level.x86Level
-        record("lookup(\(hexString(pfn))) = \(entry.assigned ? "assigned" : "not assigned"), \(entry.level.rawValue)")
+        record(line)
         return 0
     }
 
     /// One RMPUPDATE: the raw hardware code.
     private func rmpupdate(pfn: UInt64, gpa: UInt64, assigned: Int32, pageSize: Int32, immutable: Int32, asid: UInt32) -> Int32 {
-        let size: RMPPageSize? = pageSize == 0 ? .size4K : pageSize == 1 ? .size2M : nil
-        let state = assigned != 0 ? "private ASID \(asid) gpa \(hexString(gpa))\(immutable != 0 ? " immutable" : "")" : "shared"
-        let code: Int32
-        if let size {
-            code = environment.rmp.rmpupdate(
-                pfn: pfn, RMPEntry(assigned: assigned != 0, pageSize: size, immutable: immutable != 0, asid: asid, gpa: gpa)).rawValue
-        } else {
-            code = RMPTable.UpdateCode.failInput.rawValue
-        }
+        let (code, line) = SimulatedRMPInstructions.rmpupdate(&environment.rmp, pfn: pfn, gpa: gpa, assigned: assigned,
+                                                              pageSize: pageSize, immutable: immutable, asid: asid)
         // A FAIL_OVERLAP is retried by the caller: record the first of a run only.
-        let line = "rmpupdate(\(hexString(pfn)), \(size?.rawValue ?? "pagesize \(pageSize)"), \(state)) = \(Self.codeName(code, RMPTable.UpdateCode(rawValue: code).map { "\($0)" }))"
         if calls.last != line { record(line) }
         return code
     }
 
-    /// `0`, or the code and its name: `4 failOverlap`.
-    private static func codeName(_ code: Int32, _ name: String?) -> String {
-        code == 0 ? "0" : "\(code)" + (name.map { " " + $0 } ?? "")
-    }
-
     /// One PSMASH: the raw hardware code.
     private func psmash(pfn: UInt64) -> Int32 {
-        let code = environment.rmp.psmash(pfn: pfn).rawValue
-        record("psmash(\(hexString(pfn))) = \(Self.codeName(code, RMPTable.PSMASHCode(rawValue: code).map { "\($0)" }))")
+        let (code, line) = SimulatedRMPInstructions.psmash(&environment.rmp, pfn: pfn)
+        record(line)
         return code
     }
 }
