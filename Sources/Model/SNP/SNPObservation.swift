@@ -54,37 +54,25 @@ public struct SNPUpdateOutcome: Hashable, Codable, Sendable, CustomStringConvert
     }
 }
 
-/// Case files spell observations `"applied"`, `"refused"`, the update's outcome object, or
-/// `{"crashed": {...}}`.
+/// Case files spell observations as every harness does (``HarnessObservationSpelling``).
 extension SNPObservation: Codable {
     public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let word = try? container.decode(String.self) {
-            switch word {
-            case "applied": self = .applied
-            case "refused": self = .refused
-            default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(word)\" is not an observation (applied, refused or an update object)")
-            }
-        } else if let crashed = try? container.decode(CrashedObservation.self) {
-            self = .crashed(crashed.crashed)
-        } else {
-            self = .update(try container.decode(SNPUpdateOutcome.self))
+        switch try HarnessObservationSpelling<SNPUpdateOutcome>(from: decoder) {
+        case .applied: self = .applied
+        case .refused: self = .refused
+        case let .outcome(outcome): self = .update(outcome)
+        case let .crashed(crash): self = .crashed(crash)
         }
     }
 
     public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
+        let spelling: HarnessObservationSpelling<SNPUpdateOutcome>
         switch self {
-        case .applied: try container.encode("applied")
-        case .refused: try container.encode("refused")
-        case let .update(outcome): try container.encode(outcome)
-        case let .crashed(crash): try container.encode(CrashedObservation(crashed: crash))
+        case .applied: spelling = .applied
+        case .refused: spelling = .refused
+        case let .update(outcome): spelling = .outcome(outcome)
+        case let .crashed(crash): spelling = .crashed(crash)
         }
+        try spelling.encode(to: encoder)
     }
-}
-
-/// `{"crashed": {...}}`: how case files spell a crash observation.
-public struct CrashedObservation: Codable, Sendable {
-    public var crashed: HarnessCrash
-    public init(crashed: HarnessCrash) { self.crashed = crashed }
 }

@@ -47,31 +47,25 @@ public struct GmemCallOutcome: Hashable, Codable, Sendable, CustomStringConverti
     }
 }
 
-/// Case files spell observations `"applied"`, `"refused"`, the call's outcome object, or
-/// `{"crashed": {...}}`.
+/// Case files spell observations as every harness does (``HarnessObservationSpelling``).
 extension GmemObservation: Codable {
     public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let word = try? container.decode(String.self) {
-            switch word {
-            case "applied": self = .applied
-            case "refused": self = .refused
-            default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(word)\" is not an observation (applied, refused or a call object)")
-            }
-        } else if let crashed = try? container.decode(CrashedObservation.self) {
-            self = .crashed(crashed.crashed)
-        } else {
-            self = .call(try container.decode(GmemCallOutcome.self))
+        switch try HarnessObservationSpelling<GmemCallOutcome>(from: decoder) {
+        case .applied: self = .applied
+        case .refused: self = .refused
+        case let .outcome(outcome): self = .call(outcome)
+        case let .crashed(crash): self = .crashed(crash)
         }
     }
 
     public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
+        let spelling: HarnessObservationSpelling<GmemCallOutcome>
         switch self {
-        case .applied: try container.encode("applied")
-        case .refused: try container.encode("refused")
-        case let .call(outcome): try container.encode(outcome)
-        case let .crashed(crash): try container.encode(CrashedObservation(crashed: crash))
+        case .applied: spelling = .applied
+        case .refused: spelling = .refused
+        case let .call(outcome): spelling = .outcome(outcome)
+        case let .crashed(crash): spelling = .crashed(crash)
         }
+        try spelling.encode(to: encoder)
     }
 }
