@@ -204,55 +204,49 @@ static void make_vm(struct kvm_svm *svm, const struct harness_gmem_env *env)
 	svm->sev_info.asid = (unsigned int)env->asid;
 }
 
+/*
+ * Runs one hook call with env current; an RMPUPDATE stuck on FAIL_OVERLAP unwinds back here and
+ * the call's result is HARNESS_GMEM_STUCK. A macro, not a function: setjmp's frame must be the
+ * entry point's own.
+ */
+#define RUN_HOOK(env, rc, call)                      \
+	do {                                         \
+		jmp_buf here;                        \
+		current = (env);                     \
+		unwind = &here;                      \
+		if (setjmp(here))                    \
+			(rc) = HARNESS_GMEM_STUCK;   \
+		else                                 \
+			call;                        \
+		current = NULL;                      \
+		unwind = NULL;                       \
+	} while (0)
+
 int32_t harness_gmem_prepare(const struct harness_gmem_env *env, uint64_t pfn, uint64_t gfn,
 			     int32_t max_order)
 {
-	jmp_buf here;
 	struct kvm_svm svm;
-	int32_t rc;
+	int32_t rc = 0;
 
 	make_vm(&svm, env);
-	current = env;
-	unwind = &here;
-	if (setjmp(here))
-		rc = HARNESS_GMEM_STUCK;
-	else
-		rc = sev_gmem_prepare(&svm.kvm, pfn, gfn, max_order);
-	current = NULL;
-	unwind = NULL;
+	RUN_HOOK(env, rc, rc = sev_gmem_prepare(&svm.kvm, pfn, gfn, max_order));
 	return rc;
 }
 
 int32_t harness_gmem_invalidate(const struct harness_gmem_env *env, uint64_t start, uint64_t end)
 {
-	jmp_buf here;
 	int32_t rc = 0;
 
-	current = env;
-	unwind = &here;
-	if (setjmp(here))
-		rc = HARNESS_GMEM_STUCK;
-	else
-		sev_gmem_invalidate(start, end);
-	current = NULL;
-	unwind = NULL;
+	RUN_HOOK(env, rc, sev_gmem_invalidate(start, end));
 	return rc;
 }
 
 int32_t harness_gmem_max_mapping_level(const struct harness_gmem_env *env, uint64_t pfn)
 {
-	jmp_buf here;
 	struct kvm_svm svm;
-	int32_t rc;
+	int32_t rc = 0;
 
 	make_vm(&svm, env);
-	current = env;
-	unwind = &here;
-	if (setjmp(here))
-		rc = HARNESS_GMEM_STUCK;
-	else
-		rc = sev_private_max_mapping_level(&svm.kvm, pfn);
-	current = NULL;
-	unwind = NULL;
+	RUN_HOOK(env, rc, rc = sev_private_max_mapping_level(&svm.kvm, pfn));
 	return rc;
 }
