@@ -99,6 +99,15 @@ public enum SNPTraceChecker {
             }
         }
 
+        /// The states of the pfns in `ranges` as they are now (nil inside: unknown), for judging a
+        /// call against what was there before it; only those pfns, never the whole shadow RMP,
+        /// which on a long trace of a busy host is large.
+        func snapshot(_ ranges: [Range<UInt64>]) -> [UInt64: RMPEntry?] {
+            var states: [UInt64: RMPEntry?] = [:]
+            for range in ranges { for pfn in range where states[pfn] == nil { states[pfn] = .some(state(of: pfn)) } }
+            return states
+        }
+
         mutating func diverge(_ frame: Frame, _ text: String) {
             report.divergences.append("\(frame.entry.description.dropLast(2)) returned \(frame.resultText): \(text)")
         }
@@ -185,13 +194,18 @@ public enum SNPTraceChecker {
         /// `sev_gmem_prepare(kvm, pfn, gfn, max_order)` against the snp-gmem rules: guest_memfd
         /// hands it a folio's first pfn and gfn and the folio's order (6.12 guest_memfd.c:28-34).
         mutating func judgePrepare(_ frame: Frame, pfn: UInt64, gfn: UInt64, maxOrder: Int32) {
-            let before = self
             let calls = rmpCalls(frame)
             let folio = pfn..<(pfn + (UInt64(1) << UInt64(max(0, min(maxOrder, 30)))))
+            let written = calls.compactMap { call -> Range<UInt64>? in
+                guard case let .rmpMakePrivate(callPFN, _, level, _, _, 0) = call.kind else { return nil }
+                return callPFN..<(callPFN + (level == PageLevel.size4K ? 1 : RMPTable.pagesPer2M))
+            }
+            let before = snapshot([folio] + written)
+            func was(_ page: UInt64) -> RMPEntry? { before[page] ?? nil }
             /// The GPA a page of the folio must be recorded at.
             func gpa(of page: UInt64) -> UInt64 { (gfn + (page - pfn)) << 12 }
-            if let was = before.state(of: pfn), was.assigned, !calls.isEmpty {
-                return diverge(frame, "expected an assigned pfn \(hexString(pfn)) (\(was)) left as it is [\(GmemRules.prepareAssigned.id)]; observed \(calls[0])")
+            if let entry = was(pfn), entry.assigned, !calls.isEmpty {
+                return diverge(frame, "expected an assigned pfn \(hexString(pfn)) (\(entry)) left as it is [\(GmemRules.prepareAssigned.id)]; observed \(calls[0])")
             }
             for call in calls {
                 guard case let .rmpMakePrivate(callPFN, callGPA, level, _, _, 0) = call.kind else { continue }
@@ -201,7 +215,7 @@ public enum SNPTraceChecker {
                     guard maxOrder >= 9, callPFN % RMPTable.pagesPer2M == 0, folio.contains(callPFN), folio.contains(covered.upperBound - 1) else {
                         return diverge(frame, "expected a 2M entry only over a 2M-aligned range inside the order-\(maxOrder) folio [\(GmemRules.prepareHugeEntry.id)]; observed \(call)")
                     }
-                    if let assigned = covered.first(where: { before.state(of: $0)?.assigned == true }) {
+                    if let assigned = covered.first(where: { was($0)?.assigned == true }) {
                         return diverge(frame, "expected a 2M entry only over a wholly unassigned 2M range [\(GmemRules.prepareHugeEntry.id)]; pfn \(hexString(assigned)) was assigned; observed \(call)")
                     }
                 }
@@ -228,8 +242,8 @@ public enum SNPTraceChecker {
             guard folio.count > 1 else { return }
             var unknown = 0
             for page in folio.dropFirst() where state(of: page)?.assigned != true {
-                guard let was = before.state(of: page) else { unknown += 1; continue }
-                if !was.assigned {
+                guard let entry = was(page) else { unknown += 1; continue }
+                if !entry.assigned {
                     return diverge(frame, "expected every unassigned page of the order-\(maxOrder) folio private [\(GmemRules.prepareWholeFolio.id)]; pfn \(hexString(page)) (gfn \(hexString(gpa(of: page) >> 12))) is still \(state(of: page).map { "\($0)" } ?? "unassigned")")
                 }
             }
@@ -241,7 +255,8 @@ public enum SNPTraceChecker {
         /// `sev_gmem_invalidate(start, end)` against the snp-gmem rules: the freed pages go back
         /// to the host; pages outside keep their owner.
         mutating func judgeInvalidate(_ frame: Frame, start: UInt64, end: UInt64) {
-            let before = self
+            let freed = start..<min(end, start + 1 << 20)
+            let before = snapshot([freed])
             for call in rmpCalls(frame) {
                 guard case let .rmpMakeShared(pfn, level, 0) = call.kind else { continue }
                 let pages = level == PageLevel.size4K ? UInt64(1) : RMPTable.pagesPer2M
@@ -250,8 +265,8 @@ public enum SNPTraceChecker {
                 }
             }
             for call in rmpCalls(frame) { learn(call) }
-            for pfn in start..<min(end, start + 1 << 20) {
-                guard let was = before.state(of: pfn), was.assigned else { continue }
+            for pfn in freed {
+                guard let was = before[pfn] ?? nil, was.assigned else { continue }
                 if let now = state(of: pfn), now.assigned {
                     return diverge(frame, "expected pfn \(hexString(pfn)) (was \(was)) shared after the invalidation [\(GmemRules.invalidateShared.id)]; observed \(now)")
                 }
