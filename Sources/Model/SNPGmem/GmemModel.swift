@@ -86,10 +86,9 @@ public struct GmemModel: ReferenceModel {
         case let .invalidate(index, pages):
             problem = Self.checkInvalidate(before: before, slot: slot, range: before.pfns(ofFilePages: index, pages: pages) ?? 0..<0,
                                            outcome: outcome)
-        case let .maxLevel(gfn):
+        case .maxLevel:
             problem = Self.changedEntry(before.rmp, outcome.rmp, outside: 0..<0).map { (GmemRules.maxLevelRMP, "the query changed the RMP: \($0)") }
                 ?? Self.unexpectedWarning(outcome, allowed: false)
-            _ = gfn
         case .setup, .allocate, .preset:
             problem = nil
         }

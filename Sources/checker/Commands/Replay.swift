@@ -55,6 +55,7 @@ struct Replay: ParsableCommand {
     var serve: String?
 
     func validate() throws {
+        guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
         if pastDivergences, on == nil {
             throw UsageProblem("--past-divergences runs a case's operations on a system; add --on live or --on harness")
         }
@@ -216,7 +217,6 @@ struct Replay: ParsableCommand {
                 guard let source else {
                     throw UsageProblem("--on harness with an snp-gmem case needs --source TREE|VERSION (e.g. --source 6.12.111)")
                 }
-                guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
                 let built = try GmemHarnessSystem.compile(try GmemSource.resolve(source, patch: patch))
                 return try rerun(caseFile, model: GmemModel(), on: try SandboxedHarness(gmem: built, callBound: .seconds(callTimeout)))
             }
@@ -226,7 +226,6 @@ struct Replay: ParsableCommand {
             if let on {
                 guard on == "harness" else { throw UsageProblem("unknown system '\(on)' for an snp case; use --on harness") }
                 let build = try SNPHarnessSystem.build(patch: try SNPHarnessSystem.patchPath(patch))
-                guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
                 return try rerun(caseFile, model: SNPModel(), on: try SandboxedHarness(snpV8: build, callBound: .seconds(callTimeout)))
             }
             try replay(caseFile, model: SNPModel(), profile: try named(profile ?? caseFile.header.profile, TargetOptions.snpProfiles))
