@@ -23,9 +23,11 @@ log() { printf 'setup: %s\n' "$*"; }
 # `checker series` (out-of-tree module builds against Debian's headers, which name gcc-12, and
 # module BTF by pahole from dwarves, then strip from binutils; the source and headers packages themselves are fetched into
 # the checker's cache by `apt-get download`, not installed).
+# The SNP harness compiles a patch's functions with `cc` (gcc: the `cc` alternative) and names a
+# crash's place with `addr2line` (binutils).
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
           qemu-system-x86 busybox-static udev kmod file python3-venv
-          make gcc-12 libc6-dev patch xz-utils dwarves binutils)
+          make gcc gcc-12 libc6-dev patch xz-utils dwarves binutils)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/checker
 venv=$cache/virtme-ng
 virtme_version=1.42
