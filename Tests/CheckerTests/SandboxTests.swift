@@ -76,6 +76,19 @@ import Testing
         }
     }
 
+    /// A child that cannot even load its library is the harness unavailable here (a skip), never
+    /// the patch's finding and never a pass.
+    @Test
+    func aChildThatCannotStartIsUnavailable() throws {
+        let harness = try Self.sandboxed(HarnessBuild(kind: .snpV8, library: "/nonexistent/harness.so", name: "missing"))
+        #expect {
+            try harness.reset()
+        } throws: { error in
+            guard case let SystemError.unavailable(message)? = error as? SystemError else { return false }
+            return message.contains("harness-serve) failed") && message.contains("/nonexistent/harness.so")
+        }
+    }
+
     @Test
     func crashLinesParse() {
         let line = HarnessCrashReport.parse(

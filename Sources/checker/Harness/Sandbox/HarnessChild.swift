@@ -89,21 +89,28 @@ final class HarnessChild {
         fromChild = output[0]
         pending = []
         starts += 1
-        switch try readLine(within: .seconds(60), entry: nil) {
+        let first: Answer
+        do {
+            first = try readLine(within: .seconds(60), entry: nil)
+        } catch let SystemError.unreliable(message) {
+            // Not ready at all (it could not enter its sandbox, or did not answer): unavailable here.
+            throw SystemError.unavailable(message)
+        }
+        switch first {
         case let .line(data):
             guard let ready = try? JSONDecoder().decode(HarnessProtocol.Ready.self, from: data) else {
-                throw failure("its first line is not `ready`: \(String(decoding: data.prefix(200), as: UTF8.self))")
+                throw failure(starting: true, "its first line is not `ready`: \(String(decoding: data.prefix(200), as: UTF8.self))")
             }
             sandbox = ready.ready
         case .crashed:
-            throw failure("it ended before it was ready")
+            throw failure(starting: true, "it ended before it was ready")
         }
     }
 
     /// Sends one request line and waits for the reply. `entry` names the patch function the
     /// request calls, for a hang's report; nil when the request calls no patch code.
     func ask(_ request: Data, entry: String?) throws -> Answer {
-        guard isRunning else { throw SystemError.unavailable("the harness child is not running (start it first)") }
+        guard isRunning else { throw SystemError.unreliable("the harness child is not running (start it first)") }
         let sent = request.withUnsafeBytes { buffer -> Bool in
             var offset = 0
             while offset < buffer.count {
@@ -209,10 +216,14 @@ final class HarnessChild {
         return String(decoding: bytes.prefix(max(0, count)), as: UTF8.self)
     }
 
-    /// The checker's own failure (not the patch's): one line with the child's stderr kept.
-    private func failure(_ what: String) -> SystemError {
+    /// The checker's own failure (not the patch's), one line ending with the child's last line on
+    /// stderr. A child that cannot be started or cannot enter its sandbox here is a skip (the
+    /// harness is unavailable on this machine); one that fails after it was ready makes the run
+    /// inconclusive: what it had observed can no longer be trusted.
+    private func failure(starting: Bool = false, _ what: String) -> SystemError {
         let last = stderrText().split(separator: "\n").last.map { ": \($0)" } ?? ""
-        return SystemError.unavailable("the harness child (\(executable) harness-serve) failed: \(what)\(last)")
+        let message = "the harness child (\(executable) harness-serve) failed: \(what)\(last)"
+        return starting ? .unavailable(message) : .unreliable(message)
     }
 
     static func ending(_ status: Int32) -> String {

@@ -44,7 +44,7 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
         if !child.isRunning { try child.start() }
         switch try child.ask(HarnessProtocol.line(Request(request: "reset")), entry: nil) {
         case let .line(data): _ = try reply(data)
-        case .crashed: throw SystemError.unavailable("the harness child died while resetting its world")
+        case .crashed: throw SystemError.unreliable("the harness child died while resetting its world")
         }
     }
 
@@ -52,12 +52,12 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
         evidence = []
         guard child.isRunning else {
             // The child died at an earlier operation of this sequence: its world is gone.
-            throw SystemError.unavailable("the harness child is not running after a crash; reset before the next operation")
+            throw SystemError.unreliable("the harness child is not running after a crash; reset before the next operation")
         }
         switch try child.ask(HarnessProtocol.line(Request(request: "execute", operation: operation)), entry: entry(operation)) {
         case let .line(data):
             guard let observation = try reply(data).observation else {
-                throw SystemError.unavailable("the harness child answered an operation without an observation")
+                throw SystemError.unreliable("the harness child answered an operation without an observation")
             }
             evidence = nil
             return observation
@@ -85,9 +85,9 @@ where Model.Operation: Codable, Model.Observation: CrashObservable {
         do {
             reply = try decoder.decode(Reply.self, from: data)
         } catch {
-            throw SystemError.unavailable("the harness child's reply is not JSON of this checker's version: \(error)")
+            throw SystemError.unreliable("the harness child's reply is not JSON of this checker's version: \(error)")
         }
-        if let error = reply.error { throw SystemError.unavailable("the harness child could not serve a request: \(error)") }
+        if let error = reply.error { throw SystemError.unreliable("the harness child could not serve a request: \(error)") }
         return reply
     }
 }
