@@ -56,9 +56,22 @@ public final class SimulatedVsockKernel: SystemUnderTest {
     }
 
     public func execute(_ operation: VsockOperation) -> VsockObservation {
+        execute(operation, number: operations + 1)
+    }
+
+    /// The module reference counts now.
+    public var refcounts: ModuleRefcounts {
+        var counts = ModuleRefcounts()
+        for module in loaded { counts[module] = references[module, default: 0] }
+        return counts
+    }
+
+    /// Runs `operation` as the run's `number`-th (the tag its datagram carries): a parallel
+    /// section's operations keep their numbers whatever order they run in.
+    public func execute(_ operation: VsockOperation, number: UInt32) -> VsockObservation {
         calls = []
         transmissions = []
-        operations += 1
+        operations = number
         let result = run(operation)
         var counts = ModuleRefcounts()
         for module in loaded { counts[module] = references[module, default: 0] }

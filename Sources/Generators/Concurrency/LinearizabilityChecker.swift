@@ -31,6 +31,8 @@ public struct LinearizabilityChecker<Spec: LinearizabilitySpecification> {
         public var longest: [Int]
         public var stuck: [Int]
         public var finalStateRejected: Bool
+        /// The state the longest order left.
+        public var state: Spec.State
     }
 
     public let specification: Spec
@@ -56,7 +58,8 @@ public struct LinearizabilityChecker<Spec: LinearizabilitySpecification> {
             case .impossible:
                 return .notLinearizable(Counterexample(partition: partition, longest: search.deepest.map { partition[$0] },
                                                        stuck: search.stuckAtDeepest.map { partition[$0] },
-                                                       finalStateRejected: search.finalRejected),
+                                                       finalStateRejected: search.finalRejected,
+                                                       state: search.deepestState ?? initial),
                                         steps: steps)
             }
         }
@@ -82,6 +85,7 @@ public struct LinearizabilityChecker<Spec: LinearizabilitySpecification> {
         var deepest: [Int] = []
         var stuckAtDeepest: [Int] = []
         var finalRejected = false
+        var deepestState: Spec.State?
 
         init(spec: Spec, entries: [History.Entry], budget: Int) {
             self.spec = spec
@@ -105,7 +109,12 @@ public struct LinearizabilityChecker<Spec: LinearizabilitySpecification> {
         mutating func explore(_ state: Spec.State) -> Bool? {
             if path.count == entries.count {
                 if spec.admitsFinal(state) { return true }
-                if path.count >= deepest.count { deepest = path; stuckAtDeepest = []; finalRejected = true }
+                if path.count >= deepest.count {
+                    deepest = path
+                    stuckAtDeepest = []
+                    finalRejected = true
+                    deepestState = state
+                }
                 return false
             }
             guard visited.insert(Visited(taken: taken, state: state)).inserted else { return false }
@@ -131,6 +140,7 @@ public struct LinearizabilityChecker<Spec: LinearizabilitySpecification> {
                 deepest = path
                 stuckAtDeepest = stuck
                 finalRejected = false
+                deepestState = state
             }
             return false
         }

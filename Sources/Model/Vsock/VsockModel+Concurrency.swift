@@ -1,0 +1,76 @@
+/// The model's statement for operations that overlap in time (`checker run --parallel`).
+///
+/// The rules are the sequential ones: an overlapping operation must take effect at one point
+/// between its call and its return, as if it ran alone there. Nothing in the series says
+/// otherwise, and the baseline is built that way: each socket call holds the socket's lock for
+/// its work (`lock_sock(sk)`, e.g. af_vsock.c 6.1.176:1230 in `vsock_dgram_sendmsg`), the
+/// transport registry is read and written under `vsock_register_mutex` (465-503 in
+/// `vsock_assign_transport`, 2486-2534 in `vsock_core_register`, 2541-2555 in
+/// `vsock_core_unregister`), and module load and unload run under `module_mutex`.
+///
+/// What changes is what one operation can observe, and one outcome that only concurrency has:
+/// - reference counts: `/sys/module/*/refcnt` read after one thread's call races every other
+///   thread's, so no step of a parallel section is judged on them; the counts read once every
+///   thread has returned are judged against the state the whole order ends in
+///   (``VsockState/admitsRefcounts(_:)``).
+/// - where several branches admit an observation and differ in their effects (sequentially the
+///   reference counts decide), each is a possible state: the search tries them all.
+/// - a module syscall overlapping another of the same module may fail with EBUSY and change
+///   nothing (``moduleContention``).
+extension VsockModel {
+    /// `delete_module` of a module another thread is still loading (state COMING) or unloading
+    /// (GOING) fails with EBUSY ("Doing init or already dying?", kernel/module/main.c 6.1.176:
+    /// 730-735); `finit_module` of one another thread is unloading, or whose concurrent load
+    /// failed, fails with EBUSY too (`add_unformed_module`, 2588-2617). Neither changes anything.
+    public static let moduleContention = Rule(
+        id: "module.concurrent.ebusy",
+        summary: "a module load or unload overlapping another of the same module may fail with EBUSY and change nothing",
+        source: .source(tree: "linux 6.1.176", file: "kernel/module/main.c", line: 731, function: "delete_module"))
+
+    /// The states `operation` may leave when it showed `observation` in `state`, as the
+    /// `number`-th operation of the run (the tag its datagram carries); empty when no branch
+    /// admits it. The state's operation counter is left at `restingCount`, so that orders that
+    /// reach the same state compare equal (the search remembers states it has explored).
+    /// `contended`: another thread's load or unload of the same module overlapped this one.
+    public func concurrentSuccessors(of state: VsockState, applying operation: VsockOperation,
+                                     observed observation: VsockObservation, number: Int,
+                                     restingCount: Int, contended: Bool = false) -> [VsockState] {
+        guard isApplicable(operation, in: state) else { return [] }
+        var successors: [VsockState] = []
+        if contended, observation.result == .failure(.resourceBusy), observation.calls.isEmpty {
+            switch operation {
+            case .loadTransport, .unloadTransport: successors.append(state)
+            default: break
+            }
+        }
+        var start = state
+        start.operationsJudged = number - 1
+        let expectation = expect(operation, in: start)
+        start.operationsJudged = number
+        if transmissionMismatch(observation, of: operation, in: start) != nil { return successors }
+        for branch in expectation.branches where branch.admits(observation) {
+            var next = start
+            next.apply(branch.effects, target: operation.socket?.position, observed: observation.result)
+            next.operationsJudged = restingCount
+            if !successors.contains(next) { successors.append(next) }
+        }
+        return successors
+    }
+
+    /// The outcomes the model allows for `operation` in `state` as the `number`-th operation, in
+    /// words: what a report of a history no order explains shows where the search got stuck.
+    public func describeExpectation(of operation: VsockOperation, in state: VsockState, number: Int) -> String {
+        guard isApplicable(operation, in: state) else { return "(not applicable here)" }
+        var start = state
+        start.operationsJudged = number - 1
+        return expect(operation, in: start).description
+    }
+}
+
+extension VsockState {
+    /// Whether reference counts read once every thread had returned agree with this state
+    /// (closed connectible sockets' lingering references may still be held).
+    public func admitsRefcounts(_ observed: ModuleRefcounts) -> Bool {
+        refcountsAdmit(observed, definite: refcounts)
+    }
+}

@@ -1,0 +1,140 @@
+import Generators
+import Model
+import Testing
+import TestDoubles
+
+/// The parallel engine on the simulated kernel: generated parallel cases, their histories and the
+/// vsock model as a linearizability specification.
+@Suite("vsock parallel runs")
+struct VsockParallelTests {
+    static func draw(_ profile: VsockProfile, seed: UInt64, prefix: Int = 8) -> VsockParallelCase {
+        VsockParallelGenerator(model: VsockModel(profile: profile))
+            .draw(seed: seed, prefixLength: prefix, threads: 3, operationsPerThread: 4)
+    }
+
+    @Test("a kernel that agrees with the model gives linearizable histories, in any interleaving, overlapping or not",
+          arguments: VsockProfile.all)
+    func agreement(profile: VsockProfile) throws {
+        let model = VsockModel(profile: profile)
+        var threadOperations = 0
+        for seed in UInt64(0)..<150 {
+            let parallelCase = Self.draw(profile, seed: seed)
+            for overlapping in [false, true] {
+                let system = SimulatedParallelVsockKernel(kernel: SimulatedVsockKernel(profile: profile), seed: seed,
+                                                          overlapping: overlapping)
+                let run = try VsockParallelRun.run(parallelCase, model: model, system: system)
+                threadOperations += run.history.entries.count
+                switch run.verdict {
+                case .linearizable: continue
+                case let .prefixDiverged(divergence):
+                    Issue.record("seed \(seed): prefix diverged: \(divergence.mismatch)")
+                case let .notLinearizable(lines):
+                    Issue.record("seed \(seed) overlapping \(overlapping):\n\(parallelCase)\n\(lines.joined(separator: "\n"))")
+                case let .inconclusive(reason):
+                    Issue.record("seed \(seed): \(reason)")
+                }
+                return
+            }
+        }
+        #expect(threadOperations > 150 * 2 * 3 * 3)
+    }
+
+    @Test("threads name only what interleaving cannot make ambiguous; numbering and own sockets")
+    func generation() {
+        for seed in UInt64(0)..<200 {
+            let parallelCase = Self.draw(.vsockDgramV5, seed: seed)
+            #expect(parallelCase.threads.count == 3)
+            for thread in parallelCase.threads {
+                var sockets = 0
+                for operation in thread {
+                    switch operation.operation {
+                    case .bindLearned, .sendtoLearned: Issue.record("a learned-port operation in a thread")
+                    case .close:
+                        if case .prefix = operation.socket { Issue.record("a thread closes a prefix socket") }
+                    case .socket: sockets += 1
+                    default: break
+                    }
+                    if case let .own(index) = operation.socket { #expect(index < sockets) }
+                }
+            }
+            #expect(parallelCase.number(thread: 1, index: 0, prefixSteps: 5) == 6 + parallelCase.threads[0].count)
+        }
+    }
+
+    @Test("a planted bug shows as a history no order explains, or as a prefix divergence")
+    func mutantDetected() throws {
+        let model = VsockModel(profile: .mainline)
+        var notLinearizable = 0
+        for seed in UInt64(0)..<100 {
+            // No prefix: the threads do everything, so the bug must show among them.
+            let parallelCase = Self.draw(.mainline, seed: seed, prefix: 0)
+            let system = SimulatedParallelVsockKernel(kernel: SimulatedVsockKernel(profile: .mainline, mutant: .createWithoutTransport),
+                                                      seed: seed, overlapping: true)
+            let run = try VsockParallelRun.run(parallelCase, model: model, system: system)
+            if case let .notLinearizable(lines) = run.verdict {
+                notLinearizable += 1
+                #expect(lines.contains { $0.hasPrefix("longest order the model allows") })
+                #expect(lines.contains { $0.hasPrefix("next, t") && $0.contains("showed") }
+                        || lines.contains { $0.hasPrefix("every operation fits") })
+            }
+        }
+        #expect(notLinearizable >= 10)
+    }
+
+    typealias Entry = ConcurrentHistory<VsockParallelStep, VsockThreadObservation>.Entry
+
+    static func entry(_ thread: Int, _ index: Int, _ number: Int, _ operation: VsockOperation, socket: ThreadSocket? = nil,
+                      _ result: SyscallResult, _ from: UInt64, _ to: UInt64, own: Int? = nil) -> Entry {
+        let step = VsockParallelStep(thread: thread, index: index, number: number,
+                                     operation: VsockThreadOperation(operation, socket: socket), ownIndex: own, contended: false)
+        return Entry(thread: thread, index: index, operation: step, observation: .ran(VsockObservation(result: result)),
+                     invoked: from, responded: to)
+    }
+
+    @Test("hand-made vsock histories: real time decides, and the final reference counts must fit")
+    func handMade() {
+        let model = VsockModel(profile: .mainline)
+        let start = VsockParallelState(afterPrefix: model.initialState)
+        let load = Self.entry(0, 0, 1, .loadTransport(.vmci), .value(0), 0, 10)
+        func socket(_ result: SyscallResult, _ from: UInt64, _ to: UInt64) -> Entry {
+            Self.entry(1, 0, 2, .socket(.dgram), result, from, to, own: 0)
+        }
+        func check(_ entries: [Entry], refcounts: ModuleRefcounts) -> LinearizabilityChecker<VsockLinearizability>.Verdict {
+            LinearizabilityChecker(VsockLinearizability(model: model, finalRefcounts: refcounts, restingCount: 0))
+                .check(ConcurrentHistory(entries), from: start)
+        }
+        // socket() after the load returned: it must find VMCI (ENODEV is not explained).
+        guard case .notLinearizable = check([load, socket(.failure(.operationNotSupportedByDevice), 11, 12)], refcounts: [.vmci: 0]) else {
+            Issue.record("ENODEV after the load returned must not be linearizable"); return
+        }
+        // Overlapping the load: ENODEV is explained by the order socket → load.
+        guard case let .linearizable(order, _) = check([load, socket(.failure(.operationNotSupportedByDevice), 5, 12)], refcounts: [.vmci: 0]) else {
+            Issue.record("ENODEV during the load must be linearizable"); return
+        }
+        #expect(order == [1, 0])
+        // Success after the load, but the final counts show no reference: not linearizable.
+        guard case let .notLinearizable(counterexample, _) = check([load, socket(.value(3), 11, 12)], refcounts: [.vmci: 0]) else {
+            Issue.record("a socket on VMCI must hold a reference at the end"); return
+        }
+        #expect(counterexample.finalStateRejected)
+        guard case .linearizable = check([load, socket(.value(3), 11, 12)], refcounts: [.vmci: 1]) else {
+            Issue.record("a socket on VMCI holding its reference is linearizable"); return
+        }
+    }
+
+    @Test("an unload overlapping a load of the same module may fail with EBUSY; one after it may not")
+    func moduleContention() {
+        let model = VsockModel(profile: .mainline)
+        let start = VsockParallelState(afterPrefix: model.initialState)
+        let load = Self.entry(0, 0, 1, .loadTransport(.vmci), .value(0), 0, 10)
+        func verdict(_ from: UInt64) -> Bool {
+            var entries = [load, Self.entry(1, 0, 2, .unloadTransport(.vmci), .failure(.resourceBusy), from, from + 5)]
+            VsockParallelRun.markContention(&entries)
+            let checker = LinearizabilityChecker(VsockLinearizability(model: model, finalRefcounts: [.vmci: 0], restingCount: 0))
+            if case .linearizable = checker.check(ConcurrentHistory(entries), from: start) { return true }
+            return false
+        }
+        #expect(verdict(5))
+        #expect(!verdict(11))
+    }
+}
