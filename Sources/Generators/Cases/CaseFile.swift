@@ -23,9 +23,13 @@ public struct CaseFile<Operation: Codable & Sendable, Observation: Codable & Sen
         /// same title, same bug). Such a case is run in a guest of its own, where a crash ends
         /// nothing else (`checker series`).
         public var crash: String?
+        /// A parallel case (`checker run --parallel`): how many threads follow its prefix. Its
+        /// steps then name their thread (none: the prefix).
+        public var threads: Int?
 
         public init(target: String, profile: String, seed: UInt64? = nil,
-                    signature: DivergenceSignature? = nil, system: String? = nil, crash: String? = nil) {
+                    signature: DivergenceSignature? = nil, system: String? = nil, crash: String? = nil,
+                    threads: Int? = nil) {
             self.format = Self.currentFormat
             self.target = target
             self.profile = profile
@@ -33,6 +37,7 @@ public struct CaseFile<Operation: Codable & Sendable, Observation: Codable & Sen
             self.signature = signature
             self.system = system
             self.crash = crash
+            self.threads = threads
         }
     }
 

@@ -3,7 +3,7 @@ import Model
 
 /// Which socket an operation of a parallel thread means. A position (``SocketRef``) cannot say:
 /// which sockets exist at a moment of a parallel run depends on how the threads interleaved.
-public enum ThreadSocket: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum ThreadSocket: Hashable, Sendable, CustomStringConvertible {
     /// The n-th socket open when the sequential prefix ended (threads never close these, so the
     /// numbering holds for the whole run).
     case prefix(Int)
@@ -15,6 +15,24 @@ public enum ThreadSocket: Hashable, Sendable, Codable, CustomStringConvertible {
         case let .prefix(index): return "p\(index)"
         case let .own(index): return "o\(index)"
         }
+    }
+}
+
+extension ThreadSocket: Codable {
+    /// Written as it is printed: `"p2"`, `"o0"`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let kind = text.first, let index = Int(text.dropFirst()), index >= 0, kind == "p" || kind == "o" else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription:
+                "socket \"\(text)\" is neither p<N> (the prefix's N-th) nor o<N> (the thread's own N-th)")
+        }
+        self = kind == "p" ? .prefix(index) : .own(index)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }
 

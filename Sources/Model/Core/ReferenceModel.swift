@@ -63,6 +63,9 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
         /// The code under check crashed, aborted, exited or hung (``HarnessCrash``); no model
         /// allows it.
         case crash
+        /// Operations ran in parallel, and no order of them consistent with when each was called
+        /// and returned is one the model allows (`checker run --parallel`).
+        case linearizability
     }
 
     public let kind: Kind

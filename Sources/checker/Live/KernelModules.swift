@@ -129,6 +129,12 @@ struct KernelModules {
     mutating func load(_ name: String) throws -> SyscallResult {
         let file = try path(of: name)
         try loadDependencies(of: name)
+        return try Self.load(file: file)
+    }
+
+    /// `finit_module(2)` of a module file whose dependencies are loaded: touches nothing of this
+    /// value, so threads of a parallel section can call it.
+    static func load(file: String) throws -> SyscallResult {
         let descriptor = open(file, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SystemError.unavailable("cannot open \(file): \(Errno(rawValue: errno).symbol)") }
         defer { close(descriptor) }
@@ -153,7 +159,9 @@ struct KernelModules {
     }
 
     /// `delete_module(2)` with O_NONBLOCK: 0, or the kernel's errno.
-    func unload(_ name: String) -> SyscallResult {
+    func unload(_ name: String) -> SyscallResult { Self.unload(name) }
+
+    static func unload(_ name: String) -> SyscallResult {
         kcc_delete_module(name) == 0 ? .value(0) : .failure(Errno(rawValue: errno))
     }
 }

@@ -48,27 +48,27 @@ final class LiveVsockSystem: SystemUnderTest {
     /// The probe events of the last operation, in words, for reports, and how long it waited.
     var lastEvidence: [String] { lastEvents.map(\.description) + lastWait }
     /// The last operation's events, described only when a report asks (most steps agree).
-    private var lastEvents: [ProbeEvent] = []
+    var lastEvents: [ProbeEvent] = []
     /// Where the time went: per operation kind, and the phases inside (probe attach, module load
     /// and unload, settling, resets, observing).
-    private(set) var ledger = TimeLedger()
+    var ledger = TimeLedger()
     /// Operations run, by kind and result class (`recv → datagram`, `sendto → ENODEV`): what a
     /// run exercised, e.g. how many receives met a datagram.
-    private(set) var outcomes: [String: Int] = [:]
-    private let clock = ContinuousClock()
-    private let refcountReader = ModuleRefcountReader()
+    var outcomes: [String: Int] = [:]
+    let clock = ContinuousClock()
+    let refcountReader = ModuleRefcountReader()
 
-    private var modules: KernelModules
-    private let probes: ProbeSession
-    private var descriptors: [Int32] = []
+    var modules: KernelModules
+    let probes: ProbeSession
+    var descriptors: [Int32] = []
     /// The ports getsockname() has shown this sequence, for bind-learned (the model keeps the same).
     private var learnedPorts = LearnedPorts()
-    private var lostSoFar: UInt64 = 0
+    var lostSoFar: UInt64 = 0
     /// Operations executed since the reset: a datagram's tag is its operation's number.
     private var operationsExecuted: UInt32 = 0
     /// When the last datagram was accepted: loopback delivers from a worker, so a receive waits
     /// until ``deliveryBound`` has passed since then before it trusts an empty queue.
-    private var lastDatagramAccepted: ContinuousClock.Instant?
+    var lastDatagramAccepted: ContinuousClock.Instant?
     /// A bound chosen with room for a loaded TCG guest, not a measured worst case: a datagram the
     /// worker delivered later would show as EAGAIN where one was due, a divergence that does not
     /// reproduce reliably, which shrinking reports as flaky rather than as a finding.
@@ -76,10 +76,10 @@ final class LiveVsockSystem: SystemUnderTest {
     /// For reports: how long the last receive waited for datagrams in flight.
     private var lastWait: [String] = []
     /// The callbacks probed now, by function: where each lives and whom it names.
-    private var attached: [String: VsockProbeTable.Placement] = [:]
+    var attached: [String: VsockProbeTable.Placement] = [:]
     /// Modules whose callbacks are not probed yet: their file could not be read (a compressed
     /// module), so they are found in /proc/kallsyms after the first load.
-    private var unplaced: Set<String> = []
+    var unplaced: Set<String> = []
     /// Whether `vsock_sk_destruct` is probed: then a close that destroyed its socket needs no wait.
     private var seesDestruction = false
 
@@ -181,14 +181,14 @@ final class LiveVsockSystem: SystemUnderTest {
     /// Whether every virtio-family transport this system may load has its `send_pkt` probed, so
     /// that an operation's transmissions are all seen (a kernel that renames one is not judged
     /// on them).
-    private var seesTransmissions: Bool {
+    var seesTransmissions: Bool {
         transports.filter(\.isVirtioFamily).allSatisfy { module in
             attached.values.contains { $0.module == module.rawValue && $0.callback.hook == .sendPkt }
         }
     }
 
     /// Runs `body` and books its time under `name` (phases nest: `body` may book its own).
-    private func timed<Result>(_ name: String, _ body: () throws -> Result) rethrows -> Result {
+    func timed<Result>(_ name: String, _ body: () throws -> Result) rethrows -> Result {
         let start = clock.now
         defer { ledger.add(name, clock.now - start) }
         return try body()
@@ -263,7 +263,7 @@ final class LiveVsockSystem: SystemUnderTest {
 
     /// Pairs each probed callback's entry with its return and names the transport that ran it;
     /// `send_pkt` returns become the transmissions, in order.
-    private func transportCalls(from events: [ProbeEvent], during operation: VsockOperation) throws
+    func transportCalls(from events: [ProbeEvent], during operation: VsockOperation) throws
         -> (calls: [TransportCall], transmissions: [TransportModule]) {
         // v5 03: a sendto() with an address drops the per-packet module reference at its end;
         // that module's transport is the one whose shared callbacks ran.
@@ -309,7 +309,7 @@ final class LiveVsockSystem: SystemUnderTest {
         return (calls, transmissions)
     }
 
-    private func refcounts() -> ModuleRefcounts {
+    func refcounts() -> ModuleRefcounts {
         var counts = ModuleRefcounts()
         for module in transports + [.hyperv] {
             // refcnt exists only while the module is loaded: one read per module per step.
@@ -322,7 +322,7 @@ final class LiveVsockSystem: SystemUnderTest {
 
     /// A closed socket's module reference is dropped when the socket is destroyed, which a
     /// transport's worker can delay briefly: wait until the counts stop moving (at most 1 s).
-    private func settleAll() throws {
+    func settleAll() throws {
         var previous = refcounts()
         for _ in 0..<50 {
             usleep(20_000)
@@ -408,7 +408,7 @@ final class LiveVsockSystem: SystemUnderTest {
 
     /// Attaches the callbacks that live in `module`, for this and every later load of it; a
     /// function no module has is not probed.
-    private func attachCallbacks(in module: String) throws {
+    func attachCallbacks(in module: String) throws {
         guard let placements = try placements(in: module) else {
             unplaced.insert(module)
             return
@@ -427,7 +427,7 @@ final class LiveVsockSystem: SystemUnderTest {
 
     /// The kernel arms a module's kprobe events at its load, or logs that it could not: the
     /// registered kprobes must show every probe of `module` live, or its calls could go unseen.
-    private func checkArmed(_ module: String) throws {
+    func checkArmed(_ module: String) throws {
         let probed = attached.values.filter { $0.module == module }
         guard !probed.isEmpty else { return }
         guard let registered = RegisteredKprobes.current() else {

@@ -138,3 +138,58 @@ struct VsockParallelTests {
         #expect(!verdict(11))
     }
 }
+
+/// Shrinking parallel cases on the simulated kernel with a planted bug.
+@Suite("vsock parallel shrinking")
+struct VsockParallelShrinkingTests {
+    @Test("a non-linearizable case shrinks to a few operations that still fail, and its case file reads back")
+    func shrinks() throws {
+        let model = VsockModel(profile: .mainline)
+        let kernel = SimulatedVsockKernel(profile: .mainline, mutant: .createWithoutTransport)
+        var found: VsockParallelCase?
+        for seed in UInt64(0)..<100 {
+            let parallelCase = VsockParallelTests.draw(.mainline, seed: seed, prefix: 0)
+            let run = try VsockParallelRun.run(parallelCase, model: model,
+                                               system: SimulatedParallelVsockKernel(kernel: kernel, seed: seed, overlapping: true))
+            if run.verdict.isNotLinearizable { found = parallelCase; break }
+        }
+        let failing = try #require(found)
+        func fails(_ candidate: VsockParallelCase) throws -> Bool {
+            // R = 3 interleavings; once is enough.
+            try (UInt64(1)...3).contains { seed in
+                try VsockParallelRun.run(candidate, model: model,
+                                         system: SimulatedParallelVsockKernel(kernel: kernel, seed: seed, overlapping: true))
+                    .verdict.isNotLinearizable
+            }
+        }
+        let shrinker = VsockParallelShrinker(model: model, maxExecutions: 500, timeLimit: .seconds(60))
+        let result = try shrinker.shrink(failing, reproduces: fails)
+        #expect(result.exitReason == .fixpoint)
+        #expect(try fails(result.minimal))
+        // The bug (socket() succeeds without a transport) needs one operation.
+        #expect(result.minimal.count <= 2, "\(result.minimal)")
+        #expect(result.minimal.count < failing.count)
+        let text = try result.minimal.caseFile(profile: "mainline", seed: 1, signature: nil, system: "simulated").encoded()
+        let back = try VsockParallelCase(VsockParallelCase.File(decoding: text))
+        #expect(back == result.minimal)
+    }
+
+    @Test("deleting a thread's socket() takes its operations along and renumbers the later ones")
+    func socketDeletion() {
+        let shrinker = VsockParallelShrinker(model: VsockModel(profile: .mainline), maxExecutions: 1, timeLimit: .seconds(1))
+        let thread: [VsockThreadOperation] = [
+            VsockThreadOperation(.socket(.dgram), socket: nil),
+            VsockThreadOperation(.socket(.dgram), socket: nil),
+            VsockThreadOperation(.getsockname(SocketRef(0)), socket: .own(0)),
+            VsockThreadOperation(.getsockname(SocketRef(0)), socket: .own(1)),
+        ]
+        let parallelCase = VsockParallelCase(prefix: [], threads: [thread])
+        let deleted = shrinker.deleting(0, ofThread: 0, from: parallelCase)
+        #expect(deleted.threads[0] == [VsockThreadOperation(.socket(.dgram), socket: nil),
+                                       VsockThreadOperation(.getsockname(SocketRef(0)), socket: .own(0))])
+        let moved = shrinker.movingFirst(ofThread: 0, intoPrefixOf: parallelCase)
+        #expect(moved.prefix == [.socket(.dgram)])
+        #expect(moved.threads[0][1] == VsockThreadOperation(.getsockname(SocketRef(0)), socket: .prefix(0)))
+        #expect(moved.threads[0][2] == VsockThreadOperation(.getsockname(SocketRef(0)), socket: .own(0)))
+    }
+}
