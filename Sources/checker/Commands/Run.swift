@@ -22,6 +22,7 @@ struct Run: ParsableCommand {
 
     @OptionGroup var targetOptions: TargetOptions
     @OptionGroup var generation: GenerationOptions
+    @OptionGroup var parallelOptions: ParallelOptions
 
     @Option(help: "How many seeds to run, from --seed on.")
     var seeds: Int = 1
@@ -107,6 +108,9 @@ struct Run: ParsableCommand {
         for name in loadModule {
             FileHandle.standardError.write(Data("checker: \(Modprobe.load(name))\n".utf8))
         }
+        if parallelOptions.parallel && target != .vsock {
+            throw UsageProblem("--parallel is for --target vsock (the live kernel's sockets and modules); drop it for \(targetOptions.target)")
+        }
         switch target {
         case .vsock: try runVsock()
         case .snp: try runSNP()
@@ -166,6 +170,7 @@ struct Run: ParsableCommand {
         }
         let output = try results.map(ResultsDirectory.init(creating:))
         let started = Date()
+        if parallelOptions.parallel { return try runVsockParallel(profile, output: output, started: started) }
         let hunt = DivergenceHunt(model: VsockModel(profile: profile), generator: VsockOperationGenerator(),
                                   operations: generation.ops, swarm: !generation.noSwarm, limits: limits(),
                                   reproductions: reproductions)

@@ -16,6 +16,10 @@ enum BarrierRunner {
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
+    /// How long after the last thread reached the barrier every thread starts (nanoseconds):
+    /// room for the barrier to wake them all.
+    static let releaseDelay: UInt64 = 3_000_000
+
     /// Runs `threads[k]`'s items in order on thread k, every thread starting at once; returns each
     /// item's result, in the same shape, and each thread's kernel id.
     static func run<Result>(_ threads: [[() -> Result]]) -> (results: [[Result]], tids: [Int32]) {
@@ -43,11 +47,13 @@ enum BarrierRunner {
         private let lock = NSLock()
         private var results: [[Result]]
         private var tids: [Int32]
+        private var arrivals: [UInt64]
 
         init(_ work: [[() -> Result]]) {
             self.work = work
             results = Array(repeating: [], count: work.count)
             tids = Array(repeating: 0, count: work.count)
+            arrivals = Array(repeating: 0, count: work.count)
             pthread_barrier_init(barrier, nil, UInt32(work.count))
         }
 
@@ -58,7 +64,13 @@ enum BarrierRunner {
 
         func run(_ thread: Int) {
             let tid = kcc_gettid()
+            lock.withLock { arrivals[thread] = BarrierRunner.now() }
             pthread_barrier_wait(barrier)
+            // The barrier wakes its waiters one by one, a millisecond or more apart under TCG: a
+            // thread woken first would finish its few fast calls before the last one runs. Every
+            // thread instead spins to one instant, a little after the last arrival.
+            let start = lock.withLock { arrivals.max()! } + BarrierRunner.releaseDelay
+            while BarrierRunner.now() < start {}
             let done = work[thread].map { $0() }
             lock.withLock {
                 tids[thread] = tid
