@@ -15,6 +15,11 @@ struct UsageErrorTests {
          "checker: cannot read /nonexistent/case.jsonl: no such file or directory; give the path of a case file the checker wrote"),
         (["replay", "case.jsonl", "--reproducer", "repro.c"],
          "checker: --reproducer writes the C program of one vsock case replayed live; add --on live and give one case file (see 'checker help')"),
+        (["run", "--target", "snp", "--parallel"],
+         "checker: --parallel is for --target vsock (the live kernel's sockets and modules); drop it for snp"),
+        (["explain", "--parallel", "--threads", "9"], "checker: --threads 9: a parallel case has 1 to 4 threads (see 'checker help')"),
+        (["explain", "--parallel", "--repeats", "0"], "checker: --repeats and --search-budget must be positive (see 'checker help')"),
+        (["replay", "case.jsonl", "--repeats", "0"], "checker: --repeats must be positive, not 0 (see 'checker help')"),
         (["replay", "case.jsonl", "--on", "live", "--reproducer", "/"],
          "checker: / exists and would be overwritten; give --reproducer a new file (see 'checker help')"),
     ]

@@ -16,9 +16,15 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var targetOptions: TargetOptions
     @OptionGroup var generation: GenerationOptions
+    @OptionGroup var parallelOptions: ParallelOptions
 
     func run() throws {
-        switch try targetOptions.checkedTarget() {
+        let target = try targetOptions.checkedTarget()
+        if parallelOptions.parallel {
+            guard target == .vsock else { throw UsageProblem("--parallel is for --target vsock; drop it for \(targetOptions.target)") }
+            return explainParallel(try targetOptions.vsockProfile())
+        }
+        switch target {
         case .vsock:
             let profile = try targetOptions.vsockProfile()
             explain(Runner(model: VsockModel(profile: profile), generator: VsockOperationGenerator()), profile: profile.name)
@@ -50,5 +56,36 @@ struct Explain: ParsableCommand {
         for rule in rules.values.sorted(by: { $0.id < $1.id }) {
             print("#   \(rule.id): \(rule.summary)\n#     \(rule.source)")
         }
+    }
+
+    /// A parallel case as `checker run --parallel` draws it: the prefix with what the model
+    /// allows at each step, then each thread's operations (their interleaving is the kernel's).
+    private func explainParallel(_ profile: VsockProfile) {
+        let model = VsockModel(profile: profile)
+        let parallelCase = VsockParallelGenerator(model: model).draw(
+            seed: generation.seed, prefixLength: parallelOptions.prefixOps, threads: parallelOptions.threads,
+            operationsPerThread: parallelOptions.threadOps)
+        print("# checker explain --target vsock --profile \(profile.name) --parallel --seed \(generation.seed)"
+              + " --prefix-ops \(parallelOptions.prefixOps) --threads \(parallelOptions.threads) --thread-ops \(parallelOptions.threadOps)")
+        var state = model.initialState
+        print("# the sequential prefix, each step with the outcomes the model allows:")
+        for (index, operation) in parallelCase.prefix.enumerated() {
+            print(String(format: "%3d  %@", index + 1, operation.description))
+            let expectation = model.expect(operation, in: state)
+            for (number, line) in expectation.description.split(separator: "\n").enumerated() {
+                print("       \(number == 0 ? "expect" : "      ") \(line.trimmingCharacters(in: .whitespaces))")
+            }
+            _ = model.judge(model.nominalObservation(of: operation, for: expectation, in: state), of: operation,
+                            against: expectation, state: &state)
+        }
+        print("# then, released together (p<N>: the N-th socket open after the prefix; o<N>: the thread's own N-th socket()):")
+        for (thread, operations) in parallelCase.threads.enumerated() {
+            print("  thread \(thread):")
+            for (index, operation) in operations.enumerated() {
+                print("    \(thread).\(index + 1)  \(operation)")
+            }
+        }
+        print("# every interleaving the kernel chooses must be explained by some order of these operations, consistent")
+        print("# with when each was called and returned, in which every result is one the model allows")
     }
 }

@@ -48,6 +48,9 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("With --on live: keep the operations here as they run (a case file); a guest whose kernel crashes leaves the ones that led there.", valueName: "file"))
     var journal: String?
 
+    @Option(help: "With --on live and a parallel case: how many times to run it (races are probabilistic); it diverges when some run's history no order explains.")
+    var repeats: Int = 3
+
     @Flag(help: "With --on: run every operation, past a divergence (reproducing a crash: whether the kernel crashes matters); the first divergence is still reported.")
     var pastDivergences = false
 
@@ -56,6 +59,7 @@ struct Replay: ParsableCommand {
 
     func validate() throws {
         guard callTimeout > 0 else { throw UsageProblem("--call-timeout must be positive, not \(callTimeout)") }
+        guard repeats > 0 else { throw UsageProblem("--repeats must be positive, not \(repeats)") }
         if pastDivergences, on == nil {
             throw UsageProblem("--past-divergences runs a case's operations on a system; add --on live or --on harness")
         }
@@ -167,7 +171,7 @@ struct Replay: ParsableCommand {
     }
 
     /// The case file being replayed.
-    private var path: String { file ?? "" }
+    var path: String { file ?? "" }
 
     private func replayOne(reusing reused: LiveVsockSystem? = nil) throws {
         let file = path
@@ -177,6 +181,9 @@ struct Replay: ParsableCommand {
             target = try CaseFile<VsockOperation, VsockObservation>.header(of: text).target
         } catch {
             throw UsageProblem("\(file) \(error); fix the line or write the case again")
+        }
+        if (try? CaseFile<VsockOperation, VsockObservation>.header(of: text).threads) ?? nil != nil {
+            return try replayParallel(text, reusing: reused)
         }
         switch CheckTarget(rawValue: target) {
         case .vsock?:
@@ -240,7 +247,7 @@ struct Replay: ParsableCommand {
         }
     }
 
-    private func decode<Operation, Observation>(_ type: CaseFile<Operation, Observation>.Type, _ text: String) throws
+    func decode<Operation, Observation>(_ type: CaseFile<Operation, Observation>.Type, _ text: String) throws
         -> CaseFile<Operation, Observation> {
         do {
             return try CaseFile(decoding: text)
