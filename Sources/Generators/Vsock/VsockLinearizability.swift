@@ -11,6 +11,8 @@ public struct VsockParallelStep: Hashable, Sendable, CustomStringConvertible {
     public var ownIndex: Int?
     /// Another thread's load or unload of the same module overlapped it (``VsockModel/moduleContention``).
     public var contended: Bool
+    /// Another thread's `sendto()` with an address overlapped it (``VsockModel/perPacketReference``).
+    public var overlapsAddressedSend = false
 
     public init(thread: Int, index: Int, number: Int, operation: VsockThreadOperation, ownIndex: Int?, contended: Bool) {
         self.thread = thread
@@ -97,7 +99,8 @@ public struct VsockLinearizability: LinearizabilitySpecification {
         guard case let .ran(observed) = observation else { return [] }
         let operation = position.map(step.operation.resolved(at:)) ?? step.operation.operation
         let next = model.concurrentSuccessors(of: state.model, applying: operation, observed: observed,
-                                              number: step.number, restingCount: restingCount, contended: step.contended)
+                                              number: step.number, restingCount: restingCount, contended: step.contended,
+                                              overlapsAddressedSend: step.overlapsAddressedSend)
         return next.map { model in
             var successor = state
             successor.model = model

@@ -122,8 +122,19 @@ public struct VsockParallelRun: Sendable {
         return VsockParallelRun(prefix: prefix, history: history, finalRefcounts: refcounts, verdict: verdict, searchSteps: steps)
     }
 
-    /// Flags module loads and unloads that overlapped another of the same module in real time.
+    /// Flags module loads and unloads that overlapped another of the same module, and unloads
+    /// that overlapped a `sendto()` with an address, in real time.
     public static func markContention(_ entries: inout [ConcurrentHistory<VsockParallelStep, VsockThreadObservation>.Entry]) {
+        func overlap(_ a: Int, _ b: Int) -> Bool {
+            a != b && entries[a].thread != entries[b].thread && !entries[a].precedes(entries[b]) && !entries[b].precedes(entries[a])
+        }
+        for index in entries.indices {
+            guard case .unloadTransport = entries[index].operation.operation.operation else { continue }
+            entries[index].operation.overlapsAddressedSend = entries.indices.contains { other in
+                guard case .sendto = entries[other].operation.operation.operation else { return false }
+                return overlap(index, other)
+            }
+        }
         func module(_ step: VsockParallelStep) -> TransportModule? {
             switch step.operation.operation {
             case let .loadTransport(module), let .unloadTransport(module): return module

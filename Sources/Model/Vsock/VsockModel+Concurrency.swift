@@ -16,7 +16,10 @@
 /// - where several branches admit an observation and differ in their effects (sequentially the
 ///   reference counts decide), each is a possible state: the search tries them all.
 /// - a module syscall overlapping another of the same module may fail with EBUSY and change
-///   nothing (``moduleContention``).
+///   nothing (``moduleContention``);
+/// - under the series, an unload overlapping a `sendto()` with an address may fail with
+///   EWOULDBLOCK and change nothing: the send holds a module reference of its own for the call
+///   (``perPacketReference``).
 extension VsockModel {
     /// `delete_module` of a module another thread is still loading (state COMING) or unloading
     /// (GOING) fails with EBUSY ("Doing init or already dying?", kernel/module/main.c 6.1.176:
@@ -27,20 +30,40 @@ extension VsockModel {
         summary: "a module load or unload overlapping another of the same module may fail with EBUSY and change nothing",
         source: .source(tree: "linux 6.1.176", file: "kernel/module/main.c", line: 731, function: "delete_module"))
 
+    /// v5 03 takes a module reference per packet in `vsock_dgram_sendmsg()` and drops it before
+    /// returning ("When looking up a transport dynamically and acquiring a reference on the
+    /// module, we need to remember to release the reference later"); `delete_module` of a module
+    /// with a reference fails with EWOULDBLOCK (kernel/module/main.c 6.1.176:670, `try_stop_module`).
+    /// So an unload overlapping such a send may fail and change nothing, though no socket holds
+    /// the module before or after.
+    public static let perPacketReference = Rule(
+        id: "module.concurrent.per-packet-reference",
+        summary: "under the series, an unload overlapping a sendto() with an address may fail with EWOULDBLOCK (the send's own module reference)",
+        source: .hunk(series: "vsock-dgram-v5", patch: 3, file: "net/vmw_vsock/af_vsock.c", hunk: "@@ -1173,19 +1190,34 @@",
+                      function: "vsock_dgram_sendmsg"))
+
     /// The states `operation` may leave when it showed `observation` in `state`, as the
     /// `number`-th operation of the run (the tag its datagram carries); empty when no branch
     /// admits it. The state's operation counter is left at `restingCount`, so that orders that
     /// reach the same state compare equal (the search remembers states it has explored).
-    /// `contended`: another thread's load or unload of the same module overlapped this one.
+    /// `contended`: another thread's load or unload of the same module overlapped this one;
+    /// `overlapsAddressedSend`: another thread's `sendto()` with an address overlapped it.
     public func concurrentSuccessors(of state: VsockState, applying operation: VsockOperation,
                                      observed observation: VsockObservation, number: Int,
-                                     restingCount: Int, contended: Bool = false) -> [VsockState] {
+                                     restingCount: Int, contended: Bool = false,
+                                     overlapsAddressedSend: Bool = false) -> [VsockState] {
         guard isApplicable(operation, in: state) else { return [] }
         var successors: [VsockState] = []
-        if contended, observation.result == .failure(.resourceBusy), observation.calls.isEmpty {
-            switch operation {
-            case .loadTransport, .unloadTransport: successors.append(state)
-            default: break
+        if observation.calls.isEmpty {
+            switch (operation, observation.result) {
+            case (.loadTransport, .failure(.resourceBusy)) where contended,
+                 (.unloadTransport, .failure(.resourceBusy)) where contended:
+                successors.append(state)
+            case (.unloadTransport, .failure(.wouldBlock))
+                where overlapsAddressedSend && profile.dgramLookup == .connectibleThenFallback:
+                successors.append(state)
+            default:
+                break
             }
         }
         var start = state

@@ -193,3 +193,38 @@ struct VsockParallelShrinkingTests {
         #expect(moved.threads[0][2] == VsockThreadOperation(.getsockname(SocketRef(0)), socket: .own(0)))
     }
 }
+
+/// Outcomes only concurrency has, each allowed only where its cause overlapped.
+@Suite("vsock concurrency rules")
+struct VsockConcurrencyRuleTests {
+    typealias Entry = ConcurrentHistory<VsockParallelStep, VsockThreadObservation>.Entry
+
+    @Test("under the series, an unload overlapping an addressed sendto may fail with EWOULDBLOCK; not in mainline, not after it")
+    func perPacketReference() {
+        func linearizable(_ profile: VsockProfile, unloadFrom: UInt64) -> Bool {
+            let model = VsockModel(profile: profile)
+            var state = model.initialState
+            for operation in [VsockOperation.loadTransport(.vmci), .loadTransport(.loopback), .socket(.dgram)] {
+                let expectation = model.expect(operation, in: state)
+                _ = model.judge(model.nominalObservation(of: operation, for: expectation, in: state), of: operation,
+                                against: expectation, state: &state)
+            }
+            let send = VsockParallelTests.entry(0, 0, 4, .sendto(SocketRef(0), SockAddrVM(cid: 1, port: 1024), length: 8),
+                                                socket: .prefix(0), .failure(.invalidArgument), 0, 10)
+            var sendEntry = send
+            // What the kernel showed for the send does not matter here: make it what the model expects.
+            let sendOperation = VsockOperation.sendto(SocketRef(0), SockAddrVM(cid: 1, port: 1024), length: 8)
+            sendEntry.observation = .ran(model.nominalObservation(of: sendOperation, for: model.expect(sendOperation, in: state), in: state))
+            var entries = [sendEntry, VsockParallelTests.entry(1, 0, 5, .unloadTransport(.loopback), .failure(.wouldBlock),
+                                                               unloadFrom, unloadFrom + 5)]
+            VsockParallelRun.markContention(&entries)
+            let refcounts = state.refcounts
+            let checker = LinearizabilityChecker(VsockLinearizability(model: model, finalRefcounts: refcounts, restingCount: 3))
+            if case .linearizable = checker.check(ConcurrentHistory(entries), from: VsockParallelState(afterPrefix: state)) { return true }
+            return false
+        }
+        #expect(linearizable(.vsockDgramV5, unloadFrom: 5))
+        #expect(!linearizable(.vsockDgramV5, unloadFrom: 11))
+        #expect(!linearizable(.mainline, unloadFrom: 5))
+    }
+}
