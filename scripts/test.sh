@@ -47,6 +47,11 @@ bash scripts/live-checks.sh
 echo "test: scripts/series-checks.sh"
 bash scripts/series-checks.sh
 
+# Parallel histories checked for linearizability in the test VM, and a race mutant: see
+# scripts/parallel-checks.sh.
+echo "test: scripts/parallel-checks.sh"
+bash scripts/parallel-checks.sh
+
 # SNP (issue 5): the patch-logic harness on the v8 48/56 seed, its regression cases and the
 # candidate fix, and KVM_SET_MEMORY_ATTRIBUTES live in the 6.12 test VM: see scripts/snp-checks.sh.
 echo "test: scripts/snp-checks.sh"
