@@ -13,6 +13,8 @@ public struct VsockParallelStep: Hashable, Sendable, CustomStringConvertible {
     public var contended: Bool
     /// Another thread's `sendto()` with an address overlapped it (``VsockModel/perPacketReference``).
     public var overlapsAddressedSend = false
+    /// Another thread's module unload overlapped it (``VsockModel/perPacketModuleGoing``).
+    public var overlapsUnload = false
 
     public init(thread: Int, index: Int, number: Int, operation: VsockThreadOperation, ownIndex: Int?, contended: Bool) {
         self.thread = thread
@@ -100,7 +102,8 @@ public struct VsockLinearizability: LinearizabilitySpecification {
         let operation = position.map(step.operation.resolved(at:)) ?? step.operation.operation
         let next = model.concurrentSuccessors(of: state.model, applying: operation, observed: observed,
                                               number: step.number, restingCount: restingCount, contended: step.contended,
-                                              overlapsAddressedSend: step.overlapsAddressedSend)
+                                              overlapsAddressedSend: step.overlapsAddressedSend,
+                                              overlapsUnload: step.overlapsUnload)
         return next.map { model in
             var successor = state
             successor.model = model

@@ -122,17 +122,24 @@ public struct VsockParallelRun: Sendable {
         return VsockParallelRun(prefix: prefix, history: history, finalRefcounts: refcounts, verdict: verdict, searchSteps: steps)
     }
 
-    /// Flags module loads and unloads that overlapped another of the same module, and unloads
-    /// that overlapped a `sendto()` with an address, in real time.
+    /// Flags module loads and unloads that overlapped another of the same module, and unloads and
+    /// `sendto()`s with an address that overlapped each other, in real time.
     public static func markContention(_ entries: inout [ConcurrentHistory<VsockParallelStep, VsockThreadObservation>.Entry]) {
         func overlap(_ a: Int, _ b: Int) -> Bool {
             a != b && entries[a].thread != entries[b].thread && !entries[a].precedes(entries[b]) && !entries[b].precedes(entries[a])
         }
+        func isUnload(_ index: Int) -> Bool {
+            if case .unloadTransport = entries[index].operation.operation.operation { return true } else { return false }
+        }
+        func isAddressedSend(_ index: Int) -> Bool {
+            if case .sendto = entries[index].operation.operation.operation { return true } else { return false }
+        }
         for index in entries.indices {
-            guard case .unloadTransport = entries[index].operation.operation.operation else { continue }
-            entries[index].operation.overlapsAddressedSend = entries.indices.contains { other in
-                guard case .sendto = entries[other].operation.operation.operation else { return false }
-                return overlap(index, other)
+            if isUnload(index) {
+                entries[index].operation.overlapsAddressedSend = entries.indices.contains { isAddressedSend($0) && overlap(index, $0) }
+            }
+            if isAddressedSend(index) {
+                entries[index].operation.overlapsUnload = entries.indices.contains { isUnload($0) && overlap(index, $0) }
             }
         }
         func module(_ step: VsockParallelStep) -> TransportModule? {

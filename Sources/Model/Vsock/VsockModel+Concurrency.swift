@@ -19,7 +19,8 @@
 ///   nothing (``moduleContention``);
 /// - under the series, an unload overlapping a `sendto()` with an address may fail with
 ///   EWOULDBLOCK and change nothing: the send holds a module reference of its own for the call
-///   (``perPacketReference``).
+///   (``perPacketReference``); and such a send overlapping an unload may fail with ENODEV after
+///   its auto-bind, when the module it looked up is going away (``perPacketModuleGoing``).
 extension VsockModel {
     /// `delete_module` of a module another thread is still loading (state COMING) or unloading
     /// (GOING) fails with EBUSY ("Doing init or already dying?", kernel/module/main.c 6.1.176:
@@ -42,16 +43,28 @@ extension VsockModel {
         source: .hunk(series: "vsock-dgram-v5", patch: 3, file: "net/vmw_vsock/af_vsock.c", hunk: "@@ -1173,19 +1190,34 @@",
                       function: "vsock_dgram_sendmsg"))
 
+    /// v5 03: "if (!try_module_get(transport->module)) { err = -ENODEV; goto out; }" in
+    /// `vsock_dgram_sendmsg()`, after the auto-bind and the lookup: `try_module_get` fails only
+    /// for a module that is being unloaded (kernel/module/main.c 6.1.176, `try_module_get` takes
+    /// no reference unless `module_is_live`). So a send overlapping an unload may fail with ENODEV
+    /// with only its auto-bind done; sequentially no lookup can find a module going away.
+    public static let perPacketModuleGoing = Rule(
+        id: "vsock.dgram.sendto.per-packet.module-going",
+        summary: "under the series, a sendto() with an address overlapping an unload may fail with ENODEV after its auto-bind (the looked-up module is going away)",
+        source: .hunk(series: "vsock-dgram-v5", patch: 3, file: "net/vmw_vsock/af_vsock.c", hunk: "@@ -1173,19 +1190,34 @@",
+                      function: "vsock_dgram_sendmsg"))
+
     /// The states `operation` may leave when it showed `observation` in `state`, as the
     /// `number`-th operation of the run (the tag its datagram carries); empty when no branch
     /// admits it. The state's operation counter is left at `restingCount`, so that orders that
     /// reach the same state compare equal (the search remembers states it has explored).
     /// `contended`: another thread's load or unload of the same module overlapped this one;
-    /// `overlapsAddressedSend`: another thread's `sendto()` with an address overlapped it.
+    /// `overlapsAddressedSend`: another thread's `sendto()` with an address overlapped it;
+    /// `overlapsUnload`: another thread's module unload overlapped it.
     public func concurrentSuccessors(of state: VsockState, applying operation: VsockOperation,
                                      observed observation: VsockObservation, number: Int,
                                      restingCount: Int, contended: Bool = false,
-                                     overlapsAddressedSend: Bool = false) -> [VsockState] {
+                                     overlapsAddressedSend: Bool = false, overlapsUnload: Bool = false) -> [VsockState] {
         guard isApplicable(operation, in: state) else { return [] }
         var successors: [VsockState] = []
         if observation.calls.isEmpty {
@@ -70,6 +83,21 @@ extension VsockModel {
         start.operationsJudged = number - 1
         let expectation = expect(operation, in: start)
         start.operationsJudged = number
+        if case .sendto = operation, overlapsUnload, profile.dgramLookup == .connectibleThenFallback,
+           observation.result == .failure(.operationNotSupportedByDevice),
+           observation.calls.allSatisfy({ $0.hook == .dgramBind }) {
+            // Its auto-bind ran as a branch of the sequential rules says (the same calls, so far),
+            // and only the binding stays.
+            for branch in expectation.branches
+            where branch.calls.count >= observation.calls.count
+                && zip(branch.calls, observation.calls).allSatisfy({ $0.admits($1) }) {
+                var next = start
+                next.apply(branch.effects.filter { if case .bind = $0 { return true } else { return false } },
+                           target: operation.socket?.position, observed: observation.result)
+                next.operationsJudged = restingCount
+                if !successors.contains(next) { successors.append(next) }
+            }
+        }
         if transmissionMismatch(observation, of: operation, in: start) != nil { return successors }
         for branch in expectation.branches where branch.admits(observation) {
             var next = start

@@ -227,4 +227,33 @@ struct VsockConcurrencyRuleTests {
         #expect(!linearizable(.vsockDgramV5, unloadFrom: 11))
         #expect(!linearizable(.mainline, unloadFrom: 5))
     }
+
+    @Test("under the series, an addressed sendto overlapping an unload may fail with ENODEV after its auto-bind; not alone, not in mainline")
+    func moduleGoing() {
+        func linearizable(_ profile: VsockProfile, unloadFrom: UInt64) -> Bool {
+            let model = VsockModel(profile: profile)
+            var state = model.initialState
+            for operation in [VsockOperation.loadTransport(.vmci), .socket(.dgram), .loadTransport(.loopback)] {
+                let expectation = model.expect(operation, in: state)
+                _ = model.judge(model.nominalObservation(of: operation, for: expectation, in: state), of: operation,
+                                against: expectation, state: &state)
+            }
+            let step = VsockParallelStep(thread: 0, index: 0, number: 4,
+                                         operation: VsockThreadOperation(.sendto(SocketRef(0), SockAddrVM(cid: 1, port: 1024), length: 8),
+                                                                         socket: .prefix(0)),
+                                         ownIndex: nil, contended: false)
+            let observed = VsockObservation(result: .failure(.operationNotSupportedByDevice),
+                                            calls: [TransportCall(.vmci, .dgramBind, returned: 0)])
+            var entries = [Entry(thread: 0, index: 0, operation: step, observation: .ran(observed), invoked: 0, responded: 10),
+                           VsockParallelTests.entry(1, 0, 5, .unloadTransport(.loopback), .value(0), unloadFrom, unloadFrom + 5)]
+            VsockParallelRun.markContention(&entries)
+            // The socket keeps VMCI; loopback is gone.
+            let checker = LinearizabilityChecker(VsockLinearizability(model: model, finalRefcounts: [.vmci: 1], restingCount: 3))
+            if case .linearizable = checker.check(ConcurrentHistory(entries), from: VsockParallelState(afterPrefix: state)) { return true }
+            return false
+        }
+        #expect(linearizable(.vsockDgramV5, unloadFrom: 5))
+        #expect(!linearizable(.vsockDgramV5, unloadFrom: 11))
+        #expect(!linearizable(.mainline, unloadFrom: 5))
+    }
 }
