@@ -8,9 +8,19 @@ extension Run {
     func runVsockParallel(_ profile: VsockProfile, output: ResultsDirectory?, started: Date) throws {
         let options = parallelOptions
         let model = VsockModel(profile: profile)
-        let hunt = ParallelHunt(model: model, shape: options.shape, repeats: options.repeats,
+        var hunt = ParallelHunt(model: model, shape: options.shape, repeats: options.repeats,
                                 maxShrinkExecutions: shrinkExecutions, shrinkTime: .seconds(shrinkSeconds),
                                 reproductions: reproductions, searchBudget: options.searchBudget)
+        if let output {
+            // The case under way, on the shared folder before each run: a guest whose kernel
+            // crashes leaves it (the host's vm.guest report names it).
+            let journal = output.file(ExecutionJournal.parallelFileName)
+            hunt.willRun = { parallelCase, seed in
+                let text = try? parallelCase.caseFile(profile: profile.name, seed: seed, signature: nil,
+                                                      system: "live kernel \(GuestEnvironment.kernelRelease)").encoded()
+                try? text?.write(toFile: journal, atomically: false, encoding: .utf8)
+            }
+        }
         let systemName = "live kernel \(GuestEnvironment.kernelRelease)" + (modules.map { " with modules from \($0)" } ?? "")
         var report = CheckReport(target: "vsock", profile: profile.name, kernel: GuestEnvironment.kernelRelease,
                                  system: systemName + ", \(options.threads) threads in parallel",

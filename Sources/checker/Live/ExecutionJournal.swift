@@ -12,6 +12,9 @@ import Model
 /// for ``ProgressFile``; the truncation happens once per execution, not per operation.
 final class ExecutionJournal {
     static let fileName = "execution.jsonl"
+    /// A parallel run's journal: the whole parallel case under way, written before each run of
+    /// it (which thread was where when the kernel crashed, no file can say).
+    static let parallelFileName = "execution-parallel.jsonl"
 
     private let descriptor: Int32
     private let header: CaseFile<VsockOperation, VsockObservation>.Header

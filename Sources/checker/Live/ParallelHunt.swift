@@ -15,6 +15,8 @@ struct ParallelHunt {
     let reproductions: Int
     /// Model steps the linearizability search may take per history.
     let searchBudget: Int
+    /// Called with each case before each run of it (the journal a crashed guest leaves).
+    var willRun: (VsockParallelCase, UInt64) -> Void = { _, _ in }
 
     enum Outcome {
         case passed(Tally)
@@ -80,6 +82,7 @@ struct ParallelHunt {
             var failures: [[String]] = []
             var undecided: String?
             for _ in 0..<repeats {
+                willRun(parallelCase, seed)
                 let run = try VsockParallelRun.run(parallelCase, model: model, system: system, budget: searchBudget)
                 tally.add(run)
                 switch run.verdict {
@@ -98,6 +101,7 @@ struct ParallelHunt {
             let shrinker = VsockParallelShrinker(model: model, maxExecutions: maxShrinkExecutions, timeLimit: shrinkTime)
             let shrunk = try shrinker.shrink(parallelCase) { candidate in
                 for _ in 0..<repeats {
+                    willRun(candidate, seed)
                     let run = try VsockParallelRun.run(candidate, model: model, system: system, budget: searchBudget)
                     tally.add(run)
                     if case let .notLinearizable(report) = run.verdict {
@@ -110,6 +114,7 @@ struct ParallelHunt {
             var reproduced = 0
             let attempts = max(reproductions, repeats)
             for _ in 0..<attempts {
+                willRun(shrunk.minimal, seed)
                 let run = try VsockParallelRun.run(shrunk.minimal, model: model, system: system, budget: searchBudget)
                 tally.add(run)
                 if case let .notLinearizable(report) = run.verdict {

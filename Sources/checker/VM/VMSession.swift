@@ -119,6 +119,17 @@ struct VMSession: Sendable {
                 "replay: checker vm --kernel \(command.kernel) -- replay \(journal) --on live\(modules)",
             ], at: 0)
             batch = crashed
+        } else if var crashed = batch, crashed.crashSignature != nil,
+                  FileManager.default.fileExists(atPath: file(ExecutionJournal.parallelFileName)) {
+            // A parallel run's: the case whose run crashed the kernel (its threads' interleaving
+            // is the kernel's, so a replay may need several runs).
+            let journal = file(ExecutionJournal.parallelFileName)
+            let modules = VngCommand.option("--modules", in: guestArguments).map { " --modules \($0)" } ?? ""
+            crashed.diagnostics.insert(contentsOf: [
+                "case: \(journal) (the parallel case that was running when the kernel crashed)",
+                "replay: checker vm --kernel \(command.kernel) -- replay \(journal) --on live --repeats 5\(modules)",
+            ], at: 0)
+            batch = crashed
         }
         if let batch {
             if summary != nil {
