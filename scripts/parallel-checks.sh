@@ -8,13 +8,14 @@
 #    every history linearizable, no lost event, and the barrier made threads overlap (at least a
 #    quarter of the thread operations overlapped another thread's: a run in which nothing
 #    overlapped would check nothing parallel). The docs give the 1,000-case figures.
-# 2. A hand-written parallel case (series/vsock-dgram-v5/race-mutants/unload-during-sendto.jsonl:
-#    a sendto() through loopback in one thread, loopback's unload in another), replayed live on
-#    the whole series with every finding's fix: every run linearizable (the per-packet module
-#    reference may make the unload fail with EWOULDBLOCK; the model allows that only under overlap).
-# 3. The same case on race mutant r2w (the per-packet reference dropped before its last use, the
-#    window widened): the guest's kernel oopses in the freed module ("last unloaded:
-#    vsock_loopback"), a vm.guest finding.
+# 2. Finding 7's regression case (docs/vsock-dgram-v5.md): a hand-written parallel case
+#    (series/vsock-dgram-v5/race-mutants/unload-during-sendto.jsonl: a sendto() through loopback in
+#    one thread, loopback's unload in another) on the whole series with every fix and race
+#    amplifier r1 (300 ms between the series' unlocked per-packet lookup and try_module_get): the
+#    guest's kernel oopses in the freed module ("last unloaded: vsock_loopback"), a vm.guest
+#    finding; with finding 7's candidate fix under the same
+#    amplifier (r1f), no crash and every run linearizable (the ENODEV of a module going away is
+#    allowed only where an unload overlapped).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
@@ -37,24 +38,26 @@ echo "parallel-checks: checker vm -- run --profile mainline --parallel --seed 1 
     --batch 15 --repeats 2 --store none > "$results/mainline.log" 2>&1
 mainline_status=$?
 tail -n 2 "$results/mainline.log"
-fixed=$("$checker" series --patches "$patches" "${all_fixes[@]}" --build-only 2> "$results/fixed-build.log")
+amplified=$("$checker" series --patches "$patches" "${all_fixes[@]}" \
+    --mutant series/vsock-dgram-v5/race-mutants/r1-lookup-window-widened.patch --build-only 2> "$results/r1-build.log")
+amplified_build=$?
+fixed=$("$checker" series --patches "$patches" "${all_fixes[@]}" \
+    --mutant series/vsock-dgram-v5/findings/per-packet-lookup-unlocked.fix.patch \
+    --mutant series/vsock-dgram-v5/race-mutants/r1f-lookup-window-widened-on-fix.patch --build-only 2> "$results/r1f-build.log")
 fixed_build=$?
-mutant=$("$checker" series --patches "$patches" "${all_fixes[@]}" \
-    --mutant series/vsock-dgram-v5/race-mutants/r2w-reference-dropped-before-use-widened.patch --build-only 2> "$results/r2w-build.log")
-mutant_build=$?
-echo "parallel-checks: the unload-during-sendto case on the whole series with every fix, and on race mutant r2w"
-"$checker" vm --timeout 900 --results "$results/fixed" -- replay "$case" --on live --repeats 3 --modules "$fixed" \
-    > "$results/fixed.log" 2>&1
+echo "parallel-checks: finding 7's case under race amplifier r1, and with its candidate fix (r1f)"
+"$checker" vm --timeout 900 --results "$results/r1" -- replay "$case" --on live --repeats 3 --modules "$amplified" \
+    > "$results/r1.log" 2>&1
+amplified_status=$?
+"$checker" vm --timeout 900 --results "$results/r1f" -- replay "$case" --on live --repeats 3 --modules "$fixed" \
+    > "$results/r1f.log" 2>&1
 fixed_status=$?
-"$checker" vm --timeout 900 --results "$results/r2w" -- replay "$case" --on live --repeats 3 --modules "$mutant" \
-    > "$results/r2w.log" 2>&1
-mutant_status=$?
 set -e
 
-python3 - "$results" "$mainline_status" "$fixed_build" "$mutant_build" "$fixed_status" "$mutant_status" <<'PY'
+python3 - "$results" "$mainline_status" "$amplified_build" "$fixed_build" "$amplified_status" "$fixed_status" <<'PY'
 import glob, json, os, re, sys
 
-results, mainline_status, fixed_build, mutant_build, fixed_status, mutant_status = sys.argv[1], *map(int, sys.argv[2:])
+results, mainline_status, amplified_build, fixed_build, amplified_status, fixed_status = sys.argv[1], *map(int, sys.argv[2:])
 passed = failed = 0
 
 def check(name, ok, detail=""):
@@ -86,16 +89,19 @@ if m:
     check("parallel mainline: a quarter of the thread operations overlapped another thread's",
           operations > 0 and overlapped * 4 >= operations, f"{overlapped} of {operations}")
 
-check("the whole series with every fix builds", fixed_build == 0, open(os.path.join(results, "fixed-build.log")).read()[-300:])
-check("race mutant r2w builds", mutant_build == 0, open(os.path.join(results, "r2w-build.log")).read()[-300:])
-fixed_log = open(os.path.join(results, "fixed.log")).read()
-check("unload during sendto, every fix: exit status 0", fixed_status == 0, f"exit {fixed_status}")
-check("unload during sendto, every fix: 3 runs, each linearizable",
-      fixed_log.count(": linearizable") == 3 and "0 of 3 runs diverged" in fixed_log)
-mutant_log = open(os.path.join(results, "r2w.log")).read()
-check("unload during sendto, race mutant r2w: the guest's kernel oopses in the unloaded module",
-      mutant_status == 1 and "not ok 1 vm.guest" in mutant_log and "last unloaded: vsock_loopback" in mutant_log,
-      f"exit {mutant_status}")
+check("finding 7 under amplifier r1 builds", amplified_build == 0, open(os.path.join(results, "r1-build.log")).read()[-300:])
+check("finding 7's fix under amplifier r1f builds", fixed_build == 0, open(os.path.join(results, "r1f-build.log")).read()[-300:])
+amplified_log = open(os.path.join(results, "r1.log")).read()
+consoles = glob.glob(os.path.join(results, "r1", "*", "console.log"))
+console = open(consoles[-1], errors="replace").read() if consoles else ""
+check("finding 7 (amplified): the guest's kernel oopses in vsock_dgram_sendmsg, in the unloaded module",
+      amplified_status == 1 and "not ok 1 vm.guest" in amplified_log
+      and "# signature: BUG: unable to handle page fault in vsock_dgram_sendmsg" in amplified_log
+      and "last unloaded: vsock_loopback" in console, f"exit {amplified_status}")
+fixed_log = open(os.path.join(results, "r1f.log")).read()
+check("finding 7's fix (amplified): exit status 0, 3 runs, each linearizable",
+      fixed_status == 0 and fixed_log.count(": linearizable") == 3 and "0 of 3 runs diverged" in fixed_log,
+      f"exit {fixed_status}")
 print(f"parallel: {passed} passed, {failed} failed")
 sys.exit(0 if failed == 0 else 1)
 PY
