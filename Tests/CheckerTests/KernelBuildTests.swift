@@ -14,6 +14,13 @@ import Testing
         #expect(try KernelFlavour(kasan: false, kcsan: false, lockdep: false).localVersion == "-checker-plain")
     }
 
+    @Test("every flavour name reads back as its flavour; others do not")
+    func flavourNames() {
+        for name in KernelFlavour.names { #expect(KernelFlavour(name: name)?.description == name) }
+        #expect(KernelFlavour(name: "kasan-kcsan") == nil)
+        #expect(KernelFlavour(name: "lockdep-kasan") == nil)
+    }
+
     @Test("each flavour asks for its sanitizer and never for the other one")
     func flavourOptions() {
         func names(_ flavour: KernelFlavour) -> Set<String> { Set(flavour.requested.map(\.name)) }
@@ -119,6 +126,8 @@ import Testing
     @Test("bad input: one line, exit status 2", arguments: [
         (["kernel", "build", "--kasan", "--kcsan"],
          "checker: --kasan and --kcsan cannot be built into one kernel (Kconfig: KCSAN depends on !KASAN); build one kernel of each (see 'checker help')"),
+        (["series", "--patches", "/tmp", "--kernel-build", "asan"],
+         "checker: --kernel-build asan is not a kernel flavour; give one of: kasan, kcsan, lockdep, kasan-lockdep, kcsan-lockdep, plain (see 'checker help')"),
         (["kernel", "build", "--jobs", "0"], "checker: --jobs must be a positive number of make jobs, not 0 (see 'checker help')"),
         (["kernel", "build", "--base", "linux", "--config-only"],
          "checker: --base linux is not a Debian kernel version; give one like 6.1.176-1 (apt-cache madison linux-source-6.1 lists them)"),

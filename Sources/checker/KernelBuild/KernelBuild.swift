@@ -45,6 +45,9 @@ struct KernelBuild {
         /// What `checker vm --kernel` boots.
         var image: String { "\(folder)/boot/vmlinuz-\(release)" }
         var modules: String { "\(folder)/lib/modules/\(release)" }
+        /// The vsock core, its transports and vhost_vsock, flat, as `checker run --modules`
+        /// takes them (the layout of a `checker series` module build).
+        var vsockModules: String { "\(folder)/vsock-modules" }
         let reused: Bool
         /// Hunks that needed fuzz or an adaptation (with a series).
         let report: [String]
@@ -128,8 +131,26 @@ struct KernelBuild {
                  log: log, what: "make modules_install")
         try FileManager.default.createDirectory(atPath: folder + "/boot", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: out + "/arch/x86/boot/bzImage", toPath: "\(folder)/boot/vmlinuz-\(release)")
+        let built = Built(folder: folder, release: release, reused: false, report: readReport(folder))
+        try collectVsockModules(of: built)
         try (release + "\n").write(toFile: complete, atomically: true, encoding: .utf8)
-        return Built(folder: folder, release: release, reused: false, report: readReport(folder))
+        return built
+    }
+
+    /// Copies the installed vsock modules into ``Built/vsockModules``.
+    private func collectVsockModules(of built: Built) throws {
+        try? FileManager.default.removeItem(atPath: built.vsockModules)
+        try FileManager.default.createDirectory(atPath: built.vsockModules, withIntermediateDirectories: true)
+        let installed = built.modules + "/kernel"
+        let vsock = installed + "/net/vmw_vsock"
+        var files = try FileManager.default.contentsOfDirectory(atPath: vsock).filter { $0.hasSuffix(".ko") }.map { vsock + "/" + $0 }
+        files.append(installed + "/drivers/vhost/vhost_vsock.ko")
+        for file in files {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw KernelBuildFailure("\(file) was not installed; is VHOST_VSOCK=m in \(built.folder)/config?")
+            }
+            try FileManager.default.copyItem(atPath: file, toPath: built.vsockModules + "/" + URL(fileURLWithPath: file).lastPathComponent)
+        }
     }
 
     /// The whole source tarball, unpacked once per base (`tree/.complete` marks it).

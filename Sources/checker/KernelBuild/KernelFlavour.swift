@@ -23,6 +23,17 @@ struct KernelFlavour: Hashable, Sendable, CustomStringConvertible {
         self.init(sanitizer: kasan ? .kasan : kcsan ? .kcsan : nil, lockdep: lockdep)
     }
 
+    /// The flavour a name (``description``) names: `kasan`, `kcsan`, `lockdep`, `kasan-lockdep`,
+    /// `kcsan-lockdep`, `plain`; nil for any other.
+    init?(name: String) {
+        let known = [nil, Sanitizer.kasan, .kcsan].flatMap { sanitizer in [false, true].map { KernelFlavour(sanitizer: sanitizer, lockdep: $0) } }
+        guard let flavour = known.first(where: { $0.description == name }) else { return nil }
+        self = flavour
+    }
+
+    /// Every name ``init(name:)`` takes.
+    static let names = ["kasan", "kcsan", "lockdep", "kasan-lockdep", "kcsan-lockdep", "plain"]
+
     /// `kasan-lockdep`, `kcsan`, `lockdep`, `plain`: names the build and the kernel release.
     var description: String {
         let parts = [sanitizer?.rawValue, lockdep ? "lockdep" : nil].compactMap { $0 }
