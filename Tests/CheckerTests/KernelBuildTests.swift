@@ -146,3 +146,19 @@ enum KernelFragmentLookup {
         fragment.options.first { $0.name == name }?.value
     }
 }
+
+extension KernelBuildTests {
+    /// The Debian 6.1.176 tree `checker kernel build` unpacks (absent until it first ran).
+    static let tree = CheckerCache.defaultPath + "/base/6.1.176-1/tree"
+
+    @Test("on the real 6.1 tree, KCSAN lost beside KASAN is explained by lib/Kconfig.kcsan's !KASAN",
+          .enabled(if: FileManager.default.fileExists(atPath: tree + "/.complete")))
+    func realKconfig() throws {
+        let check = KernelConfigCheck(requested: KernelConfigFragment.kcsan.options)
+        let lost = check.lost(in: "CONFIG_KASAN=y\n# CONFIG_KCSAN is not set\n") { KconfigEntry.find($0, in: Self.tree) }
+        #expect(lost.map(\.option) == ["KCSAN", "KCSAN_KUNIT_TEST"])
+        let message = try #require(lost.first?.description)
+        #expect(message.hasPrefix("CONFIG_KCSAN=y was asked for but is not set after make olddefconfig; lib/Kconfig.kcsan:"))
+        #expect(message.contains("depends on DEBUG_KERNEL && !KASAN"))
+    }
+}

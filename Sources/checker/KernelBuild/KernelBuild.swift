@@ -8,6 +8,7 @@ import Foundation
 /// - `base/<version>/`: the unpacked Debian packages (shared with `checker series`'s module
 ///   builds) and `tree/`, the whole source tarball unpacked once per base. Builds never write
 ///   into it: they build with `O=`.
+/// - `kernel-configs/<key>/`: a configuration made and checked without a build (`--config-only`).
 /// - `kernel-builds/<key>/`: `config-fragment` (virtme-ng's fragment, then the checker's, each
 ///   option under a comment saying why), `config` (the `.config` that was built), `out/`
 ///   (kbuild's objects and `vmlinux`), `build.log`, and what the test VM boots:
@@ -68,26 +69,29 @@ struct KernelBuild {
     private var packages: String { "\(cache)/base/\(base.version)" }
     private var pristineTree: String { packages + "/tree" }
 
-    /// The folder of this build (computing the key asks virtme-ng for its fragment).
-    func folder(fragment: String) throws -> String {
+    /// The folder of this build (computing the key asks virtme-ng for its fragment); a
+    /// configuration without a build goes into `kernel-configs/`, so that checking one never
+    /// touches a build that is under way.
+    func folder(fragment: String, compile: Bool = true) throws -> String {
         let patchFiles: [String] = try series.map { applied -> [String] in
             let adaptationFiles = try applied.adaptations.map { folder -> [String] in
                 try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".diff") }.sorted().map { folder + "/" + $0 }
             } ?? []
             return applied.series.patches.map(\.path) + adaptationFiles + applied.mutants
         } ?? []
-        return "\(cache)/kernel-builds/" + (try Self.key(base: base.version, flavour: flavour, fragment: fragment, patchFiles: patchFiles))
+        return "\(cache)/\(compile ? "kernel-builds" : "kernel-configs")/" + (try Self.key(base: base.version, flavour: flavour, fragment: fragment, patchFiles: patchFiles))
     }
 
     /// Configures the build and checks the configuration; with `compile`, builds and installs
     /// the kernel too. A finished build is returned at once.
     func build(compile: Bool = true, progress: (String) -> Void) throws -> Built {
         let fragment = Self.fragment(virtme: try VirtmeKernelConfig.fragment(), flavour: flavour)
-        let folder = try folder(fragment: fragment)
-        let complete = folder + "/.complete"
+        let built = try folder(fragment: fragment)
+        let complete = built + "/.complete"
         if let release = try? String(contentsOfFile: complete, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !release.isEmpty {
-            return Built(folder: folder, release: release, reused: true, report: readReport(folder))
+            return Built(folder: built, release: release, reused: true, report: readReport(built))
         }
+        let folder = compile ? built : try self.folder(fragment: fragment, compile: false)
         if !base.isUnpacked(in: packages) {
             progress("fetching \(base.buildPackages.joined(separator: ", ")) \(base.version) into \(packages)")
         }
@@ -131,10 +135,10 @@ struct KernelBuild {
                  log: log, what: "make modules_install")
         try FileManager.default.createDirectory(atPath: folder + "/boot", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: out + "/arch/x86/boot/bzImage", toPath: "\(folder)/boot/vmlinuz-\(release)")
-        let built = Built(folder: folder, release: release, reused: false, report: readReport(folder))
-        try collectVsockModules(of: built)
+        let result = Built(folder: folder, release: release, reused: false, report: readReport(folder))
+        try collectVsockModules(of: result)
         try (release + "\n").write(toFile: complete, atomically: true, encoding: .utf8)
-        return built
+        return result
     }
 
     /// Copies the installed vsock modules into ``Built/vsockModules``.
