@@ -122,22 +122,6 @@ import Testing
         try "--- a/x\n+++ b/y\n".write(toFile: patch, atomically: true, encoding: .utf8)
         #expect(try KernelBuild.key(base: "6.1.176-1", flavour: kasan, fragment: "A", patchFiles: [patch]) != patched)
     }
-
-    @Test("bad input: one line, exit status 2", arguments: [
-        (["kernel", "build", "--kasan", "--kcsan"],
-         "checker: --kasan and --kcsan cannot be built into one kernel (Kconfig: KCSAN depends on !KASAN); build one kernel of each (see 'checker help')"),
-        (["series", "--patches", "/tmp", "--kernel-build", "asan"],
-         "checker: --kernel-build asan is not a kernel flavour; give one of: kasan, kcsan, lockdep, kasan-lockdep, kcsan-lockdep, plain (see 'checker help')"),
-        (["kernel", "build", "--jobs", "0"], "checker: --jobs must be a positive number of make jobs, not 0 (see 'checker help')"),
-        (["kernel", "build", "--base", "linux", "--config-only"],
-         "checker: --base linux is not a Debian kernel version; give one like 6.1.176-1 (apt-cache madison linux-source-6.1 lists them)"),
-    ])
-    func usage(arguments: [String], message: String) throws {
-        let output = try CheckerProcess.run(arguments)
-        #expect(output.status == 2)
-        #expect(output.stderr == message + "\n")
-        #expect(output.stdout.isEmpty)
-    }
 }
 
 /// The value a fragment gives an option.
