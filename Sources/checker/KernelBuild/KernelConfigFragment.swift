@@ -50,6 +50,7 @@ struct KernelConfigFragment: Sendable {
         KernelConfigOption("IKCONFIG", .yes, "The configuration inside the kernel, so a guest can show which options it booted with."),
         KernelConfigOption("IKCONFIG_PROC", .yes, "... as /proc/config.gz."),
         KernelConfigOption("DEBUG_KERNEL", .yes, "Shows the kernel hacking options the sanitizers and lockdep sit under."),
+        KernelConfigOption("DRM_I915", .no, "x86_64_defconfig builds Intel's GPU driver (349 C files in 6.1.176), for a device no QEMU guest has."),
         KernelConfigOption("KUNIT", .yes, "KUnit, which the sanitizers' own test modules (kasan_test, kcsan_test) need: loading one makes real reports on demand."),
     ])
 
