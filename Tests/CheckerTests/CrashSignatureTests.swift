@@ -129,6 +129,39 @@ struct CrashSignatureTests {
         #expect(first.signature?.truncated == false)
     }
 
+    /// lockdep's own reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM,
+    /// TCG): the boot-time locking self-test with debug_locks_verbose=1
+    /// (scripts/crash-consoles/sanitizer-capture.sh lockdep), each file one report cut from the
+    /// console from its opening `=====` line to the `</TASK>` of its stack. The titles follow
+    /// syzkaller's rules for each kind (pkg/report/linux.go), worked out by hand.
+    @Test("lockdep's reports from the 6.1 sanitizer kernel get syzkaller's titles",
+          arguments: [
+              // The first `at:` after "is trying to acquire lock", as printed.
+              ("lockdep-6.1-recursive", "possible deadlock in dotest"),
+              // The lock being taken: `(&lock_A){+.+.}-{2:2}, at: ABBA_spin+0x48/0x60`.
+              ("lockdep-6.1-circular", "possible deadlock in ABBA_spin"),
+              // The first frame of the stack that is not lockdep's or the spinlock's own.
+              ("lockdep-6.1-inconsistent", "inconsistent lock state in irqsafe1_hard_spin_12"),
+              // The lock whose state changed: `at: irqsafe4_hard_spin_123+0x10f/0x170`.
+              ("lockdep-6.1-irq-inversion", "possible deadlock in irqsafe4_hard_spin_123"),
+              // The stack under "… which became HARDIRQ-irq-safe at:".
+              ("lockdep-6.1-safe-unsafe", "possible deadlock in irqsafe4_hard_spin_231"),
+              // The `[<address>] f+0x…` line under "is trying to release lock (&lock_A) at:".
+              ("lockdep-6.1-bad-unlock", "WARNING: bad unlock balance in dotest"),
+              ("lockdep-6.1-held-lock-freed", "WARNING: held lock freed in init_held_spin"),
+          ])
+    func lockdepReports(name: String, title: String) throws {
+        let scan = ConsoleScanner.scan(try Self.console(name))
+        // One finding per report: the stack comes more than 40 lines after the header in some.
+        #expect(scan.findings.map(\.kind) == [.lockdep])
+        #expect(scan.findings.first?.signature?.title == title)
+        #expect(scan.findings.first?.signature?.truncated == false)
+        // The excerpt ends where the report does, when the report fits in it.
+        if let excerpt = scan.findings.first?.excerpt, excerpt.count < ConsoleScanner.excerptLimit {
+            #expect(excerpt.last?.contains("</TASK>") == true)
+        }
+    }
+
     @Test("KASAN without its access line is a cut report; a bad free names the function that freed")
     func kasanVariants() throws {
         let cut = try #require(CrashSignature.parse([
