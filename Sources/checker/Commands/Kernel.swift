@@ -51,7 +51,7 @@ struct Kernel: ParsableCommand {
                 <cache>/kernel-builds/<key>/ (the key hashes the base, the flavour and the merged \
                 fragment): building again prints the same path at once. The image has its modules \
                 beside it (lib/modules/<release>), as a fetched Debian kernel has. A fresh KASAN + \
-                lockdep build took 58 minutes on this project's 2-core machine (README.md). \
+                lockdep build took an hour on this project's 2-core machine (README.md). \
                 KASAN and KCSAN exclude each other (Kconfig). Exit status: 0 built, 1 the build or \
                 its configuration failed, 2 bad input.
                 Example: checker kernel build --kasan --lockdep
