@@ -129,6 +129,30 @@ struct CrashSignatureTests {
         #expect(first.signature?.truncated == false)
     }
 
+    /// KASAN's reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM, TCG):
+    /// `modprobe kasan_test`, KASAN's own KUnit suite (scripts/crash-consoles/sanitizer-capture.sh
+    /// kasan; 77 reports), each file one report cut from the console from its opening `=====`
+    /// line to its closing one. Titles by syzkaller's rules, worked out by hand.
+    @Test("KASAN's reports from the 6.1 sanitizer kernel get syzkaller's titles",
+          arguments: [
+              ("kasan-6.1-uaf", "KASAN: use-after-free Read in ksize_uaf"),
+              ("kasan-6.1-uaf-pagealloc", "KASAN: use-after-free Read in pagealloc_uaf"),
+              // Most of KASAN's test functions are named after the allocator (kmalloc_…,
+              // kmem_cache_…), and the allocator rule skips them as syzkaller's does (its report
+              // test 338, the older test_kasan's kmalloc_oob_right, is titled `… in
+              // do_one_initcall`): here KUnit's runner is what is left.
+              ("kasan-6.1-oob", "KASAN: slab-out-of-bounds Write in kunit_try_run_case"),
+              // A double free is titled invalid-free.
+              ("kasan-6.1-double-free", "KASAN: invalid-free in kunit_try_run_case"),
+          ])
+    func kasanReports(name: String, title: String) throws {
+        let scan = ConsoleScanner.scan(try Self.console(name))
+        // One finding: the allocation and free stacks come more than 40 lines after the header.
+        #expect(scan.findings.map(\.kind) == [.kasan])
+        #expect(scan.findings.first?.signature?.title == title)
+        #expect(scan.findings.first?.signature?.truncated == false)
+    }
+
     /// lockdep's own reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM,
     /// TCG): the boot-time locking self-test with debug_locks_verbose=1
     /// (scripts/crash-consoles/sanitizer-capture.sh lockdep), each file one report cut from the

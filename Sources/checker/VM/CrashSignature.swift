@@ -321,7 +321,7 @@ enum GenericFrames {
         "print_report", "print_address_description", "ubsan_", "__ubsan", "panic", "memcpy", "__memcpy", "memset",
         "__memset", "memmove", "memcmp", "strcmp", "strncmp", "strlen", "strscpy", "strncpy", "_raw_spin_", "_raw_read_",
         "_raw_write_", "do_raw_spin", "queued_spin", "native_queued", "__pv_queued", "lock_acquire", "lock_release",
-        "lockdep_", "__lock_acquire", "mark_lock", "kmalloc", "__kmalloc", "kfree", "kmem_cache_", "slab_", "__slab",
+        "lockdep_", "__lock_acquire", "mark_lock", "kmalloc", "__kmalloc", "krealloc", "kfree", "kmem_cache_", "slab_", "__slab",
         "___slab", "kvfree", "kvmalloc", "__kmem_cache", "refcount_", "__refcount_", "__x86_indirect_thunk", "__x86_return_thunk",
         "srso_", "copy_to_user", "copy_from_user", "_copy_to_user", "_copy_from_user", "__might_sleep", "__might_fault",
         "___might_sleep", "__might_resched", "__list_add", "__list_del", "list_add", "list_del", "mutex_lock", "mutex_unlock", "__mutex_lock", "__mutex_unlock",
