@@ -210,8 +210,10 @@ struct KernelBuild {
         let ran = try Tools.run("sh", ["-c", "\"$@\" >> \"$0\" 2>&1", log, tool] + arguments)
         guard ran.succeeded else {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            let firstError = text.split(separator: "\n").first { $0.contains("error:") || $0.contains("Error ") }.map(String.init) ?? ran.tail
-            throw KernelBuildFailure("\(what) failed: \(firstError) (full log: \(log))")
+            let lines = text.split(separator: "\n")
+            // The compiler's first error; else (a killed make prints none) the log's last line.
+            let firstError = (lines.first { $0.contains("error:") || $0.contains("Error ") } ?? lines.last).map(String.init) ?? ""
+            throw KernelBuildFailure("\(what) failed with status \(ran.status): \(firstError) (full log: \(log))")
         }
     }
 }
