@@ -129,60 +129,47 @@ struct CrashSignatureTests {
         #expect(first.signature?.truncated == false)
     }
 
-    /// KASAN's reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM, TCG):
-    /// `modprobe kasan_test`, KASAN's own KUnit suite (scripts/crash-consoles/sanitizer-capture.sh
-    /// kasan; 77 reports), each file one report cut from the console from its opening `=====`
-    /// line to its closing one. Titles by syzkaller's rules, worked out by hand.
-    @Test("KASAN's reports from the 6.1 sanitizer kernel get syzkaller's titles",
+    /// Reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM, TCG), made by
+    /// the kernel's own tests (scripts/crash-consoles/sanitizer-capture.sh), each file one report
+    /// cut from the console from its opening `=====` line to its end (KASAN's closing `=====`,
+    /// lockdep's `</TASK>`). Titles by syzkaller's rules for each kind (pkg/report/linux.go),
+    /// worked out by hand.
+    /// - KASAN: `modprobe kasan_test`, KASAN's own KUnit suite (77 reports).
+    /// - lockdep: the boot-time locking self-test with debug_locks_verbose=1.
+    @Test("KASAN's and lockdep's reports from the 6.1 sanitizer kernel get syzkaller's titles",
           arguments: [
-              ("kasan-6.1-uaf", "KASAN: use-after-free Read in ksize_uaf"),
-              ("kasan-6.1-uaf-pagealloc", "KASAN: use-after-free Read in pagealloc_uaf"),
+              ("kasan-6.1-uaf", "KASAN: use-after-free Read in ksize_uaf", Finding.Kind.kasan),
+              ("kasan-6.1-uaf-pagealloc", "KASAN: use-after-free Read in pagealloc_uaf", .kasan),
               // Most of KASAN's test functions are named after the allocator (kmalloc_…,
               // kmem_cache_…), and the allocator rule skips them as syzkaller's does (its report
               // test 338, the older test_kasan's kmalloc_oob_right, is titled `… in
               // do_one_initcall`): here KUnit's runner is what is left.
-              ("kasan-6.1-oob", "KASAN: slab-out-of-bounds Write in kunit_try_run_case"),
+              ("kasan-6.1-oob", "KASAN: slab-out-of-bounds Write in kunit_try_run_case", .kasan),
               // A double free is titled invalid-free.
-              ("kasan-6.1-double-free", "KASAN: invalid-free in kunit_try_run_case"),
-          ])
-    func kasanReports(name: String, title: String) throws {
-        let scan = ConsoleScanner.scan(try Self.console(name))
-        // One finding: the allocation and free stacks come more than 40 lines after the header.
-        #expect(scan.findings.map(\.kind) == [.kasan])
-        #expect(scan.findings.first?.signature?.title == title)
-        #expect(scan.findings.first?.signature?.truncated == false)
-    }
-
-    /// lockdep's own reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM,
-    /// TCG): the boot-time locking self-test with debug_locks_verbose=1
-    /// (scripts/crash-consoles/sanitizer-capture.sh lockdep), each file one report cut from the
-    /// console from its opening `=====` line to the `</TASK>` of its stack. The titles follow
-    /// syzkaller's rules for each kind (pkg/report/linux.go), worked out by hand.
-    @Test("lockdep's reports from the 6.1 sanitizer kernel get syzkaller's titles",
-          arguments: [
+              ("kasan-6.1-double-free", "KASAN: invalid-free in kunit_try_run_case", .kasan),
               // The first `at:` after "is trying to acquire lock", as printed.
-              ("lockdep-6.1-recursive", "possible deadlock in dotest"),
+              ("lockdep-6.1-recursive", "possible deadlock in dotest", .lockdep),
               // The lock being taken: `(&lock_A){+.+.}-{2:2}, at: ABBA_spin+0x48/0x60`.
-              ("lockdep-6.1-circular", "possible deadlock in ABBA_spin"),
+              ("lockdep-6.1-circular", "possible deadlock in ABBA_spin", .lockdep),
               // The first frame of the stack that is not lockdep's or the spinlock's own.
-              ("lockdep-6.1-inconsistent", "inconsistent lock state in irqsafe1_hard_spin_12"),
+              ("lockdep-6.1-inconsistent", "inconsistent lock state in irqsafe1_hard_spin_12", .lockdep),
               // The lock whose state changed: `at: irqsafe4_hard_spin_123+0x10f/0x170`.
-              ("lockdep-6.1-irq-inversion", "possible deadlock in irqsafe4_hard_spin_123"),
+              ("lockdep-6.1-irq-inversion", "possible deadlock in irqsafe4_hard_spin_123", .lockdep),
               // The stack under "… which became HARDIRQ-irq-safe at:".
-              ("lockdep-6.1-safe-unsafe", "possible deadlock in irqsafe4_hard_spin_231"),
+              ("lockdep-6.1-safe-unsafe", "possible deadlock in irqsafe4_hard_spin_231", .lockdep),
               // The `[<address>] f+0x…` line under "is trying to release lock (&lock_A) at:".
-              ("lockdep-6.1-bad-unlock", "WARNING: bad unlock balance in dotest"),
-              ("lockdep-6.1-held-lock-freed", "WARNING: held lock freed in init_held_spin"),
+              ("lockdep-6.1-bad-unlock", "WARNING: bad unlock balance in dotest", .lockdep),
+              ("lockdep-6.1-held-lock-freed", "WARNING: held lock freed in init_held_spin", .lockdep),
           ])
-    func lockdepReports(name: String, title: String) throws {
+    func sanitizerKernelReports(name: String, title: String, kind: Finding.Kind) throws {
         let scan = ConsoleScanner.scan(try Self.console(name))
-        // One finding per report: the stack comes more than 40 lines after the header in some.
-        #expect(scan.findings.map(\.kind) == [.lockdep])
+        // One finding: the stacks of most come more than 40 lines after the header.
+        #expect(scan.findings.map(\.kind) == [kind])
         #expect(scan.findings.first?.signature?.title == title)
         #expect(scan.findings.first?.signature?.truncated == false)
         // The excerpt ends where the report does, when the report fits in it.
         if let excerpt = scan.findings.first?.excerpt, excerpt.count < ConsoleScanner.excerptLimit {
-            #expect(excerpt.last?.contains("</TASK>") == true)
+            #expect(excerpt.last?.contains(kind == .kasan ? "=====" : "</TASK>") == true)
         }
     }
 
