@@ -25,9 +25,12 @@ log() { printf 'setup: %s\n' "$*"; }
 # the checker's cache by `apt-get download`, not installed).
 # The SNP harness compiles a patch's functions with `cc` (gcc: the `cc` alternative) and names a
 # crash's place with `addr2line` (binutils).
+# `checker kernel build` configures a whole kernel tree (make x86_64_defconfig, olddefconfig):
+# the kconfig tool is built from flex and bison sources. CI tests that configuration step; the
+# full build's own needs (bc, libssl-dev) are installed by scripts/sanitizer-kernel.sh.
 packages=(libbpf-dev libelf-dev zlib1g-dev pkg-config
           qemu-system-x86 busybox-static udev kmod file python3-venv
-          make gcc gcc-12 libc6-dev patch xz-utils dwarves binutils)
+          make gcc gcc-12 libc6-dev patch xz-utils dwarves binutils flex bison)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/checker
 venv=$cache/virtme-ng
 virtme_version=1.42

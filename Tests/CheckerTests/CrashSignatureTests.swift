@@ -5,9 +5,14 @@ import Testing
 
 /// The crash signature parser on real kernel reports: each console in `Consoles/` was captured
 /// in the test VM (Debian 6.1.176, TCG) by `scripts/crash-consoles/capture.sh`, which loads a
-/// module that makes the kernel report one kind of bug from a function named after it.
+/// module that makes the kernel report one kind of bug from a function named after it; the
+/// sanitizer kernel's consoles (`kasan-6.1-*`, `kcsan-6.1-*`, `lockdep-6.1-*`) were captured in
+/// the test VM booting `checker kernel build`'s kernels with the sanitizers' own test modules;
+/// the `*-syzkaller-N` ones are quoted from syzkaller's parser tests (see the test that reads them).
 @Suite("crash signatures from real consoles")
 struct CrashSignatureTests {
+    typealias Finding = ConsoleScanner.Finding
+
     static let consoles = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Consoles")
 
     static func console(_ name: String) throws -> String {
@@ -97,27 +102,95 @@ struct CrashSignatureTests {
         #expect(ConsoleText.message(of: "<4>[   12.000000] general protection fault") == "general protection fault")
     }
 
-    @Test("KASAN, KCSAN and lockdep headers name their kinds")
-    func sanitizerHeaders() throws {
-        let kasan = try #require(CrashSignature.parse([
-            "[ 1.0] BUG: KASAN: slab-use-after-free in vsock_dgram_recvmsg+0x1a2/0x2b0 [vsock]",
-            "[ 1.0] Read of size 8 at addr ffff888012345678 by task checker/312",
+    /// Sanitizer and lockdep reports quoted from syzkaller's parser tests
+    /// (github:google/syzkaller, pkg/report/testdata/linux/report/<N> at commit 1e72964b0111),
+    /// each with the title syzkaller's parser gives it (the file's TITLE line).
+    @Test("KASAN, KCSAN and lockdep reports from syzkaller's test data get syzkaller's titles",
+          arguments: [
+              // 6.15: the header names __list_add_valid_or_report, a list helper; the caller is the bug.
+              ("kasan-syzkaller-740", "KASAN: slab-use-after-free Read in chrdev_open", Finding.Kind.kasan),
+              // 5.3 with printk caller ids (`[    C4]`); names printed without offsets.
+              ("kcsan-syzkaller-427", "KCSAN: data-race in find_next_bit / rcu_report_exp_cpu_mult", .kcsan),
+              ("kcsan-syzkaller-449", "KCSAN: data-race in netlink_recvmsg / netlink_recvmsg", .kcsan),
+              // The lock being taken (`at: [<…>] do_ip_setsockopt.isra.12+0x1d9/0x3210`).
+              ("lockdep-circular-syzkaller-185", "possible deadlock in do_ip_setsockopt", .lockdep),
+              // Recursive locking names the lock site as printed, a lock helper included.
+              ("lockdep-recursive-syzkaller-234", "possible deadlock in rtnl_lock", .lockdep),
+              // The RCU machinery and the allocator complain for their caller.
+              ("lockdep-rcu-syzkaller-202", "WARNING: suspicious RCU usage in rds_tcp_conn_alloc", .lockdep),
+          ])
+    func syzkallerSanitizerReports(name: String, title: String, kind: ConsoleScanner.Finding.Kind) throws {
+        // The first report is the one titled (449 ends in the panic panic_on_warn makes of it,
+        // 202 goes on to a sleeping-in-atomic BUG).
+        let scan = ConsoleScanner.scan(try Self.console(name))
+        let first = try #require(scan.findings.first)
+        #expect(ConsoleScanner.kind(of: first.message) == kind)
+        #expect(first.signature?.title == title)
+        #expect(first.signature?.truncated == false)
+    }
+
+    /// Reports from the sanitizer kernel (6.1.176-checker-kasan-lockdep, test VM, TCG), made by
+    /// the kernel's own tests (scripts/crash-consoles/sanitizer-capture.sh), each file one report
+    /// cut from the console from its opening `=====` line to its end (KASAN's closing `=====`,
+    /// lockdep's `</TASK>`). Titles by syzkaller's rules for each kind (pkg/report/linux.go),
+    /// worked out by hand.
+    /// - KASAN: `modprobe kasan_test`, KASAN's own KUnit suite (77 reports).
+    /// - lockdep: the boot-time locking self-test with debug_locks_verbose=1.
+    @Test("KASAN's and lockdep's reports from the 6.1 sanitizer kernel get syzkaller's titles",
+          arguments: [
+              ("kasan-6.1-uaf", "KASAN: use-after-free Read in ksize_uaf", Finding.Kind.kasan),
+              ("kasan-6.1-uaf-pagealloc", "KASAN: use-after-free Read in pagealloc_uaf", .kasan),
+              // Most of KASAN's test functions are named after the allocator (kmalloc_…,
+              // kmem_cache_…), and the allocator rule skips them as syzkaller's does (its report
+              // test 338, the older test_kasan's kmalloc_oob_right, is titled `… in
+              // do_one_initcall`): here KUnit's runner is what is left.
+              ("kasan-6.1-oob", "KASAN: slab-out-of-bounds Write in kunit_try_run_case", .kasan),
+              // A double free is titled invalid-free.
+              ("kasan-6.1-double-free", "KASAN: invalid-free in kunit_try_run_case", .kasan),
+              // The first `at:` after "is trying to acquire lock", as printed.
+              ("lockdep-6.1-recursive", "possible deadlock in dotest", .lockdep),
+              // The lock being taken: `(&lock_A){+.+.}-{2:2}, at: ABBA_spin+0x48/0x60`.
+              ("lockdep-6.1-circular", "possible deadlock in ABBA_spin", .lockdep),
+              // The first frame of the stack that is not lockdep's or the spinlock's own.
+              ("lockdep-6.1-inconsistent", "inconsistent lock state in irqsafe1_hard_spin_12", .lockdep),
+              // The lock whose state changed: `at: irqsafe4_hard_spin_123+0x10f/0x170`.
+              ("lockdep-6.1-irq-inversion", "possible deadlock in irqsafe4_hard_spin_123", .lockdep),
+              // The stack under "… which became HARDIRQ-irq-safe at:".
+              ("lockdep-6.1-safe-unsafe", "possible deadlock in irqsafe4_hard_spin_231", .lockdep),
+              // The `[<address>] f+0x…` line under "is trying to release lock (&lock_A) at:".
+              ("lockdep-6.1-bad-unlock", "WARNING: bad unlock balance in dotest", .lockdep),
+              ("lockdep-6.1-held-lock-freed", "WARNING: held lock freed in init_held_spin", .lockdep),
+          ])
+    func sanitizerKernelReports(name: String, title: String, kind: Finding.Kind) throws {
+        let scan = ConsoleScanner.scan(try Self.console(name))
+        // One finding: the stacks of most come more than 40 lines after the header.
+        #expect(scan.findings.map(\.kind) == [kind])
+        #expect(scan.findings.first?.signature?.title == title)
+        #expect(scan.findings.first?.signature?.truncated == false)
+        // The excerpt ends where the report does, when the report fits in it.
+        if let excerpt = scan.findings.first?.excerpt, excerpt.count < ConsoleScanner.excerptLimit {
+            #expect(excerpt.last?.contains(kind == .kasan ? "=====" : "</TASK>") == true)
+        }
+    }
+
+    @Test("KASAN without its access line is a cut report; a bad free names the function that freed")
+    func kasanVariants() throws {
+        let cut = try #require(CrashSignature.parse([
+            "[ 1.0] BUG: KASAN: use-after-free in vsock_dgram_recvmsg+0x1a2/0x2b0 [vsock]",
         ]))
-        #expect(kasan.title == "KASAN: slab-use-after-free in vsock_dgram_recvmsg")
-        let kcsan = try #require(CrashSignature.parse([
-            "[ 1.0] BUG: KCSAN: data-race in vsock_assign_transport+0x10/0x80 [vsock] / vsock_core_unregister+0x20/0x90 [vsock]",
-        ]))
-        #expect(kcsan.title == "KCSAN: data-race in vsock_assign_transport / vsock_core_unregister")
-        let lockdep = try #require(CrashSignature.parse([
-            "[ 1.0] WARNING: possible circular locking dependency detected",
+        #expect(cut.title == "KASAN: use-after-free in vsock_dgram_recvmsg")
+        #expect(cut.truncated)
+        let free = try #require(CrashSignature.parse([
+            "[ 1.0] BUG: KASAN: double-free in kfree+0x7c/0x120",
+            "[ 1.0] Free of addr ffff888012345678 by task checker/312",
             "[ 1.0] Call Trace:",
             "[ 1.0]  <TASK>",
             "[ 1.0]  dump_stack_lvl+0x44/0x5c",
-            "[ 1.0]  __lock_acquire+0x1000/0x2000",
-            "[ 1.0]  lock_acquire+0xc0/0x2c0",
-            "[ 1.0]  vsock_dgram_sendmsg+0x1e5/0x2b0 [vsock]",
+            "[ 1.0]  kasan_report_invalid_free+0x80/0x90",
+            "[ 1.0]  kfree+0x7c/0x120",
+            "[ 1.0]  vsock_release+0x20/0x40 [vsock]",
         ]))
-        #expect(lockdep.title == "possible deadlock in vsock_dgram_sendmsg")
+        #expect(free.title == "KASAN: invalid-free in vsock_release")
     }
 
     @Test("the vm.guest test carries the signature: a `# signature:` KTAP line, in the JSON and the JUnit text")
@@ -178,5 +251,22 @@ struct ExecutionJournalTests {
         #expect(CrashReproduction.journaled(in: folder) == [.loadTransport(.loopback), .socket(.dgram), .recv(SocketRef(0), buffer: 16, source: true)])
         journal.begin()
         #expect(CrashReproduction.journaled(in: folder) == nil)   // a header alone: nothing ran yet
+    }
+}
+
+extension CrashSignatureTests {
+    @Test("a KASAN report is one finding up to its closing line, however long its allocation and free stacks")
+    func longReports() throws {
+        let console = try Self.console("kasan-syzkaller-740")
+        let scan = ConsoleScanner.scan(console)
+        // Its Call Trace, RIP and the stacks below come more than 40 lines after the header.
+        #expect(scan.findings.map(\.kind) == [.kasan])
+        let lines = console.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = try #require(lines.firstIndex { $0.hasPrefix("BUG: KASAN") })
+        let end = try #require(ConsoleScanner.reportEnd(lines, from: header, kind: .kasan))
+        #expect(lines[end].allSatisfy { $0 == "=" } && end > header + 40)
+        #expect(ConsoleScanner.endsTheRun(lines[header]))
+        #expect(!ConsoleScanner.endsTheRun("BUG: KCSAN: data-race in a / b"))
+        #expect(!ConsoleScanner.endsTheRun("WARNING: possible circular locking dependency detected"))
     }
 }

@@ -22,6 +22,13 @@ struct UsageErrorTests {
         (["replay", "case.jsonl", "--repeats", "0"], "checker: --repeats must be positive, not 0 (see 'checker help')"),
         (["replay", "case.jsonl", "--on", "live", "--reproducer", "/"],
          "checker: / exists and would be overwritten; give --reproducer a new file (see 'checker help')"),
+        (["kernel", "build", "--kasan", "--kcsan"],
+         "checker: --kasan and --kcsan cannot be built into one kernel (Kconfig: KCSAN depends on !KASAN); build one kernel of each (see 'checker help')"),
+        (["kernel", "build", "--jobs", "0"], "checker: --jobs must be a positive number of make jobs, not 0 (see 'checker help')"),
+        (["kernel", "build", "--base", "linux", "--config-only"],
+         "checker: --base linux is not a Debian kernel version; give one like 6.1.176-1 (apt-cache madison linux-source-6.1 lists them)"),
+        (["series", "--patches", "/tmp", "--kernel-build", "asan"],
+         "checker: --kernel-build asan is not a kernel flavour; give one of: kasan, kcsan, lockdep, kasan-lockdep, kcsan-lockdep, plain (see 'checker help')"),
     ]
 
     @Test("one line, exit status 2", arguments: cases)

@@ -19,8 +19,12 @@ struct Series: ParsableCommand {
             merged (as 'checker vm --jobs N' does). \
             Exit status: that of the run (0 pass, 1 divergence or inconclusive, 4 skip); 2 for bad \
             input (a hunk without adaptation names patch, file and hunk); 1 when the series does not build.
+            With --kernel-build FLAVOUR the series is applied to the whole tree instead, and a \
+            sanitizer kernel of it is built ('checker kernel build', cached the same way) and booted; \
+            its own vsock modules are the ones the run loads.
             Example: checker series --patches ../shared/patches/vsock-dgram-v5 --upto 3
             Example: checker series --patches ../shared/patches/vsock-dgram-v5 --seeds 100 --jobs 2 --keep-going
+            Example: checker series --patches ../shared/patches/vsock-dgram-v5 --kernel-build kcsan-lockdep
             """
     )
 
@@ -64,6 +68,10 @@ struct Series: ParsableCommand {
 
     @Flag(help: "Build (or find in the cache) and print the modules folder; do not boot the VM.")
     var buildOnly = false
+
+    @Option(help: ArgumentHelp("Apply the series to the whole tree and build and boot a sanitizer kernel of it (checker kernel build) instead of rebuilding the vsock modules for the stock kernel: kasan, kcsan, lockdep, kasan-lockdep, kcsan-lockdep.",
+                               valueName: "flavour"))
+    var kernelBuild: String?
 
     @Flag(help: "Echo the guest console to stderr as it arrives.")
     var showConsole = false
@@ -110,6 +118,9 @@ struct Series: ParsableCommand {
         guard crashShrinkSeconds > 0 else {
             throw UsageProblem("--crash-shrink-seconds must be a positive number of seconds, not \(crashShrinkSeconds); --no-crash-repro turns crash reproduction off")
         }
+        if let kernelBuild, KernelFlavour(name: kernelBuild) == nil {
+            throw UsageProblem("--kernel-build \(kernelBuild) is not a kernel flavour; give one of: \(KernelFlavour.names.joined(separator: ", "))")
+        }
         for file in mutant where !FileManager.default.isReadableFile(atPath: file) {
             throw UsageProblem("--mutant \(file) cannot be read; give the path of a patch file")
         }
@@ -133,9 +144,23 @@ struct Series: ParsableCommand {
         let built: SeriesBuild.Built
         let image: String
         do {
-            image = try kernel.ensureImage(cache: build.cache) { say($0) }
-            built = try build.build { say($0) }
+            if let flavour = kernelBuild.flatMap(KernelFlavour.init(name:)) {
+                // The whole tree patched and built with the sanitizers; its vsock modules are the
+                // series' (the run loads them as it loads a module build's).
+                let whole = try KernelBuild(base: kernel, flavour: flavour,
+                                            series: .init(series: series, adaptations: adaptationFolder, mutants: build.mutants),
+                                            cache: build.cache, jobs: ProcessInfo.processInfo.activeProcessorCount).build { say($0) }
+                say((whole.reused ? "reusing " : "built ") + "the \(flavour) kernel \(whole.release) of the patched tree: \(whole.image)")
+                image = whole.image
+                built = SeriesBuild.Built(folder: whole.folder, modules: whole.vsockModules, report: whole.report, reused: whole.reused)
+            } else {
+                image = try kernel.ensureImage(cache: build.cache) { say($0) }
+                built = try build.build { say($0) }
+            }
         } catch let failure as SeriesFailure {
+            FileHandle.standardError.write(Data("checker: \(failure.message)\n".utf8))
+            throw ExitCode(ExitStatus.divergence.rawValue)
+        } catch let failure as KernelBuildFailure {
             FileHandle.standardError.write(Data("checker: \(failure.message)\n".utf8))
             throw ExitCode(ExitStatus.divergence.rawValue)
         }

@@ -1,5 +1,6 @@
 /// Reads a guest's console for signs that the kernel itself went wrong — an oops, a panic, a
-/// `BUG:`, a `WARNING:`, a general protection fault, a hung task or an RCU stall — and for the last
+/// `BUG:`, a `WARNING:`, a general protection fault, a hung task or an RCU stall, and the reports
+/// of a sanitizer kernel (`checker kernel build`): KASAN, KCSAN and lockdep — and for the last
 /// operation the guest checker announced (`# step N: <op>`).
 ///
 /// A marker counts only where a kernel message starts: at the start of a line, after the printk
@@ -15,6 +16,12 @@ enum ConsoleScanner {
             case generalProtectionFault = "general protection fault"
             case warning = "WARNING"
             case hang = "hung task or stall"
+            /// `BUG: KASAN: …`: a use-after-free, out-of-bounds access or bad free.
+            case kasan = "KASAN report"
+            /// `BUG: KCSAN: …`: a data race.
+            case kcsan = "KCSAN report"
+            /// lockdep's `WARNING: possible circular locking dependency detected` and kin.
+            case lockdep = "lockdep report"
             case trace = "kernel stack trace"
         }
 
@@ -49,8 +56,14 @@ enum ConsoleScanner {
     /// after three header lines; a stall's after some forty of registers and interrupt frames).
     static let signatureLimit = 120
 
+    /// Lines a KASAN, KCSAN or lockdep report may span (a KASAN report with the page's
+    /// allocation and free stacks runs to 150).
+    static let reportLimit = 250
+
     /// How bad a kind is: a panic outranks an oops outranks … a stack trace alone.
-    static let severity: [Finding.Kind] = [.panic, .oops, .generalProtectionFault, .bug, .hang, .warning, .trace]
+    /// A KASAN report is memory already corrupted; a data race or a lock order that could
+    /// deadlock is a bug that has not struck yet.
+    static let severity: [Finding.Kind] = [.panic, .oops, .generalProtectionFault, .kasan, .bug, .hang, .kcsan, .lockdep, .warning, .trace]
 
     static func scan(_ console: String) -> Scan {
         let lines = console.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
@@ -71,14 +84,18 @@ enum ConsoleScanner {
             guard let current = cluster else { return }
             let window = Array(lines[current.start..<min(lines.count, current.start + excerptLimit)])
             let lastMarker = current.last - current.start
-            let end = window.indices.first { $0 >= lastMarker && isEndOfReport(window[$0]) } ?? window.count - 1
+            let end = window.indices.first { $0 >= lastMarker && (isEndOfReport(window[$0]) || $0 + current.start == reportEnd(lines, from: current.header, kind: current.kind)) }
+                ?? window.count - 1
             // The signature reads on from the report's first line up to the next report.
             let report = Array(lines[current.header..<max(current.header + 1, min(next, current.header + signatureLimit))])
             findings.append(Finding(kind: current.kind, message: current.message, excerpt: Array(window[...end]),
                                     signature: current.traceOnly ? nil : CrashSignature.parse(report)))
         }
         for marker in markers {
-            if var current = cluster, marker.index - current.start < excerptLimit {
+            // A sanitizer's or lockdep's report is long (allocation and free stacks, the lock
+            // chain) and ends with a line of its own: what comes before that end is its own.
+            let inReport = cluster.map { current in reportEnd(lines, from: current.header, kind: current.kind).map { marker.index <= $0 } ?? false } ?? false
+            if var current = cluster, marker.index - current.start < excerptLimit || inReport {
                 if rank(marker.kind) < rank(current.kind) { current.kind = marker.kind }
                 if current.traceOnly, marker.kind != .trace {
                     current.message = marker.message
@@ -97,6 +114,27 @@ enum ConsoleScanner {
     }
 
     static func rank(_ kind: Finding.Kind) -> Int { severity.firstIndex(of: kind) ?? severity.count }
+
+    /// The last line of a KASAN or KCSAN report (its closing `=====…` line) or of a lockdep
+    /// report (the `</TASK>` of its stack backtrace), within ``reportLimit`` lines of its first;
+    /// nil for other kinds, or when the end is not there.
+    static func reportEnd(_ lines: [String], from header: Int, kind: Finding.Kind) -> Int? {
+        let isEnd: (String) -> Bool
+        switch kind {
+        case .kasan, .kcsan:
+            isEnd = { line in
+                let text = ConsoleText.message(of: line).trimmingCharacters(in: .whitespaces)
+                return text.count >= 20 && text.allSatisfy { $0 == "=" }
+            }
+        case .lockdep:
+            isEnd = { $0.contains("</TASK>") }
+        default:
+            return nil
+        }
+        let limit = min(lines.count, header + reportLimit)
+        guard header + 1 < limit else { return nil }
+        return (header + 1..<limit).first { isEnd(lines[$0]) }
+    }
 
     /// The line that ends an oops or warning report.
     static func isEndOfReport(_ line: String) -> Bool {
@@ -125,6 +163,10 @@ enum ConsoleScanner {
         }
         for candidate in candidates.reversed() {
             var message = candidate.drop(while: { $0 == " " })
+            if message.hasPrefix("["), let end = message.firstIndex(of: "]"),
+               ConsoleText.isCallerID(message[message.index(after: message.startIndex)..<end]) {
+                message = message[message.index(after: end)...].drop(while: { $0 == " " })
+            }
             if message.hasPrefix("<"), let close = message.firstIndex(of: ">"),
                message.distance(from: message.startIndex, to: close) <= 2 {
                 message = message[message.index(after: close)...].drop(while: { $0 == " " })
@@ -145,6 +187,12 @@ enum ConsoleScanner {
             if text.hasPrefix("Kernel panic") { return .panic }
             if text.hasPrefix("Oops") { return .oops }
             if text.hasPrefix("general protection fault") { return .generalProtectionFault }
+            if text.hasPrefix("BUG: KASAN:") { return .kasan }
+            if text.hasPrefix("BUG: KCSAN:") { return .kcsan }
+            if lockdepHeaders.contains(where: { text.hasPrefix($0) })
+                || (text.hasPrefix("WARNING: ") && text.contains("-safe -> ") && text.hasSuffix("-unsafe lock order detected")) {
+                return .lockdep
+            }
             if text.hasPrefix("BUG:") || text.hasPrefix("kernel BUG at") || text.hasPrefix("UBSAN:") { return .bug }
             if text.hasPrefix("WARNING:") { return .warning }
             if text.hasPrefix("INFO: task"), text.contains("blocked for more than") { return .hang }
@@ -154,13 +202,24 @@ enum ConsoleScanner {
         return nil
     }
 
+    /// The first lines of lockdep's reports (kernel/locking/lockdep.c, 6.1).
+    static let lockdepHeaders = [
+        "WARNING: possible circular locking dependency detected", "WARNING: possible recursive locking detected",
+        "WARNING: possible irq lock inversion dependency detected", "WARNING: inconsistent lock state",
+        "WARNING: suspicious RCU usage", "WARNING: bad unlock balance detected!", "WARNING: held lock freed!",
+        "WARNING: lock held when returning to user space!", "WARNING: Nested lock was not taken",
+        "WARNING: bad contention detected!", "BUG: bad unlock balance detected!", "BUG: held lock freed!",
+    ]
+
     /// Whether a kernel message means the guest cannot go on with its run: an oops, a panic, a
-    /// BUG (soft lockups included) or a general protection fault, or a hung task (in the test VM
-    /// the checker is the workload: a task blocked for good is, or waits for, the checker's
-    /// operation). WARNINGs and RCU stalls are reported, and the guest goes on.
+    /// BUG (soft lockups included), a KASAN report (memory is already corrupted) or a general
+    /// protection fault, or a hung task (in the test VM the checker is the workload: a task
+    /// blocked for good is, or waits for, the checker's operation). WARNINGs, RCU stalls, data
+    /// races (KCSAN) and lockdep's reports are reported, and the guest goes on: nothing broke
+    /// yet, and lockdep turns itself off after its first report.
     static func endsTheRun(_ message: String) -> Bool {
         switch kind(of: message) {
-        case .panic?, .oops?, .bug?, .generalProtectionFault?: return true
+        case .panic?, .oops?, .bug?, .generalProtectionFault?, .kasan?: return true
         case .hang?: return message.contains("blocked for more than")
         default: return false
         }

@@ -35,7 +35,7 @@ struct CrashSignature: Codable, Hashable, Sendable, CustomStringConvertible {
 
 extension CrashSignature {
     /// How a kind of report chooses its function.
-    enum FrameRule {
+    enum FrameRule: Equatable {
         /// The `RIP:` function unless generic, else the call trace's first non-generic frame.
         case rip
         /// As `rip`, and delay loops and interrupt entry are skipped too (a CPU stuck spinning).
@@ -44,6 +44,21 @@ extension CrashSignature {
         case hang
         /// The call trace's first non-generic frame.
         case trace
+        /// The function(s) the header line names, nothing else (KCSAN: both sides of a race).
+        case header
+        /// lockdep: the function of the first `at:` line after a line containing `after` (the
+        /// lock being taken or changed), as printed, generic or not (syzkaller's recursive
+        /// locking, irq inversion and held-lock-freed rules); nil: the first `at:` line.
+        case lockSite(after: String?)
+        /// lockdep's circular dependency: the functions of the first two `at:` lines (the lock
+        /// being taken, the lock held), then the call trace, the first that is not generic.
+        case lockSites
+        /// lockdep's bad unlock balance: the function of the first `[<address>] f+0x…` line (where
+        /// the unbalanced release was), else the call trace.
+        case addressLine
+        /// The first frame, not generic, of the stack printed after the line containing the
+        /// text (lockdep's `… which became SOFTIRQ-irq-safe at:`).
+        case framesAfter(String)
     }
 
     /// The signature of the report whose first line is `lines[0]`, read up to the end of
@@ -52,30 +67,90 @@ extension CrashSignature {
         guard let first = lines.first, let header = Header(ConsoleText.message(of: first)) else { return nil }
         let body = lines.dropFirst().map(ConsoleText.message(of:))
         let trace = CallTrace(body)
+        let stall = header.rule == .stall
+        func isGeneric(_ name: String) -> Bool {
+            GenericFrames.isGeneric(name, stall: stall) || header.skips.contains { name.contains($0) }
+        }
+        var kind = header.kind
+        var truncated = false
+        // KASAN names the access on a later line (`Read of size 8 at addr …`); syzkaller's title
+        // carries it. Without it the report was cut (syzkaller calls it corrupted).
+        if header.needsAccess {
+            if let access = Self.access(in: body) { kind += " " + access } else { truncated = true }
+        }
         var function: String?
         switch header.rule {
         case .rip, .stall:
-            if let rip = trace.ripFunction, !GenericFrames.isGeneric(rip, stall: header.rule == .stall) { function = rip }
+            if let rip = trace.ripFunction, !isGeneric(rip) { function = rip }
+        case .header:
+            function = header.function
+        case .lockSite(let after):
+            function = Self.lockSites(in: body, after: after).first
+        case .framesAfter(let marker):
+            function = body.drop { !$0.contains(marker) }.dropFirst().lazy
+                .compactMap { ConsoleText.functionName($0.hasPrefix(" ") ? $0 : "") }.first { !isGeneric($0) }
+        case .lockSites:
+            function = (Self.lockSites(in: body, after: nil).prefix(2) + trace.frames).first { !isGeneric($0) }
+        case .addressLine:
+            function = body.lazy.compactMap(Self.addressLineFunction).first.flatMap { isGeneric($0) ? nil : $0 }
         case .hang, .trace:
             break
         }
-        let candidates = trace.frames.filter { !GenericFrames.isGeneric($0, stall: header.rule == .stall) && !(header.rule == .hang && GenericFrames.isWaiting($0)) }
-        if function == nil { function = header.function.flatMap { GenericFrames.isGeneric($0, stall: false) ? nil : $0 } ?? candidates.first }
+        let candidates = trace.frames.filter { !isGeneric($0) && !(header.rule == .hang && GenericFrames.isWaiting($0)) }
+        if function == nil, header.rule != .header {
+            function = header.function.flatMap { isGeneric($0) ? nil : $0 } ?? candidates.first
+        }
         if function == nil { function = header.fallbackFunction }
         guard let function else {
-            return CrashSignature(title: header.kind, frames: [], truncated: true)
+            return CrashSignature(title: kind, frames: [], truncated: true)
         }
         var frames = [function]
         // The callers: below the function in the trace, or the whole trace when the function
         // came from RIP (the trace starts at its caller).
         let below = candidates.contains(function) ? candidates.drop { $0 != function }.dropFirst() : candidates[...]
-        for frame in below where frames.count < 3 && !GenericFrames.isEntry(frame) {
+        for frame in below where frames.count < 3 && !GenericFrames.isEntry(frame) && header.rule != .header {
             // One frame per syscall: `__sys_recvfrom` and its `__x64_sys_recvfrom` wrapper are one.
             let name = GenericFrames.strippingSyscallPrefix(frame)
             if frames.last.map(GenericFrames.strippingSyscallPrefix) != name { frames.append(frame) }
         }
-        return CrashSignature(title: "\(header.kind) in \(GenericFrames.strippingSyscallPrefix(function))",
-                              frames: frames, truncated: false)
+        let named = header.rule == .header ? function : GenericFrames.strippingSyscallPrefix(function)
+        return CrashSignature(title: "\(kind) in \(named)", frames: frames, truncated: truncated)
+    }
+
+    /// `Read` or `Write` from KASAN's access line (`Write of size 1 at addr …`, `Read at addr …`).
+    static func access(in body: [String]) -> String? {
+        for line in body {
+            for access in ["Read", "Write"] where line.hasPrefix(access + " of size") || line.hasPrefix(access + " at addr") {
+                return access
+            }
+        }
+        return nil
+    }
+
+    /// The functions of lockdep's `… (lock){+.+.}-{3:3}, at: f+0x…/0x…` lines, in order; from the
+    /// first line containing `after` on, when given.
+    static func lockSites(in body: [String], after: String?) -> [String] {
+        var started = after == nil
+        var sites: [String] = []
+        for line in body {
+            if !started, let after {
+                started = line.contains(after)
+                continue
+            }
+            guard let at = line.range(of: "at: ", options: .backwards) else { continue }
+            var rest = Substring(line[at.upperBound...])
+            // Older kernels print the address first: `at: [<000000002b518ca0>] f+0x…`.
+            if rest.hasPrefix("[<"), let close = rest.range(of: ">] ") { rest = rest[close.upperBound...] }
+            if let name = ConsoleText.functionName(String(rest)) { sites.append(name) }
+        }
+        return sites
+    }
+
+    /// `[<ffffffff81234567>] f+0x…/0x…` → `f`.
+    static func addressLineFunction(_ line: String) -> String? {
+        let text = line.drop { $0 == " " }
+        guard text.hasPrefix("[<"), let close = text.range(of: ">] ") else { return nil }
+        return ConsoleText.functionName(String(text[close.upperBound...]))
     }
 }
 
@@ -89,6 +164,11 @@ private struct Header {
     /// A function the header names, used when the report has neither RIP nor call trace
     /// (a WARNING's `at FILE:LINE FUNC+0x…`).
     var fallbackFunction: String?
+    /// Frames that name no bug in this kind of report, beyond ``GenericFrames`` (matched anywhere
+    /// in the name, as syzkaller matches its per-report skips).
+    var skips: [String] = []
+    /// The title names the access (`Read`, `Write`) from a later line (KASAN).
+    var needsAccess = false
 
     init?(_ message: String) {
         // One subsystem prefix is allowed: "watchdog: BUG: soft lockup", "rcu: INFO: rcu_preempt …".
@@ -107,24 +187,30 @@ private struct Header {
         } else if text.hasPrefix("kernel BUG at ") {
             self.init(kind: "kernel BUG", rule: .rip)
         } else if let rest = after("BUG: KASAN: ") {
-            // "BUG: KASAN: slab-use-after-free in f+0x…/0x…": the access site is on the header line.
+            // "BUG: KASAN: use-after-free in f+0x…/0x…" (6.4+: slab-use-after-free): the access
+            // site is on the header line, Read or Write on a later one. A bad free is titled
+            // "KASAN: invalid-free in f", where f is the caller of the free, not the allocator.
             let parts = rest.components(separatedBy: " in ")
-            self.init(kind: "KASAN: \(parts[0])", rule: .rip, function: parts.count > 1 ? ConsoleText.functionName(parts[1]) : nil)
+            let function = parts.count > 1 ? ConsoleText.functionName(parts[1]) : nil
+            if ["double-free or invalid-free", "double-free", "invalid-free"].contains(parts[0]) {
+                self.init(kind: "KASAN: invalid-free", rule: .trace, function: function, skips: ["slab_", "kfree", "vunmap", "vfree"])
+            } else {
+                self.init(kind: "KASAN: \(parts[0])", rule: .trace, function: function, needsAccess: true)
+            }
         } else if let rest = after("BUG: KCSAN: ") {
-            // "BUG: KCSAN: data-race in a+0x…/0x… / b+0x…/0x…": both sides named on the header.
+            // "BUG: KCSAN: data-race in a / b" (6.1 prints the names without offsets; older
+            // kernels with): both sides are named on the header, and the title is the header's.
             let parts = rest.components(separatedBy: " in ")
-            let names = parts.count > 1 ? parts[1].components(separatedBy: " / ").compactMap(ConsoleText.functionName) : []
-            self.init(kind: "KCSAN: \(parts[0])", rule: .trace, function: names.isEmpty ? nil : names.joined(separator: " / "))
+            let names = parts.count > 1 ? parts[1].components(separatedBy: " / ").compactMap(ConsoleText.symbol) : []
+            self.init(kind: "KCSAN: \(parts[0])", rule: .header, function: names.isEmpty ? nil : names.joined(separator: " / "))
         } else if text.hasPrefix("BUG: soft lockup") {
             self.init(kind: "BUG: soft lockup", rule: .stall)
         } else if text.hasPrefix("INFO: task "), text.contains(" blocked for more than ") {
             self.init(kind: "INFO: task hung", rule: .hang)
         } else if text.hasPrefix("INFO: rcu_"), text.contains("detected stall") || text.contains("detected expedited stall") {
             self.init(kind: "INFO: rcu detected stall", rule: .stall)
-        } else if text.hasPrefix("WARNING: possible circular locking dependency detected") || text.hasPrefix("WARNING: possible recursive locking detected") {
-            self.init(kind: "possible deadlock", rule: .trace)
-        } else if text.hasPrefix("WARNING: inconsistent lock state") {
-            self.init(kind: "inconsistent lock state", rule: .trace)
+        } else if let lockdep = Self.lockdep(text) {
+            self = lockdep
         } else if text.hasPrefix("WARNING: ") {
             // "WARNING: CPU: 1 PID: 244 at net/x.c:37 f+0x1c/0x23 [mod]"
             let site = text.range(of: " at ").map { text[$0.upperBound...] }
@@ -143,11 +229,45 @@ private struct Header {
         }
     }
 
-    init(kind: String, rule: CrashSignature.FrameRule, function: String? = nil, fallbackFunction: String? = nil) {
+    init(kind: String, rule: CrashSignature.FrameRule, function: String? = nil, fallbackFunction: String? = nil,
+         skips: [String] = [], needsAccess: Bool = false) {
         self.kind = kind
         self.rule = rule
         self.function = function
         self.fallbackFunction = fallbackFunction
+        self.skips = skips
+        self.needsAccess = needsAccess
+    }
+
+    /// lockdep's reports (kernel/locking/lockdep.c), titled as syzkaller titles them: every
+    /// deadlock kind is "possible deadlock in f", with f the function taking the lock.
+    static func lockdep(_ text: Substring) -> Header? {
+        let rules: [(prefix: String, kind: String, rule: CrashSignature.FrameRule, skips: [String])] = [
+            // The lock being taken, else the one held, else the trace; workqueue functions take
+            // locks for their work items, so they name no bug of their own.
+            ("WARNING: possible circular locking dependency detected", "possible deadlock", .lockSites,
+             ["process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"]),
+            ("WARNING: possible recursive locking detected", "possible deadlock", .lockSite(after: "is trying to acquire lock"), []),
+            ("WARNING: possible irq lock inversion dependency detected", "possible deadlock", .lockSite(after: "just changed the state of lock"), []),
+            ("WARNING: inconsistent lock state", "inconsistent lock state", .trace, []),
+            // The RCU machinery and the allocators complain on behalf of their caller.
+            ("WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage", .trace, ["rcu", "kmem", "slab"]),
+            ("WARNING: bad unlock balance detected!", "WARNING: bad unlock balance", .addressLine, []),
+            ("BUG: bad unlock balance detected!", "BUG: bad unlock balance", .addressLine, []),
+            ("WARNING: held lock freed!", "WARNING: held lock freed", .lockSite(after: nil), []),
+            ("BUG: held lock freed!", "BUG: held lock freed", .lockSite(after: nil), []),
+            ("WARNING: lock held when returning to user space!", "WARNING: lock held when returning to user space",
+             .lockSite(after: "leaving the kernel with locks still held"), []),
+        ]
+        if let match = rules.first(where: { text.hasPrefix($0.prefix) }) {
+            return Header(kind: match.kind, rule: match.rule, skips: match.skips)
+        }
+        // "WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected": the stack of the lock
+        // that became safe.
+        if text.hasPrefix("WARNING: "), text.contains("-safe -> "), text.hasSuffix("-unsafe lock order detected") {
+            return Header(kind: "possible deadlock", rule: .framesAfter("which became"))
+        }
+        return nil
     }
 }
 
@@ -201,10 +321,10 @@ enum GenericFrames {
         "print_report", "print_address_description", "ubsan_", "__ubsan", "panic", "memcpy", "__memcpy", "memset",
         "__memset", "memmove", "memcmp", "strcmp", "strncmp", "strlen", "strscpy", "strncpy", "_raw_spin_", "_raw_read_",
         "_raw_write_", "do_raw_spin", "queued_spin", "native_queued", "__pv_queued", "lock_acquire", "lock_release",
-        "lockdep_", "__lock_acquire", "mark_lock", "kmalloc", "__kmalloc", "kfree", "kmem_cache_", "slab_", "__slab",
+        "lockdep_", "__lock_acquire", "mark_lock", "kmalloc", "__kmalloc", "krealloc", "kfree", "kmem_cache_", "slab_", "__slab",
         "___slab", "kvfree", "kvmalloc", "__kmem_cache", "refcount_", "__refcount_", "__x86_indirect_thunk", "__x86_return_thunk",
         "srso_", "copy_to_user", "copy_from_user", "_copy_to_user", "_copy_from_user", "__might_sleep", "__might_fault",
-        "__might_resched", "mutex_lock", "mutex_unlock", "__mutex_lock", "__mutex_unlock",
+        "___might_sleep", "__might_resched", "__list_add", "__list_del", "list_add", "list_del", "mutex_lock", "mutex_unlock", "__mutex_lock", "__mutex_unlock",
     ]
     /// Where a CPU spins or an interrupt came in: not the code that got stuck.
     static let stallPrefixes = [
@@ -251,6 +371,10 @@ enum ConsoleText {
             guard let close = text[open...].firstIndex(of: "]") else { break }
             if ConsoleScanner.isTimestamp(text[text.index(after: open)..<close].trimmingCharacters(in: .whitespaces)) {
                 text = text[text.index(after: close)...]
+                // A caller id (CONFIG_PRINTK_CALLER: `[ T9712]` for a task, `[    C4]` for a CPU).
+                if text.hasPrefix("["), let end = text.firstIndex(of: "]"), isCallerID(text[text.index(after: text.startIndex)..<end]) {
+                    text = text[text.index(after: end)...]
+                }
                 if text.first == " " { text = text.dropFirst() }
                 searchStart = text.startIndex
             } else {
@@ -261,6 +385,23 @@ enum ConsoleText {
             text = text[text.index(after: close)...]
         }
         return String(text)
+    }
+
+    /// `T9712`, `C4` (spaces around allowed): a printk caller id.
+    static func isCallerID(_ text: Substring) -> Bool {
+        let id = text.trimmingCharacters(in: .whitespaces)
+        guard let first = id.first, first == "T" || first == "C", id.count > 1 else { return false }
+        return id.dropFirst().allSatisfy(\.isNumber)
+    }
+
+    /// A frame's function (``functionName(_:)``), or a bare symbol as `%ps` prints it (`f`,
+    /// `f.isra.0`, `f [mod]`) → `f`; nil when the text starts with neither.
+    static func symbol(_ text: String) -> String? {
+        if let name = functionName(text) { return name }
+        let word = text.drop(while: { $0 == " " }).prefix { $0 != " " }
+        guard let first = word.first, first.isLetter || first == "_",
+              word.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { return nil }
+        return String(word.prefix { $0 != "." })
     }
 
     /// `f.constprop.0+0x1c/0x34 [mod]` → `f`; nil when the text does not start with a
