@@ -56,7 +56,7 @@ bash scripts/live-checks.sh
 echo "test: scripts/series-checks.sh"
 bash scripts/series-checks.sh
 
-# Parallel histories checked for linearizability in the test VM, and a race mutant: see
+# Parallel histories checked for linearizability in the test VM, and finding 7's race: see
 # scripts/parallel-checks.sh.
 echo "test: scripts/parallel-checks.sh"
 bash scripts/parallel-checks.sh
