@@ -105,11 +105,11 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let target = try targetOptions.checkedTarget()
-        for name in loadModule {
-            FileHandle.standardError.write(Data("checker: \(Modprobe.load(name))\n".utf8))
-        }
         if parallelOptions.parallel && target != .vsock {
             throw UsageProblem("--parallel is for --target vsock (the live kernel's sockets and modules); drop it for \(targetOptions.target)")
+        }
+        for name in loadModule {
+            FileHandle.standardError.write(Data("checker: \(Modprobe.load(name))\n".utf8))
         }
         switch target {
         case .vsock: try runVsock()

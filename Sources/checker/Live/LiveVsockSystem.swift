@@ -48,7 +48,7 @@ final class LiveVsockSystem: SystemUnderTest {
     /// The probe events of the last operation, in words, for reports, and how long it waited.
     var lastEvidence: [String] { lastEvents.map(\.description) + lastWait }
     /// The last operation's events, described only when a report asks (most steps agree).
-    var lastEvents: [ProbeEvent] = []
+    private var lastEvents: [ProbeEvent] = []
     /// Where the time went: per operation kind, and the phases inside (probe attach, module load
     /// and unload, settling, resets, observing).
     var ledger = TimeLedger()

@@ -86,8 +86,7 @@ struct ParallelHunt {
                 let run = try VsockParallelRun.run(parallelCase, model: model, system: system, budget: searchBudget)
                 tally.add(run)
                 switch run.verdict {
-                case let .prefixDiverged(divergence):
-                    _ = divergence
+                case .prefixDiverged:
                     return .prefixDiverged(seed: seed, parallelCase, run.prefix, tally)
                 case .linearizable: continue
                 case let .notLinearizable(report): failures.append(report)
