@@ -91,6 +91,15 @@ struct CrashSignatureTests {
         #expect(!wild.isSameBug(as: recv))
     }
 
+    @Test("finding 7's lockdep assertion, captured on the KASAN + lockdep kernel with the series' modules")
+    func vsockLockdepAssertion() throws {
+        // lockdep_assert_held(&vsock_register_mutex) in vsock_use_local_transport(), inlined
+        // into the lookup that vsock_dgram_sendmsg() calls without the mutex.
+        let assertion = try Self.signature("vsock-lockdep-assert")
+        #expect(assertion.title == "WARNING in vsock_connectible_lookup_transport")
+        #expect(assertion.frames.prefix(2) == ["vsock_connectible_lookup_transport", "vsock_dgram_sendmsg"])
+    }
+
     @Test("frame names: offsets, compiler suffixes and modules dropped; syscall prefixes stripped in titles")
     func names() {
         #expect(ConsoleText.functionName("crashkind_spin.constprop.0+0x1c/0x34 [crashkind]") == "crashkind_spin")
