@@ -35,6 +35,14 @@ struct ParallelCommandTests {
         #expect(output.stdout.contains("# skip: a parallel case records no history"))
     }
 
+    @Test("replay --on live of a parallel case outside the test VM: refused, like a sequential one (it loads modules)")
+    func replayLiveOutsideTheVM() throws {
+        let file = try CheckerProcess.temporaryFile(Self.parallelCase)
+        let output = try CheckerProcess.run(["replay", file, "--on", "live"])
+        #expect(output.status == 2)
+        #expect(output.stderr == "checker: --on live loads and unloads vsock modules: run it as root in the test VM ('checker vm -- replay FILE --on live')\n")
+    }
+
     @Test("a parallel case naming a thread the header does not have: one line, exit status 2")
     func badThread() throws {
         let file = try CheckerProcess.temporaryFile(Self.parallelCase.replacingOccurrences(of: "\"thread\":1", with: "\"thread\":5"))

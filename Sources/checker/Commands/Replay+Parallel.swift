@@ -27,7 +27,7 @@ extension Replay {
         guard on == "live" else { throw UsageProblem("unknown system '\(on)' for a vsock case; use --on live") }
         let system: LiveVsockSystem
         do {
-            system = try reused ?? LiveVsockSystem(transports: VsockOperationGenerator().modules, replacements: modules)
+            system = try reused ?? liveSystem()
         } catch let error as SystemError {
             print("# could not run: \(error)")
             throw ExitStatus.skip.exitCode

@@ -163,7 +163,7 @@ struct Replay: ParsableCommand {
     }
 
     /// The live vsock system a replay runs on.
-    private func liveSystem() throws -> LiveVsockSystem {
+    func liveSystem() throws -> LiveVsockSystem {
         guard geteuid() == 0, GuestEnvironment.isTestVM else {
             throw UsageProblem("--on live loads and unloads vsock modules: run it as root in the test VM ('checker vm -- replay FILE --on live')")
         }
