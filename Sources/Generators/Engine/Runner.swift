@@ -75,9 +75,7 @@ public struct Runner<Generator: OperationGenerator>: Sendable {
         for _ in 0..<configuration.operations {
             let operation = generator.draw(from: &source, state: state, enabled: enabled)
             guard model.isApplicable(operation, in: state) else { continue }
-            let expectation = model.expect(operation, in: state)
-            let observation = model.nominalObservation(of: operation, for: expectation, in: state)
-            _ = model.judge(observation, of: operation, against: expectation, state: &state)
+            let (expectation, observation) = model.takeNominal(operation, in: &state)
             steps.append((operation, expectation, observation))
         }
         return (generator.kinds.filter(enabled.contains), steps)

@@ -95,7 +95,7 @@ public struct VsockParallelGenerator: Sendable {
         for _ in 0..<prefixLength {
             let operation = generator.draw(from: &source, state: state, enabled: enabled)
             guard model.isApplicable(operation, in: state) else { continue }
-            step(operation, &state)
+            model.takeNominal(operation, in: &state)
             prefix.append(operation)
         }
         let threadCount = threads
@@ -112,7 +112,7 @@ public struct VsockParallelGenerator: Sendable {
                 guard model.isApplicable(operation, in: alone), allowedInThread(operation, alone, names) else { continue }
                 let name = operation.socket.map { names[$0.position] }
                 let sockets = alone.sockets.count
-                step(operation, &alone)
+                model.takeNominal(operation, in: &alone)
                 switch operation {
                 case .socket:
                     if alone.sockets.count > sockets { names.append(.own(ownSockets)) }
@@ -138,12 +138,5 @@ public struct VsockParallelGenerator: Sendable {
         default: break
         }
         return true
-    }
-
-    /// Takes the model's nominal outcome: what drawing later operations assumes happened.
-    private func step(_ operation: VsockOperation, _ state: inout VsockState) {
-        let expectation = model.expect(operation, in: state)
-        let observation = model.nominalObservation(of: operation, for: expectation, in: state)
-        _ = model.judge(observation, of: operation, against: expectation, state: &state)
     }
 }

@@ -85,3 +85,16 @@ public struct Mismatch: Hashable, Sendable, Codable, CustomStringConvertible {
 public protocol KindedOperation: Hashable, Codable, Sendable, CustomStringConvertible {
     var kindName: String { get }
 }
+
+extension ReferenceModel {
+    /// Lets `state` take `operation`'s nominal outcome (``nominalObservation(of:for:in:)``), as
+    /// explaining a model or drawing from it assumes; returns what the model allowed and that
+    /// outcome. Never for judging a system.
+    @discardableResult
+    public func takeNominal(_ operation: Operation, in state: inout State) -> (expectation: Expectation, observation: Observation) {
+        let expectation = expect(operation, in: state)
+        let observation = nominalObservation(of: operation, for: expectation, in: state)
+        _ = judge(observation, of: operation, against: expectation, state: &state)
+        return (expectation, observation)
+    }
+}

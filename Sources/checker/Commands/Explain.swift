@@ -71,12 +71,10 @@ struct Explain: ParsableCommand {
         print("# the sequential prefix, each step with the outcomes the model allows:")
         for (index, operation) in parallelCase.prefix.enumerated() {
             print(String(format: "%3d  %@", index + 1, operation.description))
-            let expectation = model.expect(operation, in: state)
+            let expectation = model.takeNominal(operation, in: &state).expectation
             for (number, line) in expectation.description.split(separator: "\n").enumerated() {
                 print("       \(number == 0 ? "expect" : "      ") \(line.trimmingCharacters(in: .whitespaces))")
             }
-            _ = model.judge(model.nominalObservation(of: operation, for: expectation, in: state), of: operation,
-                            against: expectation, state: &state)
         }
         print("# then, released together (p<N>: the N-th socket open after the prefix; o<N>: the thread's own N-th socket()):")
         for (thread, operations) in parallelCase.threads.enumerated() {
