@@ -27,6 +27,12 @@ public struct ConcurrentHistory<Operation: Sendable, Observation: Sendable>: Sen
 
         /// Whether this one returned before `other` was invoked (so it must take effect first).
         public func precedes(_ other: Entry) -> Bool { responded < other.invoked }
+
+        /// Whether this one and `other`, of another thread, were under way at the same time
+        /// (either may take effect first).
+        public func overlaps(_ other: Entry) -> Bool {
+            thread != other.thread && !precedes(other) && !other.precedes(self)
+        }
     }
 
     public var entries: [Entry]

@@ -125,9 +125,6 @@ public struct VsockParallelRun: Sendable {
     /// Flags module loads and unloads that overlapped another of the same module, and unloads and
     /// `sendto()`s with an address that overlapped each other, in real time.
     public static func markContention(_ entries: inout [ConcurrentHistory<VsockParallelStep, VsockThreadObservation>.Entry]) {
-        func overlap(_ a: Int, _ b: Int) -> Bool {
-            a != b && entries[a].thread != entries[b].thread && !entries[a].precedes(entries[b]) && !entries[b].precedes(entries[a])
-        }
         func isUnload(_ index: Int) -> Bool {
             if case .unloadTransport = entries[index].operation.operation.operation { return true } else { return false }
         }
@@ -136,10 +133,10 @@ public struct VsockParallelRun: Sendable {
         }
         for index in entries.indices {
             if isUnload(index) {
-                entries[index].operation.overlapsAddressedSend = entries.indices.contains { isAddressedSend($0) && overlap(index, $0) }
+                entries[index].operation.overlapsAddressedSend = entries.indices.contains { isAddressedSend($0) && entries[index].overlaps(entries[$0]) }
             }
             if isAddressedSend(index) {
-                entries[index].operation.overlapsUnload = entries.indices.contains { isUnload($0) && overlap(index, $0) }
+                entries[index].operation.overlapsUnload = entries.indices.contains { isUnload($0) && entries[index].overlaps(entries[$0]) }
             }
         }
         func module(_ step: VsockParallelStep) -> TransportModule? {
@@ -151,8 +148,7 @@ public struct VsockParallelRun: Sendable {
         for index in entries.indices {
             guard let mine = module(entries[index].operation) else { continue }
             entries[index].operation.contended = entries.indices.contains { other in
-                other != index && entries[other].thread != entries[index].thread && module(entries[other].operation) == mine
-                    && !entries[other].precedes(entries[index]) && !entries[index].precedes(entries[other])
+                module(entries[other].operation) == mine && entries[index].overlaps(entries[other])
             }
         }
     }

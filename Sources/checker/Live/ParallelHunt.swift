@@ -43,9 +43,7 @@ struct ParallelHunt {
             operations += run.operations
             threadOperations += run.history.entries.count
             let entries = run.history.entries
-            overlapping += entries.filter { entry in
-                entries.contains { $0.thread != entry.thread && !$0.precedes(entry) && !entry.precedes($0) }
-            }.count
+            overlapping += entries.filter { entry in entries.contains(where: entry.overlaps) }.count
             maxSearchSteps = max(maxSearchSteps, run.searchSteps)
             if run.verdict.isNotLinearizable { notLinearizable += 1 }
         }
@@ -78,13 +76,18 @@ struct ParallelHunt {
         let parallelCase = VsockParallelGenerator(model: model)
             .draw(seed: seed, prefixLength: shape.prefixOperations, threads: shape.threads, operationsPerThread: shape.threadOperations)
         var tally = Tally()
+        // One run of a case: journaled first (a crash leaves it), counted after.
+        func runOnce(_ candidate: VsockParallelCase) throws -> VsockParallelRun {
+            willRun(candidate, seed)
+            let run = try VsockParallelRun.run(candidate, model: model, system: system, budget: searchBudget)
+            tally.add(run)
+            return run
+        }
         do {
             var failures: [[String]] = []
             var undecided: String?
             for _ in 0..<repeats {
-                willRun(parallelCase, seed)
-                let run = try VsockParallelRun.run(parallelCase, model: model, system: system, budget: searchBudget)
-                tally.add(run)
+                let run = try runOnce(parallelCase)
                 switch run.verdict {
                 case .prefixDiverged:
                     return .prefixDiverged(seed: seed, parallelCase, run.prefix, tally)
@@ -100,10 +103,7 @@ struct ParallelHunt {
             let shrinker = VsockParallelShrinker(model: model, maxExecutions: maxShrinkExecutions, timeLimit: shrinkTime)
             let shrunk = try shrinker.shrink(parallelCase) { candidate in
                 for _ in 0..<repeats {
-                    willRun(candidate, seed)
-                    let run = try VsockParallelRun.run(candidate, model: model, system: system, budget: searchBudget)
-                    tally.add(run)
-                    if case let .notLinearizable(report) = run.verdict {
+                    if case let .notLinearizable(report) = try runOnce(candidate).verdict {
                         lastReport = report
                         return true
                     }
@@ -113,10 +113,7 @@ struct ParallelHunt {
             var reproduced = 0
             let attempts = max(reproductions, repeats)
             for _ in 0..<attempts {
-                willRun(shrunk.minimal, seed)
-                let run = try VsockParallelRun.run(shrunk.minimal, model: model, system: system, budget: searchBudget)
-                tally.add(run)
-                if case let .notLinearizable(report) = run.verdict {
+                if case let .notLinearizable(report) = try runOnce(shrunk.minimal).verdict {
                     reproduced += 1
                     lastReport = report
                 }
