@@ -25,8 +25,7 @@ extension Run {
         var report = CheckReport(target: "vsock", profile: profile.name, kernel: GuestEnvironment.kernelRelease,
                                  system: systemName + ", \(options.threads) threads in parallel",
                                  startedAt: ISO8601DateFormatter().string(from: started), durationSeconds: 0)
-        let all = stride(from: 0, to: allSeeds.count, by: batch).map { Array(allSeeds[$0..<min($0 + batch, allSeeds.count)]) }
-        let batches = shard?.share(of: all) ?? all
+        let batches = Shard.batches(of: allSeeds, size: batch, for: shard)
         report.shard = shard?.description
         func name(_ seeds: [UInt64]) -> String { "vsock.\(profile.name).parallel.seeds-\(seeds.first!)-\(seeds.last!)" }
         let system: LiveVsockSystem
@@ -110,11 +109,6 @@ extension Run {
                 try output.write(JSONReporter.render(saved), to: "summary.json")
             }
         }
-        report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
-        report.outcomeCounts = system.outcomes
-        let timing = system.ledger.lines()
-        for line in timing { FileHandle.standardError.write(Data(("checker: time " + line + "\n").utf8)) }
-        try output?.write(timing.joined(separator: "\n") + "\n", to: "timing.txt")
-        try report.finish(started: started, output: output)
+        try finishLive(&report, system: system, started: started, output: output)
     }
 }

@@ -204,11 +204,16 @@ struct Run: ParsableCommand {
             $0.operationCounts = operationCounts(system)
             $0.outcomeCounts = system.outcomes
         }
+        try finishLive(&report, system: system, started: started, output: output)
+    }
+
+    /// A live vsock run's end, sequential or parallel: the probes, what ran, where the time went
+    /// (on stderr, as stdout is KTAP, and in timing.txt, as a guest's stderr reaches the host
+    /// through its serial console, which can drop lines), then the reports.
+    func finishLive(_ report: inout CheckReport, system: LiveVsockSystem, started: Date, output: ResultsDirectory?) throws {
         report.probes = system.probeStatuses.values.sorted { $0.function < $1.function }.map(ProbeReport.init)
         report.operationCounts = operationCounts(system)
         report.outcomeCounts = system.outcomes
-        // Where the time went: on stderr (stdout is KTAP), and in timing.txt (a guest's stderr
-        // reaches the host through its serial console, which can drop lines).
         let timing = system.ledger.lines()
         for line in timing { FileHandle.standardError.write(Data(("checker: time " + line + "\n").utf8)) }
         try output?.write(timing.joined(separator: "\n") + "\n", to: "timing.txt")

@@ -58,7 +58,12 @@ extension LiveVsockSystem: VsockParallelSystem {
         for (thread, invocations) in threads.enumerated() {
             for (index, invocation) in invocations.enumerated() {
                 let result = outcomes[thread][index].result
-                if let result { self.outcomes[invocation.operation.operation.outcome(result), default: 0] += 1 }
+                if let result {
+                    // Counted by kind as sequential operations are (their time overlaps the section's).
+                    self.outcomes[invocation.operation.operation.outcome(result), default: 0] += 1
+                    let outcome = outcomes[thread][index]
+                    ledger.add(invocation.operation.kindName, .nanoseconds(Int64(outcome.responded - outcome.invoked)))
+                }
                 switch invocation.operation.operation {
                 case let .loadTransport(module):
                     touched.insert(module)

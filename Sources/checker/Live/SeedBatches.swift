@@ -28,10 +28,7 @@ struct SeedBatches<Generator: OperationGenerator> {
     /// A standalone C reproducer of a finding, where the target has one (vsock).
     var reproducer: ((DivergenceFinding<Model>) -> String?)? = nil
 
-    var batches: [[UInt64]] {
-        let all = stride(from: 0, to: seeds.count, by: batchSize).map { Array(seeds[$0..<min($0 + batchSize, seeds.count)]) }
-        return shard?.share(of: all) ?? all
-    }
+    var batches: [[UInt64]] { Shard.batches(of: seeds, size: batchSize, for: shard) }
 
     func name(_ seeds: [UInt64]) -> String { "\(namePrefix).seeds-\(seeds.first!)-\(seeds.last!)" }
 

@@ -25,6 +25,13 @@ struct Shard: ExpressibleByArgument, Hashable, CustomStringConvertible {
 
     var description: String { "\(index)/\(count)" }
 
+    /// `seeds` in batches of `size` (one reported test each), and of those the share of `shard`
+    /// (all of them without one).
+    static func batches(of seeds: [UInt64], size: Int, for shard: Shard?) -> [[UInt64]] {
+        let all = stride(from: 0, to: seeds.count, by: size).map { Array(seeds[$0..<min($0 + size, seeds.count)]) }
+        return shard?.share(of: all) ?? all
+    }
+
     /// This shard's items of `all`, dealt round-robin.
     func share<T>(of all: [T]) -> [T] {
         all.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
