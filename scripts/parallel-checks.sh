@@ -11,7 +11,8 @@
 # 2. Finding 7's regression case (docs/vsock-dgram-v5.md): a hand-written parallel case
 #    (series/vsock-dgram-v5/race-mutants/unload-during-sendto.jsonl: a sendto() through loopback in
 #    one thread, loopback's unload in another) on the whole series with every fix and race
-#    amplifier r1 (300 ms between the series' unlocked per-packet lookup and try_module_get): the
+#    amplifier r1 (1 s between the series' unlocked per-packet lookup and try_module_get; the
+#    unloading thread loads virtio first, so that the send's lookup comes before the unload): the
 #    guest's kernel oopses in the freed module ("last unloaded: vsock_loopback"), a vm.guest
 #    finding; with finding 7's candidate fix under the same
 #    amplifier (r1f), no crash and every run linearizable (the ENODEV of a module going away is
