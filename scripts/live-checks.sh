@@ -31,8 +31,8 @@ set +e
 echo "live-checks: checker vm -- run --profile mainline --seed 1 --seeds 20 --ops 110"
 "$checker" vm --timeout 1800 --results "$results/mainline" -- run --profile mainline --seed 1 --seeds 20 --ops 110
 mainline_status=$?
-# Seeds 8-10: seeds 8 and 10 open a datagram socket with loopback alone loaded, which the stock
-# kernel refuses (ENODEV) and the series allows: a result divergence of 2 operations, whose C
+# Seeds 8-10: seed 10 opens a datagram socket with loopback alone loaded (seed 8 with vhost and
+# loopback), which the stock kernel refuses (ENODEV) and the series allows: a result divergence of 2 operations, whose C
 # reproducer this check runs (`checker explain --profile vsock-dgram-v5 --seed N` shows a seed's
 # first steps; re-pick when the generator changes what a seed draws).
 echo "live-checks: checker vm -- run --profile vsock-dgram-v5 --seed 8 --seeds 3 --ops 60"

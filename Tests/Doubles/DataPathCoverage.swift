@@ -68,12 +68,13 @@ public struct DataPathCoverage: Sendable {
         }
     }
 
-    /// Datagram sockets bound at a specific CID with a datagram in flight to their port at another CID.
+    /// Datagram sockets on loopback bound at a specific CID with a datagram in flight to their port at another CID.
     static func nearMisses(in state: VsockState) -> [Int] {
         guard !state.inFlight.isEmpty else { return [] }
         return state.sockets.indices.filter { index in
             let socket = state.sockets[index]
-            guard socket.type == .dgram, let local = socket.local, local.cid != VMAddr.cidAny, let port = local.port else { return false }
+            guard socket.type == .dgram, socket.transport == .loopback, let local = socket.local, local.cid != VMAddr.cidAny,
+                  let port = local.port else { return false }
             return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
         }
     }

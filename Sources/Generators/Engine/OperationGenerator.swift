@@ -9,9 +9,11 @@ public protocol OperationGenerator<Model>: Sendable {
     var kinds: [String] { get }
     /// Kinds no run can do without (nothing happens without sockets).
     var essentialKinds: Set<String> { get }
-    /// Kinds a swarm run keeps more often than the rest (¾ instead of ½): those most other
-    /// kinds build on, whose absence leaves a run exploring little.
+    /// Kinds a swarm run keeps more often than the rest (``frequentKindOdds`` instead of ½):
+    /// those most other kinds build on, whose absence leaves a run exploring little.
     var frequentKinds: Set<String> { get }
+    /// How often a swarm run keeps each frequent kind: `kept` in `outOf` (default ¾).
+    var frequentKindOdds: (kept: UInt64, outOf: UInt64) { get }
 
     /// Draws one operation applicable in `state`, of an enabled kind where possible.
     func draw(from source: inout ChoiceSource, state: Model.State, enabled: Set<String>) -> Model.Operation
@@ -26,6 +28,7 @@ public protocol OperationGenerator<Model>: Sendable {
 
 extension OperationGenerator {
     public var frequentKinds: Set<String> { [] }
+    public var frequentKindOdds: (kept: UInt64, outOf: UInt64) { (3, 4) }
 
     public func deleting(_ range: Range<Int>, from operations: [Model.Operation]) -> [[Model.Operation]] {
         var remaining = operations

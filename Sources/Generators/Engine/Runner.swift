@@ -51,15 +51,16 @@ public struct Runner<Generator: OperationGenerator>: Sendable {
     }
 
     /// Without swarm: every kind. With swarm: the essential kinds, the frequent ones with
-    /// probability ¾ and each other kind with probability ½ (Groce et al., "Swarm Testing",
+    /// the generator's odds (¾ unless it says otherwise) and each other kind with probability ½ (Groce et al., "Swarm Testing",
     /// ISSTA 2012).
     /// The run's first draws; public so a run's choices can be replayed step by step.
     public func swarmKinds(_ swarm: Bool, source: inout ChoiceSource) -> Set<String> {
         guard swarm else { return Set(generator.kinds) }
         var enabled = generator.essentialKinds
         let frequent = generator.frequentKinds
+        let odds = generator.frequentKindOdds
         for kind in generator.kinds where !enabled.contains(kind) {
-            if frequent.contains(kind) ? source.chance(3, in: 4) : source.chance(1, in: 2) { enabled.insert(kind) }
+            if frequent.contains(kind) ? source.chance(odds.kept, in: odds.outOf) : source.chance(1, in: 2) { enabled.insert(kind) }
         }
         return enabled
     }

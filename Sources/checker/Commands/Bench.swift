@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Measure only this part: model or mutants (default: both).")
     var part: Part?
 
+    @Option(help: "With the mutants: runs per mutant for the detection rates (seeds 1…N); more for steadier rates.")
+    var rateSeeds: Int = 200
+
     @Flag(help: "With the mutants: also list what the simulated runs did, operations by kind and result class.")
     var outcomes = false
 
@@ -46,6 +49,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0 else { throw UsageProblem("--seconds must be positive, not \(seconds)") }
+        guard rateSeeds > 0 else { throw UsageProblem("--rate-seeds must be positive, not \(rateSeeds)") }
     }
 
     func run() throws {
@@ -88,7 +92,6 @@ struct Bench: ParsableCommand {
         print("mutant                      profile           signature                         runs  shrunk  minimal  executions-to-minimal  executions  detected")
         var toMinimal: [Int] = []
         var detectedRuns = 0
-        let rateSeeds = 200
         for mutant in VsockMutant.allCases {
             let hunt = try MutantHunt(mutant: mutant, candidates: 1)
             let detected = try MutantHunt.detections(of: mutant, seeds: rateSeeds)
