@@ -66,22 +66,6 @@ public enum VsockMutant: String, CaseIterable, Sendable {
         }
     }
 
-    /// Extra operations the shrinker may be left with above ``minimalLengths``: a local minimum
-    /// that only two coordinated changes would leave. Argued per entry; 0 for all but one.
-    public var localMinimumAllowance: Int {
-        switch self {
-        case .deliverIgnoresCID:
-            // Found as bind (2, p) with vhost loaded (which makes CID 2 bindable) and a sendto to
-            // (1, p): 7 operations, because a new socket lands on loopback with vhost loaded only
-            // while virtio (no device: CID ANY is its own, M 404-419) is loaded too. The
-            // 5-operation form binds (1, p) and sends to (2, p), which needs both CIDs changed at
-            // once; lowering either alone makes the datagram's delivery legitimate.
-            return 2
-        default:
-            return 0
-        }
-    }
-
     /// The length of the shortest sequence that shows the bug, for each divergence signature the
     /// bug can show as (the shrinker keeps the signature it started from). Argued per entry.
     public var minimalLengths: [DivergenceSignature: Int] {
@@ -130,6 +114,9 @@ public enum VsockMutant: String, CaseIterable, Sendable {
         case .sentBySocketTransport:
             return [at(.sendto, .transmission): 4]
         case .deliverIgnoresCID:
+            // load loopback, socket, bind (1, p), sendto (2, p) (loopback serves CID 2 while no G2H
+            // is loaded), a receive gets it. Found as often with CID 2 bound (vhost loaded first)
+            // and CID 1 sent to: the rewrite-then-delete pass exchanges the CIDs and drops the load.
             return [at(.recv, .result): 5, at(.recvfrom, .result): 5]
         case .disconnectKeepsConnected:
             return [at(.getpeername, .result): 5]

@@ -24,6 +24,10 @@ public protocol OperationGenerator<Model>: Sendable {
     /// Candidates for `operations` without the steps in `range`: the plain deletion first, then
     /// variants that keep later steps' handles pointing at the same resources.
     func deleting(_ range: Range<Int>, from operations: [Model.Operation]) -> [[Model.Operation]]
+
+    /// Whole-sequence rewrites for the shrinker that are no simpler themselves (two values
+    /// exchanged throughout) but may let a step go: ``ShrinkDomain/rewrites``.
+    func rewrites(of operations: [Model.Operation]) -> [[Model.Operation]]
 }
 
 extension OperationGenerator {
@@ -36,8 +40,10 @@ extension OperationGenerator {
         return [remaining]
     }
 
+    public func rewrites(of operations: [Model.Operation]) -> [[Model.Operation]] { [] }
+
     /// What the shrinker needs to know of this generator's operations.
     public var shrinkDomain: ShrinkDomain<Model.Operation> {
-        ShrinkDomain(simplify: simplifications(of:), deleting: deleting(_:from:))
+        ShrinkDomain(simplify: simplifications(of:), deleting: deleting(_:from:), rewrites: rewrites(of:))
     }
 }

@@ -30,7 +30,9 @@ public final class Shrinker<Operation: Hashable & Sendable> {
     private var currentPass = ""
 
     /// The passes, coarse to fine.
-    static var passes: [any ShrinkPass] { [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments(), DeletePairs()] }
+    static var passes: [any ShrinkPass] {
+        [DeleteTail(), DeleteChunks(), DeleteSingleOps(), LowerArguments(), DeletePairs(), RewriteThenDelete()]
+    }
     /// For executions that cost a boot each (a kernel crash, reproduced in a fresh VM): chunks
     /// aligned as delta debugging partitions them, then single steps; no argument lowering and
     /// no pairs. The result is still 1-minimal: no single step can go.
@@ -156,11 +158,16 @@ public struct ShrinkDomain<Operation>: Sendable {
     public let simplify: @Sendable (Operation) -> [Operation]
     /// Candidate sequences without the steps in a range.
     public let deleting: @Sendable (Range<Int>, [Operation]) -> [[Operation]]
+    /// Whole-sequence rewrites that are no simpler themselves but may open a deletion: two
+    /// values exchanged wherever they occur (``RewriteThenDelete``). Empty where none makes sense.
+    public let rewrites: @Sendable ([Operation]) -> [[Operation]]
 
     public init(simplify: @escaping @Sendable (Operation) -> [Operation],
-                deleting: @escaping @Sendable (Range<Int>, [Operation]) -> [[Operation]]) {
+                deleting: @escaping @Sendable (Range<Int>, [Operation]) -> [[Operation]],
+                rewrites: @escaping @Sendable ([Operation]) -> [[Operation]] = { _ in [] }) {
         self.simplify = simplify
         self.deleting = deleting
+        self.rewrites = rewrites
     }
 }
 

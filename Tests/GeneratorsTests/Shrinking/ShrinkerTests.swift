@@ -61,6 +61,32 @@ struct ShrinkerTests {
         #expect(try whole.shrink().minimal == [2, 4])
     }
 
+    @Test("rewrite-then-delete exchanges two values throughout and drops the step only one of them needed")
+    func rewriteThenDelete() throws {
+        // A bind of 5 or 6 and a later send to 15 or 16 show the bug when they name different
+        // values (bind 6, send 15; or bind 5, send 16); binding 6 needs the setup step 9 first
+        // (as binding CID 2 needs vhost). From [9, 6, 15] no deletion reproduces and the exchange
+        // alone is no simpler; exchanged ([9, 5, 16]), the 9 can go.
+        let predicate: ([Int]) -> [Int]? = { values in
+            guard let bind = values.firstIndex(where: { $0 == 5 || $0 == 6 }),
+                  let send = values[(bind + 1)...].first(where: { $0 == 15 || $0 == 16 }),
+                  send - 10 != values[bind], values[bind] == 5 || values[..<bind].contains(9) else { return nil }
+            return values
+        }
+        let exchange = ShrinkDomain<Int>(
+            simplify: { _ in [] }, deleting: Self.domain.deleting,
+            rewrites: { values in [values.map { [5: 6, 6: 5, 15: 16, 16: 15][$0] ?? $0 }] })
+        let stuck = Shrinker(initial: [9, 6, 15], domain: exchange, predicate: predicate)
+        #expect(try !DeleteChunks().run(stuck) && !DeleteSingleOps().run(stuck) && !DeletePairs().run(stuck))
+        #expect(try RewriteThenDelete().run(stuck))
+        #expect(stuck.target == [5, 16])
+        #expect(try Shrinker(initial: [9, 6, 15], domain: exchange, predicate: predicate).shrink().minimal == [5, 16])
+        // Without rewrites the pass proposes nothing.
+        let plain = Shrinker(initial: [9, 6, 15], domain: Self.domain, predicate: predicate)
+        #expect(try !RewriteThenDelete().run(plain))
+        #expect(plain.target == [9, 6, 15])
+    }
+
     @Test("lower-arguments moves each value to its simplest reproducing variant")
     func lowers() throws {
         let shrinker = Shrinker(initial: [3, 100], domain: Self.domain, predicate: Self.threeThenSeven)

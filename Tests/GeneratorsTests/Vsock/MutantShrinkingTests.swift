@@ -12,7 +12,7 @@ struct MutantShrinkingTests {
         let result = try #require(hunt.result, "\(mutant.rawValue) not found in \(hunt.seedsTried) seeds")
         let minimal = try #require(mutant.minimalLengths[result.signature],
                                    "\(mutant.rawValue) showed as an unexpected \(result.signature): \(result.shrink.minimal.map(\.description))")
-        #expect((minimal...(minimal + mutant.localMinimumAllowance)).contains(result.shrink.minimal.count),
+        #expect(result.shrink.minimal.count == minimal,
                 "\(mutant.rawValue) (\(result.signature)): \(result.shrink.minimal.map(\.description))")
         #expect(result.shrink.exitReason == .fixpoint)
     }

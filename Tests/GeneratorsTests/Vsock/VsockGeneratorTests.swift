@@ -59,6 +59,29 @@ struct VsockGeneratorTests {
         #expect(cid3 == [VMAddr.cidAny, 1, 2].map { .bind(SocketRef(0), SockAddrVM(cid: $0, port: 0)) })
     }
 
+    @Test("rewrites exchange each pair of specific CIDs the addresses name (live mutant 13's 6-step case), ANY stays")
+    func cidExchanges() {
+        let s0 = SocketRef(0)
+        let found: [VsockOperation] = [
+            .loadTransport(.loopback), .socket(.dgram), .loadTransport(.vhost), .bind(s0, SockAddrVM(cid: 2, port: 0)),
+            .sendto(s0, SockAddrVM(cid: 1, port: 0, flags: VMAddr.flagToHost), length: 1), .recv(s0, buffer: 65_536, source: false),
+        ]
+        #expect(generator.rewrites(of: found) == [[
+            .loadTransport(.loopback), .socket(.dgram), .loadTransport(.vhost), .bind(s0, SockAddrVM(cid: 1, port: 0)),
+            .sendto(s0, SockAddrVM(cid: 2, port: 0, flags: VMAddr.flagToHost), length: 1), .recv(s0, buffer: 65_536, source: false),
+        ]])
+        let three: [VsockOperation] = [
+            .bind(s0, SockAddrVM(cid: VMAddr.cidAny, port: 1)), .connect(s0, .address(SockAddrVM(cid: 3, port: 1))),
+            .sendtoLearned(s0, cid: 1, learned: 0, length: 1), .bindLearned(s0, cid: 2, learned: 0, offset: 1),
+        ]
+        let rewrites = generator.rewrites(of: three)
+        #expect(rewrites.count == 3)
+        #expect(rewrites.allSatisfy { $0[0] == three[0] })
+        #expect(rewrites[0] == [three[0], .connect(s0, .address(SockAddrVM(cid: 1, port: 1))),
+                                .sendtoLearned(s0, cid: 3, learned: 0, length: 1), three[3]])
+        #expect(generator.rewrites(of: [.socket(.dgram), .bind(s0, SockAddrVM(cid: 1, port: 1))]).isEmpty)
+    }
+
     @Test("deleting a socket() step re-points later handles at the sockets they named")
     func deletionKeepsIdentity() {
         let operations: [VsockOperation] = [
