@@ -16,7 +16,7 @@ public struct DataPathCoverage: Sendable {
     public private(set) var withSource = 0
     public private(set) var twoReceived = 0
     public private(set) var peerReported = 0
-    /// Runs in which a datagram was in flight to a socket's port at another CID than the one it
+    /// Runs in which a datagram was in flight to the port of a socket on loopback at another CID than the one it
     /// bound (a near miss), and in which that socket then received: the chance a delivery that
     /// ignores the CID has to show.
     public private(set) var nearMiss = 0
@@ -81,6 +81,6 @@ public struct DataPathCoverage: Sendable {
 
     public var description: String {
         "of \(runs) runs, a datagram socket on loopback in \(loopbackSockets), bound there in \(receivers), a datagram queued in \(queued), received in \(received) (two or more \(twoReceived), truncated \(truncated), "
-            + "with its source \(withSource)); getpeername saw a peer in \(peerReported); a near miss (a datagram in flight to a bound port at another CID) in \(nearMiss), a receive on that socket while it was in flight in \(nearMissReceived)"
+            + "with its source \(withSource)); getpeername saw a peer in \(peerReported); a near miss (a datagram in flight to the port of a socket bound on loopback, at another CID) in \(nearMiss), a receive on that socket while it was in flight in \(nearMissReceived)"
     }
 }
