@@ -16,9 +16,9 @@ public struct DataPathCoverage: Sendable {
     public private(set) var withSource = 0
     public private(set) var twoReceived = 0
     public private(set) var peerReported = 0
-    /// Runs in which a datagram was in flight to the port of a socket on loopback at another CID than the one it
-    /// bound (a near miss), and in which that socket then received: the chance a delivery that
-    /// ignores the CID has to show.
+    /// Runs in which a datagram was in flight to the port of a socket on loopback, at another CID
+    /// than the one it bound (a near miss), and in which that socket then received: the chance a
+    /// delivery that ignores the CID has to show.
     public private(set) var nearMiss = 0
     public private(set) var nearMissReceived = 0
     /// Operations by kind and result class, over all runs.
@@ -68,7 +68,8 @@ public struct DataPathCoverage: Sendable {
         }
     }
 
-    /// Datagram sockets on loopback bound at a specific CID with a datagram in flight to their port at another CID.
+    /// Datagram sockets on loopback bound at a specific CID with a datagram in flight to their
+    /// port at another CID.
     static func nearMisses(in state: VsockState) -> [Int] {
         guard !state.inFlight.isEmpty else { return [] }
         return state.sockets.indices.filter { index in
