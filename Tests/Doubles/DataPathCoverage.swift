@@ -35,7 +35,7 @@ public struct DataPathCoverage: Sendable {
             var state = model.initialState
             var everQueued = false, receiver = false, onLoopback = false, missed = false, missedReceived = false
             for step in steps {
-                let nearMisses = Self.nearMisses(in: state)
+                let nearMisses = VsockOperationGenerator.nearMisses(in: state)
                 missed = missed || !nearMisses.isEmpty
                 if case let .recv(socket, _, _) = step.operation, nearMisses.contains(socket.position) { missedReceived = true }
                 _ = model.judge(step.observation, of: step.operation, against: step.expectation, state: &state)
@@ -65,18 +65,6 @@ public struct DataPathCoverage: Sendable {
             peerReported += peer ? 1 : 0
             nearMiss += missed ? 1 : 0
             nearMissReceived += missedReceived ? 1 : 0
-        }
-    }
-
-    /// Datagram sockets on loopback bound at a specific CID with a datagram in flight to their
-    /// port at another CID.
-    static func nearMisses(in state: VsockState) -> [Int] {
-        guard !state.inFlight.isEmpty else { return [] }
-        return state.sockets.indices.filter { index in
-            let socket = state.sockets[index]
-            guard socket.type == .dgram, socket.transport == .loopback, let local = socket.local, local.cid != VMAddr.cidAny,
-                  let port = local.port else { return false }
-            return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
         }
     }
 

@@ -50,9 +50,9 @@ public struct Runner<Generator: OperationGenerator>: Sendable {
                             choices: source.recorded, execution: execution)
     }
 
-    /// Without swarm: every kind. With swarm: the essential kinds, the frequent ones with
-    /// the generator's odds (¾ unless it says otherwise) and each other kind with probability ½ (Groce et al., "Swarm Testing",
-    /// ISSTA 2012).
+    /// Without swarm: every kind. With swarm: the essential kinds, the frequent ones with the
+    /// generator's odds (¾ unless it says otherwise) and each other kind with probability ½
+    /// (Groce et al., "Swarm Testing", ISSTA 2012).
     /// The run's first draws; public so a run's choices can be replayed step by step.
     public func swarmKinds(_ swarm: Bool, source: inout ChoiceSource) -> Set<String> {
         guard swarm else { return Set(generator.kinds) }

@@ -97,14 +97,7 @@ public struct VsockOperationGenerator: OperationGenerator {
         // More often while the model has a datagram queued: a delivered datagram that is never
         // received shows nothing of how it arrived.
         let certain = state.queues.isEmpty ? [] : sockets.filter { state.queue(of: $0).contains(where: \.certain) }
-        // A near miss: a socket on loopback bound at the port of a datagram still in flight to
-        // another CID, which must not reach it (a delivery that ignores the CID gives it there).
-        // Only a socket on loopback receives what loopback carries.
-        let nearMiss = state.inFlight.isEmpty ? [] : dgrams.filter { index in
-            guard state.sockets[index].transport == .loopback, let local = state.sockets[index].local, let port = local.port,
-                  local.cid != VMAddr.cidAny else { return false }
-            return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
-        }
+        let nearMiss = Self.nearMisses(in: state)
         // A near miss is rarer than a queued datagram and gone within a few operations.
         let receiving: UInt64 = !nearMiss.isEmpty ? 8 : !certain.isEmpty ? 5 : 2
         offer(.recv, receiving, when: !sockets.isEmpty)
@@ -231,6 +224,20 @@ public struct VsockOperationGenerator: OperationGenerator {
             return (SockAddrVM(cid: cid, port: reused.port), nil)
         }
         return (address(&source), nil)
+    }
+
+    /// Near misses: datagram sockets on loopback bound at a specific CID with a datagram still in
+    /// flight to their port at another CID, which must not reach them (a delivery that ignores
+    /// the CID gives it there). Only a socket on loopback receives what loopback carries.
+    /// Public for the bench, which counts the runs that reach one.
+    public static func nearMisses(in state: VsockState) -> [Int] {
+        guard !state.inFlight.isEmpty else { return [] }
+        return state.sockets.indices.filter { index in
+            let socket = state.sockets[index]
+            guard socket.type == .dgram, socket.transport == .loopback, let local = socket.local, let port = local.port,
+                  local.cid != VMAddr.cidAny else { return false }
+            return state.inFlight.contains { $0.destination.port == port && $0.destination.cid != local.cid }
+        }
     }
 
     /// Another CID that loopback serves besides `cid`, if any: for a socket bound at CID 2 (with

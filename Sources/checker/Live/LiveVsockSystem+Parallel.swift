@@ -57,11 +57,11 @@ extension LiveVsockSystem: VsockParallelSystem {
         var closed = false
         for (thread, invocations) in threads.enumerated() {
             for (index, invocation) in invocations.enumerated() {
-                let result = outcomes[thread][index].result
+                let outcome = outcomes[thread][index]
+                let result = outcome.result
                 if let result {
                     // Counted by kind as sequential operations are (their time overlaps the section's).
                     self.outcomes[invocation.operation.operation.outcome(result), default: 0] += 1
-                    let outcome = outcomes[thread][index]
                     ledger.add(invocation.operation.kindName, .nanoseconds(Int64(outcome.responded - outcome.invoked)))
                 }
                 switch invocation.operation.operation {
